@@ -1,1 +1,206 @@
-fn main() {}
+//! A stand-in for `codex exec --json`, for orch's integration tests.
+//!
+//! It emits the event shapes measured on codex 0.169.0 (see shared/reference), honours
+//! `-o`/`--output-last-message` (created EMPTY at start, filled only on success, like the
+//! real binary), and behaves as the prompt's `FAKE:` lines say:
+//!
+//! - `FAKE:sleep=SECS`    work this long before answering (fractions allowed)
+//! - `FAKE:hang`          never answer; only a signal ends it
+//! - `FAKE:fail=MESSAGE`  the turn fails: `error` events, `turn.failed`, exit 1
+//! - `FAKE:exit=N`        exit with code N after the turn (N≠0: no `turn.completed`)
+//! - `FAKE:incomplete`    exit 0 without `turn.completed`
+//! - `FAKE:reply=TEXT`    the final message (`\n` for newlines); default echoes the prompt
+//! - `FAKE:reply-file=P`  the final message is the content of file P
+//! - `FAKE:env=NAME`      append `NAME=<value>` of the environment to the reply
+//! - `FAKE:stderr=TEXT`   write TEXT to stderr
+//! - `FAKE:tokens=IN,OUT` usage reported in `turn.completed`
+//! - `FAKE:commands=N`    run N fake shell commands (item events), one per 50 ms
+//! - `FAKE:unknown`       also emit event types orch does not know
+//! - `FAKE:spawn-child`   start a `sleep 300` child in its process group (orphan tests)
+//!
+//! SIGINT or SIGTERM: stop at once, exit 1, leave the last-message file empty.
+//! Every invocation is appended to `fake-invocations.jsonl` beside the `-o` file.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--version") {
+        println!("codex-cli 0.169.0 (fake)");
+        return;
+    }
+    let mut out_file: Option<String> = None;
+    let mut resume: Option<String> = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-o" | "--output-last-message" => {
+                out_file = args.get(i + 1).cloned();
+                i += 1;
+            }
+            "resume" => {
+                resume = args.get(i + 1).cloned();
+                i += 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).expect("signal handler");
+    }
+
+    let mut prompt = String::new();
+    let _ = std::io::stdin().read_to_string(&mut prompt);
+    let directive = |name: &str| -> Option<String> {
+        prompt.lines().find_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("FAKE:")?;
+            if rest == name {
+                Some(String::new())
+            } else {
+                rest.strip_prefix(name)?
+                    .strip_prefix('=')
+                    .map(str::to_string)
+            }
+        })
+    };
+
+    if let Some(path) = &out_file {
+        let dir = std::path::Path::new(path).parent().unwrap();
+        let record = json!({
+            "argv": args,
+            "prompt": prompt,
+            "cwd": std::env::current_dir().unwrap(),
+            "pid": std::process::id(),
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("fake-invocations.jsonl"))
+            .unwrap();
+        writeln!(f, "{record}").unwrap();
+        std::fs::write(path, b"").expect("create the -o file");
+    }
+
+    if let Some(text) = directive("stderr") {
+        eprintln!("{text}");
+    }
+    let thread_id = resume
+        .clone()
+        .unwrap_or_else(|| format!("fake-thread-{}", std::process::id()));
+    emit(json!({"type": "thread.started", "thread_id": thread_id}));
+    emit(json!({"type": "turn.started"}));
+    if directive("unknown").is_some() {
+        emit(json!({"type": "session.future_thing", "payload": {"x": 1}}));
+        emit(
+            json!({"type": "item.completed", "item": {"id": "u1", "type": "brand_new_item", "blob": [1, 2]}}),
+        );
+    }
+    if directive("spawn-child").is_some() {
+        let _ = std::process::Command::new("sleep").arg("300").spawn();
+    }
+
+    let interrupted = || {
+        // Real codex exits 1 on Ctrl-C and leaves the -o file empty.
+        std::process::exit(1)
+    };
+    let pause = |d: Duration| {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if stop.load(Ordering::SeqCst) {
+                interrupted();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    let commands: u32 = directive("commands")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    for n in 0..commands {
+        let cmd = format!("echo step {n}");
+        emit(
+            json!({"type": "item.started", "item": {"id": format!("c{n}"), "type": "command_execution", "command": cmd, "status": "in_progress"}}),
+        );
+        pause(Duration::from_millis(50));
+        emit(
+            json!({"type": "item.completed", "item": {"id": format!("c{n}"), "type": "command_execution", "command": cmd, "exit_code": 0, "status": "completed", "aggregated_output": format!("step {n}\n")}}),
+        );
+    }
+    if let Some(secs) = directive("sleep").and_then(|s| s.parse::<f64>().ok()) {
+        pause(Duration::from_secs_f64(secs));
+    }
+    if directive("hang").is_some() {
+        loop {
+            pause(Duration::from_secs(3600));
+        }
+    }
+    if stop.load(Ordering::SeqCst) {
+        interrupted();
+    }
+
+    if let Some(message) = directive("fail") {
+        for n in 1..=2 {
+            emit(json!({"type": "error", "message": format!("Reconnecting... {n}/5 ({message})")}));
+        }
+        emit(json!({"type": "turn.failed", "error": {"message": message}}));
+        std::process::exit(1);
+    }
+    let exit_code: i32 = directive("exit").and_then(|n| n.parse().ok()).unwrap_or(0);
+    if exit_code != 0 {
+        emit(json!({"type": "error", "message": format!("fake exit {exit_code}")}));
+        std::process::exit(exit_code);
+    }
+
+    let mut reply = if let Some(path) = directive("reply-file") {
+        std::fs::read_to_string(path).expect("reply file")
+    } else if let Some(text) = directive("reply") {
+        text.replace("\\n", "\n")
+    } else {
+        let first = prompt
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.starts_with("FAKE:"))
+            .unwrap_or("");
+        match &resume {
+            Some(id) => format!("resumed {id}: {first}"),
+            None => format!("fake reply to: {first}"),
+        }
+    };
+    if let Some(name) = directive("env") {
+        let value = std::env::var(&name).unwrap_or_default();
+        reply.push_str(&format!("\n{name}={value}"));
+    }
+    emit(
+        json!({"type": "item.completed", "item": {"id": "item_1", "type": "agent_message", "text": reply}}),
+    );
+    if directive("incomplete").is_some() {
+        std::process::exit(0);
+    }
+    let (input, output) = directive("tokens")
+        .and_then(|t| {
+            let (a, b) = t.split_once(',')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((100u64, 10u64));
+    emit(
+        json!({"type": "turn.completed", "usage": {"input_tokens": input, "cached_input_tokens": 0,
+        "cache_write_input_tokens": 0, "output_tokens": output, "reasoning_output_tokens": 0}}),
+    );
+    if let Some(path) = &out_file {
+        std::fs::write(path, &reply).expect("write the -o file");
+    }
+}
+
+fn emit(v: serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}

@@ -1,0 +1,35 @@
+//! `orch attach`: the terminal into a worker's tmux window.
+
+use std::os::unix::process::CommandExt;
+
+use anyhow::Result;
+
+use crate::cli::AttachArgs;
+use crate::error::UserError;
+use crate::store::fsutil::read_json_opt;
+use crate::store::{Home, LaunchRecord};
+use crate::tmux::Tmux;
+
+pub fn run(args: AttachArgs) -> Result<i32> {
+    let home = Home::from_env()?;
+    let w = home.resolve_worker(&args.worker)?;
+    let launch: LaunchRecord = read_json_opt(&w.launch_path())?.ok_or_else(|| {
+        UserError::failed(format!(
+            "{} has not started yet (queued); `orch status` says what it waits for",
+            w.address()
+        ))
+    })?;
+    let tmux = Tmux::for_home(&home.root)?;
+    if !tmux.window_ids()?.contains(&launch.window_id) {
+        return Err(UserError::failed(format!(
+            "the tmux window of {} is gone (server restarted or window cleaned up); `orch logs {}` shows what it did",
+            w.address(),
+            w.address()
+        ))
+        .into());
+    }
+    let err = tmux
+        .attach_command(&launch.session, &launch.window_id)
+        .exec();
+    Err(anyhow::anyhow!("cannot run tmux attach: {err}"))
+}

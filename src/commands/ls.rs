@@ -1,0 +1,97 @@
+//! `orch ls`: every run, newest first, with counts per state.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::LsArgs;
+use crate::state::{self, State};
+use crate::store::Home;
+use crate::ui;
+
+#[derive(Debug, Serialize)]
+pub struct RunLine {
+    pub run: String,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub kind: String,
+    pub workers: usize,
+    pub counts: BTreeMap<&'static str, usize>,
+    /// Set when run.json can't be read.
+    pub error: Option<String>,
+}
+
+pub fn run(args: LsArgs) -> Result<i32> {
+    let home = Home::from_env()?;
+    let lines = collect(&home)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&lines)?);
+        return Ok(0);
+    }
+    if lines.is_empty() {
+        println!("no runs yet; start one with `orch spawn \"PROMPT\"`");
+        return Ok(0);
+    }
+    let color = ui::color_enabled();
+    let header: Vec<String> = ["RUN", "AGE", "KIND", "WORKERS", "STATES"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut rows = vec![header.clone()];
+    let mut painted = vec![header.iter().map(|h| ui::paint(color, "1", h)).collect()];
+    let now = chrono::Utc::now();
+    for l in &lines {
+        let states = match &l.error {
+            Some(e) => e.clone(),
+            None => l
+                .counts
+                .iter()
+                .map(|(s, n)| format!("{n} {s}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let row = vec![
+            l.run.clone(),
+            l.created_at
+                .map(|c| ui::duration((now - c).num_seconds()))
+                .unwrap_or_else(|| "?".into()),
+            if l.kind.is_empty() {
+                "-".into()
+            } else {
+                l.kind.clone()
+            },
+            l.workers.to_string(),
+            states,
+        ];
+        painted.push(row.clone());
+        rows.push(row);
+    }
+    print!("{}", ui::table(&rows, &painted));
+    Ok(0)
+}
+
+pub fn collect(home: &Home) -> Result<Vec<RunLine>> {
+    let mut out = Vec::new();
+    for id in home.run_ids()? {
+        let run = home.run(&id);
+        let (created_at, kind, error) = match run.record() {
+            Ok(r) => (Some(r.created_at), r.kind, None),
+            Err(e) => (None, String::new(), Some(format!("{e:#}"))),
+        };
+        let mut counts = BTreeMap::new();
+        let labels = run.labels().unwrap_or_default();
+        for l in &labels {
+            let s: State = state::state_of(&run.worker(l));
+            *counts.entry(s.as_str()).or_insert(0) += 1;
+        }
+        out.push(RunLine {
+            run: id,
+            created_at,
+            kind,
+            workers: labels.len(),
+            counts,
+            error,
+        });
+    }
+    Ok(out)
+}

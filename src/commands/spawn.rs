@@ -1,0 +1,275 @@
+//! `orch spawn`, and the one way any command adds a worker to a run.
+
+use std::io::Read;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use crate::cli::{CodexOpts, SpawnArgs};
+use crate::error::UserError;
+use crate::store::fsutil::{write_atomic, write_json};
+use crate::store::ids::{self, validate_label};
+use crate::store::{Home, RunDir, RunRecord, StageRecord, WorkerSpec};
+use crate::{codex, envfile, sched};
+
+/// Prompts larger than this are refused: no model takes them, and a runaway
+/// `--prompt-file` (a log, a binary) is far more likely than a real 1 MiB task.
+pub const PROMPT_MAX: usize = 1 << 20;
+
+pub fn run(args: SpawnArgs) -> Result<i32> {
+    let prompt = read_prompt(args.prompt.as_deref(), args.prompt_file.as_deref())?;
+    check_tools()?;
+    let home = Home::from_env()?;
+    let run = match &args.run {
+        Some(r) => home.resolve_run(r)?,
+        None => new_run(&home, "spawn", None, Vec::new())?,
+    };
+    if let Some(l) = &args.label {
+        validate_label(l)?;
+    }
+    let worker = NewWorker {
+        label: args.label,
+        role: args.role,
+        lens: None,
+        stage: None,
+        prompt,
+        opts: args.codex,
+        codex_args: args.codex_args,
+        after: Vec::new(),
+        output_schema: None,
+        retries: 0,
+        force_writer: false,
+    };
+    let address = add_and_schedule(&home, &run, worker)?;
+    println!("{address}");
+    Ok(0)
+}
+
+/// Reads the prompt from the argument, `-` (stdin) or a file; refuses empty,
+/// oversized or non-UTF-8 prompts before anything is written.
+pub fn read_prompt(arg: Option<&str>, file: Option<&Path>) -> Result<String> {
+    let (bytes, from) = match (arg, file) {
+        (Some("-"), None) => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .take(PROMPT_MAX as u64 + 1)
+                .read_to_end(&mut buf)
+                .context("cannot read the prompt from stdin")?;
+            (buf, "stdin".to_string())
+        }
+        (Some(text), None) => (text.as_bytes().to_vec(), "the prompt argument".to_string()),
+        (None, Some(path)) => {
+            let meta = std::fs::metadata(path).map_err(|e| {
+                UserError::usage(format!("cannot read prompt file {}: {e}", path.display()))
+            })?;
+            if meta.len() > PROMPT_MAX as u64 {
+                return Err(too_big(&path.display().to_string()).into());
+            }
+            let bytes = std::fs::read(path).map_err(|e| {
+                UserError::usage(format!("cannot read prompt file {}: {e}", path.display()))
+            })?;
+            (bytes, path.display().to_string())
+        }
+        (None, None) => {
+            return Err(UserError::usage(
+                "no prompt: give it as an argument, with --prompt-file FILE, or as - to read stdin",
+            )
+            .into());
+        }
+        (Some(_), Some(_)) => unreachable!("clap forbids PROMPT with --prompt-file"),
+    };
+    if bytes.len() > PROMPT_MAX {
+        return Err(too_big(&from).into());
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        UserError::usage(format!(
+            "the prompt from {from} is not valid UTF-8 (bad byte at offset {}); convert it to UTF-8",
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    if text.trim().is_empty() {
+        return Err(UserError::usage(format!(
+            "the prompt from {from} is empty; say what the worker should do"
+        ))
+        .into());
+    }
+    Ok(text)
+}
+
+fn too_big(from: &str) -> UserError {
+    UserError::usage(format!(
+        "the prompt from {from} is larger than {} KiB; point the worker at files instead of pasting them",
+        PROMPT_MAX / 1024
+    ))
+}
+
+/// Fails early, before any state is written, when tmux or codex is missing.
+pub fn check_tools() -> Result<()> {
+    let env = envfile::capture();
+    codex::resolve_program(&env)?;
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if !std::env::split_paths(&path).any(|d| d.join("tmux").is_file()) {
+        return Err(UserError::failed(
+            "tmux not found on PATH; install tmux 3.0 or newer (e.g. `apt-get install tmux`)",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Makes a new run folder with a fresh id.
+pub fn new_run(
+    home: &Home,
+    kind: &str,
+    max_parallel: Option<u32>,
+    stages: Vec<StageRecord>,
+) -> Result<RunDir> {
+    let now = chrono::Local::now();
+    for salt in 0..100u64 {
+        let id = ids::new_run_id(now, salt);
+        let run = home.run(&id);
+        match std::fs::DirBuilder::new().mode(0o700).create(&run.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(UserError::failed(format!(
+                    "cannot create a run in {}: {e}; check ORCH_HOME is writable and has space",
+                    home.runs_dir().display()
+                ))
+                .into());
+            }
+        }
+        let made = (|| -> Result<()> {
+            run.create()?;
+            write_json(
+                &run.record_path(),
+                &RunRecord {
+                    schema: crate::store::SCHEMA,
+                    id: id.clone(),
+                    created_at: Utc::now(),
+                    cwd: std::env::current_dir().unwrap_or_default(),
+                    max_parallel,
+                    kind: kind.to_string(),
+                    pipeline: None,
+                    stages: stages.clone(),
+                    merge_on_finish: false,
+                },
+            )
+        })();
+        if let Err(e) = made {
+            // Leave nothing half-made behind.
+            let _ = std::fs::remove_dir_all(&run.dir);
+            return Err(e);
+        }
+        return Ok(run);
+    }
+    anyhow::bail!("cannot find a free run id; try again")
+}
+
+/// A worker to be added to a run.
+#[derive(Debug, Clone)]
+pub struct NewWorker {
+    pub label: Option<String>,
+    pub role: Option<String>,
+    pub lens: Option<String>,
+    pub stage: Option<String>,
+    pub prompt: String,
+    pub opts: CodexOpts,
+    pub codex_args: Vec<String>,
+    pub after: Vec<String>,
+    pub output_schema: Option<PathBuf>,
+    pub retries: u32,
+    pub force_writer: bool,
+}
+
+/// Adds the worker under the run's lock, then starts whatever may start.
+pub fn add_and_schedule(home: &Home, run: &RunDir, worker: NewWorker) -> Result<String> {
+    let _lock = run.lock()?;
+    let w = add_locked(run, worker)?;
+    sched::tick_locked(home, run)?;
+    Ok(w)
+}
+
+/// Writes the worker's folder; spec.json is written last, so a folder without it is
+/// a spawn that died half-way (`incomplete`), never a worker with a partial spec.
+pub fn add_locked(run: &RunDir, worker: NewWorker) -> Result<String> {
+    let record = run.record()?;
+    let cd = resolve_cd(worker.opts.cd.as_deref())?;
+    let labels = run.labels()?;
+    for dep in &worker.after {
+        validate_label(dep)?;
+        if !labels.contains(dep) {
+            let hint = ids::closest(dep, labels.iter().map(String::as_str))
+                .map(|c| format!("; did you mean {c}?"))
+                .unwrap_or_default();
+            return Err(UserError::usage(format!(
+                "--after {dep}: run {} has no worker {dep}{hint}",
+                record.id
+            ))
+            .into());
+        }
+    }
+    let label = match worker.label {
+        Some(l) => {
+            validate_label(&l)?;
+            if labels.contains(&l) {
+                return Err(UserError::usage(format!(
+                    "run {} already has a worker {l}; choose another --label",
+                    record.id
+                ))
+                .into());
+            }
+            l
+        }
+        None => (1..)
+            .map(|n| format!("W{n}"))
+            .find(|l| !labels.contains(l) && !run.worker(l).dir.exists())
+            .expect("some label is free"),
+    };
+    let w = run.worker(&label);
+    crate::store::fsutil::create_private_dir(&w.dir)
+        .with_context(|| format!("cannot create worker folder {}", w.dir.display()))?;
+    let written = (|| -> Result<()> {
+        write_atomic(&w.prompt_path(), worker.prompt.as_bytes())?;
+        envfile::write(&w.env_path(), &envfile::capture())?;
+        write_json(
+            &w.spec_path(),
+            &WorkerSpec {
+                schema: crate::store::SCHEMA,
+                label: label.clone(),
+                role: worker.role,
+                lens: worker.lens,
+                stage: worker.stage,
+                created_at: Utc::now(),
+                sandbox: worker.opts.sandbox.as_str().to_string(),
+                cd,
+                model: worker.opts.model,
+                profile: worker.opts.profile,
+                codex_args: worker.codex_args,
+                after: worker.after,
+                output_schema: worker.output_schema,
+                retries: worker.retries,
+                force_writer: worker.force_writer,
+            },
+        )
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&w.dir);
+        return Err(e.context(format!("cannot record worker {}", w.address())));
+    }
+    Ok(w.address())
+}
+
+pub fn resolve_cd(cd: Option<&Path>) -> Result<PathBuf> {
+    let dir = match cd {
+        Some(d) => d.to_path_buf(),
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => Ok(std::fs::canonicalize(&dir).unwrap_or(dir)),
+        Ok(_) => Err(UserError::usage(format!("--cd {}: not a directory", dir.display())).into()),
+        Err(e) => Err(UserError::usage(format!("--cd {}: {e}", dir.display())).into()),
+    }
+}

@@ -1,0 +1,124 @@
+//! Atomic records, private permissions and locks: the only way orch writes state.
+//!
+//! Every record is written whole (temp file in the same folder, fsync, rename, fsync of
+//! the folder), so a reader never sees half a record and a crash leaves the old one.
+//! Locks are the standard library's `File::lock` (flock on Linux), not fs2: fs2's
+//! trait methods clash with the std methods of the same names stable since Rust 1.89.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Creates `dir` (and parents) with mode 0700, tightening it if it already exists.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let meta = fs::metadata(dir)?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically with mode 0600.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_vec_pretty(value)?;
+    text.push(b'\n');
+    write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Why a record could not be read; `Missing` is an ordinary answer, the rest are damage.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("missing")]
+    Missing,
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+    #[error(
+        "{path} is not valid JSON ({source}); move it aside or run `orch gc` to clean the worker"
+    )]
+    Corrupt {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(ReadError::Missing),
+        Err(source) => {
+            return Err(ReadError::Io {
+                path: path.display().to_string(),
+                source,
+            });
+        }
+    };
+    serde_json::from_slice(&bytes).map_err(|source| ReadError::Corrupt {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Reads an optional record: `Ok(None)` when the file does not exist.
+pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ReadError> {
+    match read_json(path) {
+        Ok(v) => Ok(Some(v)),
+        Err(ReadError::Missing) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Opens (creating, 0600) a file used only for locking.
+pub fn open_lock_file(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Creates or appends to a private (0600) file.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// True when some process holds a lock on `path` (the file is left unlocked).
+pub fn is_locked(path: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().read(true).open(path) else {
+        return false;
+    };
+    match file.try_lock_shared() {
+        Ok(()) => {
+            let _ = file.unlock();
+            false
+        }
+        Err(_) => true,
+    }
+}

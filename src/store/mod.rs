@@ -1,0 +1,365 @@
+//! The on-disk layout, the single source of truth:
+//!
+//! ```text
+//! $ORCH_HOME/
+//!   runs/<run>/run.json, run.lock
+//!   runs/<run>/workers/<label>/spec.json prompt.md env launch.json started.json live.lock
+//!                              input.md events.jsonl stderr.log last-message.md exit.json
+//!                              stop.json attempt-N/
+//!   writers/<tree-hash>.lock   held by the one writing worker of a working tree
+//!   watch/delivered.json       notifications `orch watch` has delivered
+//!   tmux/                      the private tmux socket's folder (0700)
+//! ```
+
+pub mod fsutil;
+pub mod ids;
+pub mod records;
+
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use crate::error::UserError;
+use fsutil::{ReadError, create_private_dir, read_json};
+pub use records::*;
+
+/// The state root, `ORCH_HOME`.
+#[derive(Debug, Clone)]
+pub struct Home {
+    pub root: PathBuf,
+}
+
+impl Home {
+    /// `ORCH_HOME`, else the XDG state dir (`~/.local/state/orch`), else a folder in the
+    /// platform's local data dir. Creates it (0700) so later writes fail only for disk space.
+    pub fn from_env() -> Result<Home> {
+        let root = match std::env::var_os("ORCH_HOME").filter(|v| !v.is_empty()) {
+            Some(v) => PathBuf::from(v),
+            None => default_home().ok_or_else(|| {
+                UserError::failed(
+                    "cannot find a home folder for orch state; set ORCH_HOME to a writable folder",
+                )
+            })?,
+        };
+        let root = if root.is_relative() {
+            std::env::current_dir()?.join(root)
+        } else {
+            root
+        };
+        Home::open(root)
+    }
+
+    pub fn open(root: PathBuf) -> Result<Home> {
+        let home = Home { root };
+        create_private_dir(&home.runs_dir()).map_err(|e| {
+            UserError::failed(format!(
+                "cannot use ORCH_HOME {}: {e}; make it writable or set ORCH_HOME to another folder",
+                home.root.display()
+            ))
+        })?;
+        Ok(home)
+    }
+
+    pub fn runs_dir(&self) -> PathBuf {
+        self.root.join("runs")
+    }
+
+    pub fn run(&self, id: &str) -> RunDir {
+        RunDir {
+            id: id.to_string(),
+            dir: self.runs_dir().join(id),
+        }
+    }
+
+    pub fn writers_dir(&self) -> PathBuf {
+        self.root.join("writers")
+    }
+
+    /// Every run id on disk, newest first. Ids start with the local time of creation,
+    /// so the name order is the age order; ties within a minute fall back to run.json.
+    pub fn run_ids(&self) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let rd = match fs::read_dir(self.runs_dir()) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ids),
+            Err(e) => return Err(e).context("cannot list runs"),
+        };
+        for entry in rd {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with('.') || ids::validate_run_ref(name).is_err() {
+                continue;
+            }
+            ids.push(name.to_string());
+        }
+        ids.sort_by(|a, b| b.cmp(a));
+        // Same minute: order by creation time, newest first.
+        let mut i = 0;
+        while i < ids.len() {
+            let minute = &ids[i][..ids[i].len().min(13)];
+            let j = ids[i..]
+                .iter()
+                .position(|x| !x.starts_with(minute))
+                .map_or(ids.len(), |p| i + p);
+            if j - i > 1 {
+                ids[i..j].sort_by_key(|id| {
+                    std::cmp::Reverse(self.run(id).record().ok().map(|r| r.created_at))
+                });
+            }
+            i = j;
+        }
+        Ok(ids)
+    }
+
+    /// Resolves a run reference: an exact id or a unique prefix.
+    pub fn resolve_run(&self, reference: &str) -> Result<RunDir> {
+        ids::validate_run_ref(reference)?;
+        let all = self.run_ids()?;
+        if all.iter().any(|id| id == reference) {
+            return Ok(self.run(reference));
+        }
+        let matches: Vec<&String> = all.iter().filter(|id| id.starts_with(reference)).collect();
+        match matches.len() {
+            1 => Ok(self.run(matches[0])),
+            0 => {
+                let hint = ids::closest(reference, all.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean {c}?"))
+                    .unwrap_or_else(|| "; `orch ls` lists runs".to_string());
+                Err(UserError::failed(format!("no run {}{hint}", ids::shown(reference))).into())
+            }
+            n => {
+                let list: Vec<&str> = matches.iter().take(8).map(|s| s.as_str()).collect();
+                Err(UserError::usage(format!(
+                    "run prefix {} is ambiguous ({n} runs: {}{}); type more of the id",
+                    ids::shown(reference),
+                    list.join(", "),
+                    if n > 8 { ", …" } else { "" }
+                ))
+                .into())
+            }
+        }
+    }
+
+    pub fn latest_run(&self) -> Result<RunDir> {
+        let ids = self.run_ids()?;
+        match ids.first() {
+            Some(id) => Ok(self.run(id)),
+            None => {
+                Err(UserError::failed("no runs yet; start one with `orch spawn \"PROMPT\"`").into())
+            }
+        }
+    }
+
+    /// `RUN/LABEL`, or `LABEL` in the latest run.
+    pub fn resolve_worker(&self, address: &str) -> Result<WorkerDir> {
+        let (run, label) = match address.split_once('/') {
+            Some((r, l)) => (self.resolve_run(r)?, l),
+            None => (self.latest_run()?, address),
+        };
+        ids::validate_label(label)?;
+        let w = run.worker(label);
+        if !w.dir.is_dir() {
+            let labels = run.labels().unwrap_or_default();
+            let hint = ids::closest(label, labels.iter().map(String::as_str))
+                .map(|c| format!("; did you mean {}/{c}?", run.id))
+                .unwrap_or_else(|| format!("; workers of {}: {}", run.id, labels.join(", ")));
+            return Err(UserError::failed(format!(
+                "no worker {} in run {}{hint}",
+                ids::shown(label),
+                run.id
+            ))
+            .into());
+        }
+        Ok(w)
+    }
+
+    /// Resolves a run reference, or the latest run when none is given.
+    pub fn run_or_latest(&self, reference: Option<&str>) -> Result<RunDir> {
+        match reference {
+            Some(r) => self.resolve_run(r),
+            None => self.latest_run(),
+        }
+    }
+}
+
+fn default_home() -> Option<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "orch")?;
+    Some(match dirs.state_dir() {
+        Some(d) => d.to_path_buf(),
+        None => dirs.data_local_dir().to_path_buf(),
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct RunDir {
+    pub id: String,
+    pub dir: PathBuf,
+}
+
+impl RunDir {
+    pub fn record_path(&self) -> PathBuf {
+        self.dir.join("run.json")
+    }
+
+    pub fn record(&self) -> Result<RunRecord> {
+        let rec: RunRecord = read_json(&self.record_path()).map_err(|e| match e {
+            ReadError::Missing => anyhow::anyhow!(
+                "run {} has no run.json (half-made run); `orch gc` removes it",
+                self.id
+            ),
+            e => anyhow::Error::new(e),
+        })?;
+        check_schema(rec.schema, &self.record_path())?;
+        Ok(rec)
+    }
+
+    pub fn workers_dir(&self) -> PathBuf {
+        self.dir.join("workers")
+    }
+
+    pub fn worker(&self, label: &str) -> WorkerDir {
+        WorkerDir {
+            run: self.id.clone(),
+            label: label.to_string(),
+            dir: self.workers_dir().join(label),
+        }
+    }
+
+    /// Labels in creation order (spec time, then name); half-made workers last.
+    pub fn labels(&self) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let rd = match fs::read_dir(self.workers_dir()) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => return Err(e).with_context(|| format!("cannot list workers of {}", self.id)),
+        };
+        for entry in rd {
+            let name = entry?.file_name();
+            if let Some(name) = name.to_str()
+                && ids::validate_label(name).is_ok()
+            {
+                out.push(name.to_string());
+            }
+        }
+        let key = |l: &String| {
+            let created = fs::metadata(self.worker(l).dir.join("spec.json"))
+                .and_then(|m| m.modified())
+                .ok();
+            (created.is_none(), created, natural_key(l))
+        };
+        out.sort_by_cached_key(key);
+        Ok(out)
+    }
+
+    /// Serialises changes to the run (new workers, scheduling) across processes.
+    pub fn lock(&self) -> Result<RunLock> {
+        let file = fsutil::open_lock_file(&self.dir.join("run.lock"))
+            .with_context(|| format!("cannot open the lock of run {}", self.id))?;
+        file.lock()
+            .with_context(|| format!("cannot lock run {}", self.id))?;
+        Ok(RunLock { _file: file })
+    }
+
+    pub fn create(&self) -> Result<()> {
+        create_private_dir(&self.workers_dir())
+            .with_context(|| format!("cannot create run folder {}", self.dir.display()))
+    }
+}
+
+/// Held while a run is being changed; released on drop (or by the kernel on death).
+pub struct RunLock {
+    _file: File,
+}
+
+/// "W10" sorts after "W9".
+fn natural_key(label: &str) -> (String, u64) {
+    let digits = label.len() - label.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    let (head, tail) = label.split_at(label.len() - digits);
+    (head.to_string(), tail.parse().unwrap_or(0))
+}
+
+pub fn check_schema(found: u32, path: &Path) -> Result<()> {
+    if found > SCHEMA {
+        return Err(UserError::failed(format!(
+            "{} was written by a newer orch (schema {found}, this orch knows {SCHEMA}); upgrade orch to read it",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkerDir {
+    pub run: String,
+    pub label: String,
+    pub dir: PathBuf,
+}
+
+impl WorkerDir {
+    pub fn address(&self) -> String {
+        format!("{}/{}", self.run, self.label)
+    }
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    pub fn spec_path(&self) -> PathBuf {
+        self.path("spec.json")
+    }
+    pub fn spec(&self) -> Result<WorkerSpec, ReadError> {
+        read_json(&self.spec_path())
+    }
+    pub fn prompt_path(&self) -> PathBuf {
+        self.path("prompt.md")
+    }
+    pub fn input_path(&self) -> PathBuf {
+        self.path("input.md")
+    }
+    pub fn env_path(&self) -> PathBuf {
+        self.path("env")
+    }
+    pub fn launch_path(&self) -> PathBuf {
+        self.path("launch.json")
+    }
+    pub fn started_path(&self) -> PathBuf {
+        self.path("started.json")
+    }
+    pub fn live_lock_path(&self) -> PathBuf {
+        self.path("live.lock")
+    }
+    pub fn events_path(&self) -> PathBuf {
+        self.path("events.jsonl")
+    }
+    pub fn stderr_path(&self) -> PathBuf {
+        self.path("stderr.log")
+    }
+    pub fn last_message_path(&self) -> PathBuf {
+        self.path("last-message.md")
+    }
+    pub fn exit_path(&self) -> PathBuf {
+        self.path("exit.json")
+    }
+    pub fn stop_path(&self) -> PathBuf {
+        self.path("stop.json")
+    }
+    /// The files one attempt produces; moved into `attempt-N/` before a retry.
+    pub const ATTEMPT_FILES: &'static [&'static str] = &[
+        "launch.json",
+        "started.json",
+        "input.md",
+        "events.jsonl",
+        "stderr.log",
+        "last-message.md",
+        "exit.json",
+        "stop.json",
+    ];
+}
+
+/// Reads the boot id so records can tell this boot from an earlier one.
+pub fn boot_id() -> String {
+    fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,161 @@
+//! The JSON records of a run and its workers. Field names are a public contract:
+//! tools script against them, so rename nothing; add fields with `#[serde(default)]`.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Bumped when a record changes in a way an older orch could misread.
+pub const SCHEMA: u32 = 1;
+
+fn schema() -> u32 {
+    SCHEMA
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// Where `orch` was called from when the run was made.
+    pub cwd: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_parallel: Option<u32>,
+    /// "spawn", "fanout" or "pipeline".
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+    /// Ordered steps of the run's plan; empty for ad-hoc runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<StageRecord>,
+    /// Run `orch merge` when every worker has ended (fanout --merge).
+    #[serde(default)]
+    pub merge_on_finish: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StageRecord {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+/// Everything needed to (re)start a worker; written once at spawn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerSpec {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub label: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub lens: Option<String>,
+    #[serde(default)]
+    pub stage: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sandbox: String,
+    /// Absolute working directory for codex (`--cd`).
+    pub cd: PathBuf,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Passed to codex verbatim (everything after `--`).
+    #[serde(default)]
+    pub codex_args: Vec<String>,
+    #[serde(default)]
+    pub after: Vec<String>,
+    #[serde(default)]
+    pub output_schema: Option<PathBuf>,
+    /// Automatic retries for failures that look transient.
+    #[serde(default)]
+    pub retries: u32,
+    /// Start even when another writer holds the working tree.
+    #[serde(default)]
+    pub force_writer: bool,
+}
+
+impl WorkerSpec {
+    pub fn is_writer(&self) -> bool {
+        self.sandbox != "read-only"
+    }
+}
+
+/// Written by whoever starts the worker's tmux window.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LaunchRecord {
+    pub attempt: u32,
+    pub launched_at: DateTime<Utc>,
+    pub session: String,
+    pub window_id: String,
+    pub codex: PathBuf,
+    /// Set for `orch resume`: continue this codex thread.
+    #[serde(default)]
+    pub resume_thread: Option<String>,
+}
+
+/// Written by the wrapper once it holds the worker's life lock.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartRecord {
+    pub attempt: u32,
+    pub started_at: DateTime<Utc>,
+    pub wrapper_pid: u32,
+    /// codex runs as the leader of its own process group: pgid == pid.
+    pub codex_pid: u32,
+    #[serde(default)]
+    pub boot_id: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    pub input: u64,
+    pub cached_input: u64,
+    pub output: u64,
+    pub reasoning: u64,
+}
+
+impl Tokens {
+    pub fn add(&mut self, o: &Tokens) {
+        self.input += o.input;
+        self.cached_input += o.cached_input;
+        self.output += o.output;
+        self.reasoning += o.reasoning;
+    }
+    pub fn total(&self) -> u64 {
+        self.input + self.output
+    }
+}
+
+/// The final word on a worker, written atomically once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExitRecord {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub state: crate::state::State,
+    #[serde(default)]
+    pub attempt: u32,
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub signal: Option<String>,
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    #[serde(default)]
+    pub tokens: Tokens,
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: DateTime<Utc>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub turn_completed: bool,
+}
+
+/// `orch stop` leaves this so the wrapper records `stopped`, not `failed`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StopRequest {
+    pub requested_at: DateTime<Utc>,
+}

@@ -1,0 +1,325 @@
+//! The worker wrapper: the hidden `orch __worker` that each tmux window runs.
+//!
+//! It holds `live.lock` for its whole life and lets codex inherit the descriptor, so the
+//! lock is released by the kernel only when both are gone: `status` tells running from
+//! lost with one lock attempt. It feeds the prompt on stdin, appends every event line
+//! to events.jsonl as it arrives, shows readable progress in the pane, forwards Ctrl-C
+//! and TERM to codex's process group, and ends by writing exit.json atomically.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::codex::{self, events};
+use crate::state::State;
+use crate::store::fsutil::{open_append, open_lock_file, read_json, write_json};
+use crate::store::{ExitRecord, Home, LaunchRecord, StartRecord, WorkerDir, WorkerSpec};
+
+/// Writes to the pane, ignoring errors: the pane may be gone (server killed) and the
+/// record on disk matters more than the screen.
+macro_rules! pane {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
+    let run = home.run(run_id);
+    let w = run.worker(label);
+    let lock = open_lock_file(&w.live_lock_path())
+        .with_context(|| format!("cannot open {}", w.live_lock_path().display()))?;
+    if lock.try_lock().is_err() {
+        pane!(
+            "orch: {} already has a live wrapper; this window does nothing",
+            w.address()
+        );
+        return Ok(1);
+    }
+    // Let codex (and its children) inherit the locked descriptor.
+    nix::fcntl::fcntl(
+        &lock,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .context("cannot share the life lock with codex")?;
+
+    let spec: WorkerSpec = read_json(&w.spec_path())?;
+    let launch: LaunchRecord = read_json(&w.launch_path())?;
+    let started_at = Utc::now();
+    let finish = |state: State, error: Option<String>| -> Result<()> {
+        write_exit(
+            &w,
+            &launch,
+            state,
+            None,
+            None,
+            &events::Summary::default(),
+            started_at,
+            error,
+        )
+    };
+
+    if w.stop_path().exists() {
+        finish(State::Stopped, Some("stopped before it started".into()))?;
+        return Ok(0);
+    }
+
+    let env = crate::envfile::read(&w.env_path())?;
+    let _writer = if spec.is_writer() && !spec.force_writer {
+        Some(take_writer_slot(home, &spec)?)
+    } else {
+        None
+    };
+
+    let input_path = if w.input_path().exists() {
+        w.input_path()
+    } else {
+        w.prompt_path()
+    };
+    let stdin = File::open(&input_path)
+        .with_context(|| format!("cannot open the prompt {}", input_path.display()))?;
+    let stderr = open_append(&w.stderr_path())?;
+    let mut events_file = open_append(&w.events_path())?;
+    let args = codex::exec_args(
+        &spec,
+        &w.last_message_path(),
+        launch.resume_thread.as_deref(),
+    );
+
+    pane!(
+        "orch worker {} · {} · sandbox {} · attempt {}",
+        w.address(),
+        spec.role.as_deref().unwrap_or("worker"),
+        spec.sandbox,
+        launch.attempt
+    );
+    pane!("codex: {}", launch.codex.display());
+
+    let mut cmd = Command::new(&launch.codex);
+    cmd.args(&args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("ORCH_WORKER", w.address())
+        .current_dir(&spec.cd)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("cannot start codex {}: {e}", launch.codex.display());
+            pane!("{msg}");
+            finish(State::Failed, Some(msg))?;
+            after_exit(home, &run);
+            return Ok(1);
+        }
+    };
+    let pgid = child.id() as i32;
+    write_json(
+        &w.started_path(),
+        &StartRecord {
+            attempt: launch.attempt,
+            started_at,
+            wrapper_pid: std::process::id(),
+            codex_pid: child.id(),
+            boot_id: crate::store::boot_id(),
+        },
+    )?;
+
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let hung_up = Arc::new(AtomicBool::new(false));
+    let child_pg = Arc::new(AtomicI32::new(pgid));
+    {
+        let (interrupted, hung_up, child_pg) =
+            (interrupted.clone(), hung_up.clone(), child_pg.clone());
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                let pg = Pid::from_raw(child_pg.load(Ordering::SeqCst));
+                let forward = match sig {
+                    SIGHUP => {
+                        // The pane or the whole tmux server went away.
+                        hung_up.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    SIGTERM => {
+                        interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    _ => {
+                        interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGINT
+                    }
+                };
+                let _ = killpg(pg, forward);
+            }
+        });
+    }
+
+    let mut summary = events::Summary::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        let _ = events_file.write_all(line.as_bytes());
+        if !line.ends_with('\n') {
+            let _ = events_file.write_all(b"\n");
+        }
+        if let Some(ev) = events::parse(&line) {
+            summary.add(&ev);
+            if let Some(text) = events::describe(&ev, 160) {
+                pane!("{} {text}", Utc::now().format("%H:%M:%S"));
+            }
+        }
+    }
+    let status = child.wait().context("cannot wait for codex")?;
+    let _ = events_file.sync_all();
+    // Leave no stragglers in codex's process group.
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+
+    let exit_code = status.code();
+    let signal = status.signal().map(|s| {
+        Signal::try_from(s)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| s.to_string())
+    });
+    let done = exit_code == Some(0) && summary.turn_completed;
+    let (state, error) = if done {
+        (State::Done, None)
+    } else if w.stop_path().exists() || interrupted.load(Ordering::SeqCst) {
+        (State::Stopped, Some("stopped by the user".to_string()))
+    } else if hung_up.load(Ordering::SeqCst) {
+        (
+            State::Lost,
+            Some(
+                "its tmux window or server went away while it ran; `orch retry` runs it again"
+                    .to_string(),
+            ),
+        )
+    } else {
+        let why = summary
+            .failure()
+            .or_else(|| stderr_tail(&w))
+            .unwrap_or_else(|| match (&exit_code, &signal) {
+                (Some(0), _) => "codex exited 0 without completing its turn".into(),
+                (Some(c), _) => format!("codex exited with code {c}"),
+                (None, Some(s)) => format!("codex was killed by {s}"),
+                _ => "codex ended abnormally".into(),
+            });
+        (State::Failed, Some(why))
+    };
+    write_exit(
+        &w,
+        &launch,
+        state,
+        exit_code,
+        signal,
+        &summary,
+        started_at,
+        error.clone(),
+    )?;
+
+    let took = (Utc::now() - started_at).num_seconds();
+    pane!(
+        "── {state} after {} · tokens {} in / {} out{} ──",
+        crate::ui::duration(took),
+        summary.tokens.input,
+        summary.tokens.output,
+        error.map(|e| format!(" · {e}")).unwrap_or_default()
+    );
+    if state == State::Done {
+        pane!("final message: {}", w.last_message_path().display());
+    }
+    after_exit(home, &run);
+    Ok(if state == State::Done { 0 } else { 1 })
+}
+
+/// A worker ended: start whatever it unblocked, and run the hooks that wait for the run.
+fn after_exit(home: &Home, run: &crate::store::RunDir) {
+    if let Err(e) = crate::sched::tick(home, run) {
+        pane!("orch: scheduling the rest of the run failed: {e:#}");
+    }
+    crate::retry::after_exit(home, run);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_exit(
+    w: &WorkerDir,
+    launch: &LaunchRecord,
+    state: State,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    summary: &events::Summary,
+    started_at: chrono::DateTime<Utc>,
+    error: Option<String>,
+) -> Result<()> {
+    write_json(
+        &w.exit_path(),
+        &ExitRecord {
+            schema: crate::store::SCHEMA,
+            state,
+            attempt: launch.attempt,
+            exit_code,
+            signal,
+            thread_id: summary
+                .thread_id
+                .clone()
+                .or_else(|| launch.resume_thread.clone()),
+            tokens: summary.tokens,
+            started_at: Some(started_at),
+            finished_at: Utc::now(),
+            error,
+            turn_completed: summary.turn_completed,
+        },
+    )
+}
+
+/// The last non-empty line codex wrote on stderr, if any.
+fn stderr_tail(w: &WorkerDir) -> Option<String> {
+    let mut f = File::open(w.stderr_path()).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut buf = String::new();
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    buf.push_str(&String::from_utf8_lossy(&bytes));
+    buf.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Blocks until this worker is the only writer of its working tree.
+fn take_writer_slot(home: &Home, spec: &WorkerSpec) -> Result<File> {
+    let tree = crate::sched::working_tree(&spec.cd);
+    crate::store::fsutil::create_private_dir(&home.writers_dir())?;
+    let path = crate::sched::writer_lock_path(home, &tree);
+    let file = open_lock_file(&path)?;
+    if file.try_lock().is_err() {
+        pane!(
+            "waiting for the writer slot of {} (another worker writes there)",
+            tree.display()
+        );
+        file.lock()?;
+    }
+    let _ = fs::write(&path, format!("{}\n", tree.display()));
+    Ok(file)
+}

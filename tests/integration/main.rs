@@ -1,0 +1,6 @@
+//! orch's integration tests: one test binary, each test with its own ORCH_HOME,
+//! tmux socket and the fake codex.
+
+mod support;
+
+mod core;
