@@ -377,3 +377,19 @@ fn context_packs_are_validated_when_a_pipeline_uses_them() {
         assert!(w.prompt.contains("cargo test passes"));
     }
 }
+
+#[test]
+fn the_example_in_docs_patterns_loads() {
+    let doc = std::fs::read_to_string(repo().join("docs/patterns.md")).unwrap();
+    let start = doc.find("```toml\n").expect("a toml example") + 8;
+    let end = start + doc[start..].find("```").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.toml");
+    std::fs::write(&path, &doc[start..end]).unwrap();
+    let plan = pipeline::load(&path, &vars(&[("target", "src/")]), &builtin_only()).unwrap();
+    assert_eq!(plan.workers.len(), 3);
+    assert_eq!(plan.workers[2].after, ["review-1", "review-2"]);
+    assert_eq!(plan.workers[2].inputs, ["review-1", "review-2"]);
+    assert_eq!(plan.workers[2].sandbox, "workspace-write");
+    assert_eq!(plan.max_parallel, Some(2));
+}
