@@ -1,12 +1,25 @@
 //! One file per subcommand; each is small and calls the modules above it.
 
 pub mod attach;
+pub mod doctor;
+pub mod fanout;
+pub mod gc;
 pub mod logs;
 pub mod ls;
+pub mod merge;
+pub mod pack;
+pub mod plan;
 pub mod result;
+pub mod resume;
+pub mod retry;
+pub mod run;
+pub mod set;
 pub mod spawn;
 pub mod status;
 pub mod stop;
+pub mod top;
+pub mod wait;
+pub mod watch;
 
 use anyhow::Result;
 use clap::CommandFactory;
@@ -26,6 +39,19 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Attach(a) => attach::run(a),
         Command::Result(a) => result::run(a),
         Command::Stop(a) => stop::run(a),
+        Command::Wait(a) => wait::run(a),
+        Command::Watch(a) => watch::run(a),
+        Command::Top(a) => top::run(a),
+        Command::Fanout(a) => fanout::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Pack(a) => pack::run(a),
+        Command::Merge(a) => merge::run(a),
+        Command::Set(a) => set::run(a),
+        Command::Retry(a) => retry::run(a),
+        Command::Resume(a) => resume::run(a),
+        Command::Gc(a) => gc::run(a),
+        Command::Doctor(a) => doctor::run(a),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "orch", &mut std::io::stdout());
             Ok(0)

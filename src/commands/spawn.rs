@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::Utc;
 
-use crate::cli::{CodexOpts, SpawnArgs};
+use crate::cli::{CodexOpts, SchedOpts, SpawnArgs};
 use crate::error::UserError;
+use crate::share::{Lens, Prompt, Share};
 use crate::store::fsutil::{write_atomic, write_json};
 use crate::store::ids::{self, validate_label};
 use crate::store::{Home, RunDir, RunRecord, StageRecord, WorkerSpec};
@@ -19,32 +20,113 @@ use crate::{codex, envfile, sched};
 pub const PROMPT_MAX: usize = 1 << 20;
 
 pub fn run(args: SpawnArgs) -> Result<i32> {
-    let prompt = read_prompt(args.prompt.as_deref(), args.prompt_file.as_deref())?;
-    check_tools()?;
-    let home = Home::from_env()?;
-    let run = match &args.run {
-        Some(r) => home.resolve_run(r)?,
-        None => new_run(&home, "spawn", None, Vec::new())?,
-    };
+    let task = read_prompt(args.prompt.as_deref(), args.prompt_file.as_deref())?;
     if let Some(l) = &args.label {
         validate_label(l)?;
     }
+    if !args.sched.after.is_empty() && args.run.is_none() {
+        return Err(
+            UserError::usage("--after names workers of an existing run; add --run RUN").into(),
+        );
+    }
+    check_tools()?;
+    let home = Home::from_env()?;
+    let share = Share::new(&home.root);
+    let context = read_context(args.sched.context.as_deref())?;
+    let lens = args
+        .lens
+        .as_deref()
+        .map(|l| share.lens(l).map_err(|e| UserError::usage(e.to_string())))
+        .transpose()?;
+    let prompt = compose_prompt(
+        &share,
+        args.role.as_deref().filter(|_| !args.raw),
+        &task,
+        lens.clone(),
+        context,
+        args.codex.sandbox.as_str(),
+    )?;
+    let run = match &args.run {
+        Some(r) => home.resolve_run(r)?,
+        None => new_run(&home, "spawn", args.sched.max_parallel, Vec::new())?,
+    };
+    let output_schema = if args.sched.findings_schema {
+        Some(write_findings_schema(&share, &run)?)
+    } else {
+        None
+    };
     let worker = NewWorker {
         label: args.label,
         role: args.role,
-        lens: None,
+        lens: lens.map(|l| l.name),
         stage: None,
         prompt,
         opts: args.codex,
         codex_args: args.codex_args,
-        after: Vec::new(),
-        output_schema: None,
-        retries: 0,
-        force_writer: false,
+        after: args.sched.after.clone(),
+        output_schema,
+        retries: args.sched.retries,
+        force_writer: args.sched.force,
     };
-    let address = add_and_schedule(&home, &run, worker)?;
+    let address = add_and_schedule(&home, &run, worker, &args.sched)?;
     println!("{address}");
     Ok(0)
+}
+
+/// Reads and checks a context pack; refuses one without Goal or Success check.
+pub fn read_context(path: Option<&Path>) -> Result<Option<String>> {
+    let Some(path) = path else { return Ok(None) };
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        UserError::usage(format!("cannot read context pack {}: {e}", path.display()))
+    })?;
+    crate::pack::validate(&text, path).map_err(|e| UserError::usage(e.to_string()))?;
+    Ok(Some(crate::pack::for_prompt(&text)))
+}
+
+/// The prompt a worker gets: a known role's template (worker preamble, lens, context
+/// pack, task, deliverable format), or the task with the lens and pack attached.
+pub fn compose_prompt(
+    share: &Share,
+    role: Option<&str>,
+    task: &str,
+    lens: Option<Lens>,
+    context: Option<String>,
+    sandbox: &str,
+) -> Result<String> {
+    let vars = Prompt {
+        task: task.to_string(),
+        lens,
+        context,
+        sandbox: sandbox.to_string(),
+    };
+    if let Some(role) = role.filter(|r| crate::share::ROLES.contains(r)) {
+        let template = share
+            .template(role)
+            .map_err(|e| UserError::usage(e.to_string()))?;
+        return Ok(crate::share::render(&template, &vars));
+    }
+    let mut text = vars.task.clone();
+    if let Some(l) = &vars.lens {
+        text.push_str(&format!(
+            "\n\n## Lens: {}\n\n{}\n",
+            l.name,
+            l.text.trim_end()
+        ));
+    }
+    if let Some(c) = &vars.context {
+        text.push_str(&format!("\n\n## Context pack\n\n{}\n", c.trim_end()));
+    }
+    Ok(text)
+}
+
+/// Saves orch's findings schema in the run folder for `codex --output-schema`.
+pub fn write_findings_schema(share: &Share, run: &RunDir) -> Result<PathBuf> {
+    let path = run.dir.join("findings.schema.json");
+    if !path.exists() {
+        write_atomic(&path, share.findings_schema().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(path)
 }
 
 /// Reads the prompt from the argument, `-` (stdin) or a file; refuses empty,
@@ -185,11 +267,66 @@ pub struct NewWorker {
 }
 
 /// Adds the worker under the run's lock, then starts whatever may start.
-pub fn add_and_schedule(home: &Home, run: &RunDir, worker: NewWorker) -> Result<String> {
+pub fn add_and_schedule(
+    home: &Home,
+    run: &RunDir,
+    worker: NewWorker,
+    sched_opts: &SchedOpts,
+) -> Result<String> {
     let _lock = run.lock()?;
+    if let Some(n) = sched_opts.max_parallel {
+        set_max_parallel(run, Some(n))?;
+    }
+    if worker.opts.sandbox.as_str() != "read-only" {
+        check_writer_slot(home, run, &worker, sched_opts)?;
+    }
     let w = add_locked(run, worker)?;
     sched::tick_locked(home, run)?;
     Ok(w)
+}
+
+/// Changes the run's parallel limit (`None` removes it). Caller holds the run lock.
+pub fn set_max_parallel(run: &RunDir, n: Option<u32>) -> Result<()> {
+    let mut rec = run.record()?;
+    rec.max_parallel = n;
+    write_json(&run.record_path(), &rec)
+}
+
+/// One writer per working tree: with --no-wait a busy tree is refused; with --force
+/// the writer starts anyway, with a warning.
+fn check_writer_slot(
+    home: &Home,
+    run: &RunDir,
+    worker: &NewWorker,
+    opts: &SchedOpts,
+) -> Result<()> {
+    let cd = resolve_cd(worker.opts.cd.as_deref())?;
+    let tree = sched::working_tree(&cd);
+    let busy = crate::store::fsutil::is_locked(&sched::writer_lock_path(home, &tree))
+        || run.labels()?.iter().any(|l| {
+            let w = run.worker(l);
+            w.spec()
+                .is_ok_and(|s| s.is_writer() && sched::working_tree(&s.cd) == tree)
+                && !crate::state::state_of(&w).is_final()
+        });
+    if !busy {
+        return Ok(());
+    }
+    if opts.force {
+        eprintln!(
+            "orch: warning: another worker writes {} too (--force); their edits may collide",
+            tree.display()
+        );
+        Ok(())
+    } else if opts.no_wait {
+        Err(UserError::failed(format!(
+            "another worker is writing {}; wait for it, or use --force to write anyway",
+            tree.display()
+        ))
+        .into())
+    } else {
+        Ok(())
+    }
 }
 
 /// Writes the worker's folder; spec.json is written last, so a folder without it is

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::cli::StatusArgs;
+use crate::cli::{PollOpts, StatusArgs, TopArgs};
 use crate::sched;
 use crate::state::{self, State, ViewOptions, WorkerView};
 use crate::store::{Home, RunDir, RunRecord, Tokens};
@@ -24,11 +24,22 @@ pub struct RunStatus {
 }
 
 pub fn run(args: StatusArgs) -> Result<i32> {
+    if args.watch {
+        return super::top::run(TopArgs {
+            run: args.run,
+            stall: args.stall,
+            poll: PollOpts { poll: None },
+        });
+    }
     let home = Home::from_env()?;
     let run = home.run_or_latest(args.run.as_deref())?;
     // Any orch command may start queued workers whose turn has come.
     let _ = sched::tick(&home, &run);
-    let status = collect(&home, &run, &ViewOptions::default())?;
+    let opts = ViewOptions {
+        stall_after: std::time::Duration::from_secs(args.stall.stall_after),
+        activity: true,
+    };
+    let status = collect(&home, &run, &opts)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&status)?);
     } else {
