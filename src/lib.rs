@@ -9,6 +9,7 @@ pub mod error;
 pub mod merge;
 pub mod pack;
 pub mod pipeline;
+pub mod plan;
 pub mod retry;
 pub mod sched;
 pub mod share;

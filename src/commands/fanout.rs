@@ -1,10 +1,106 @@
-//! `orch fanout` (being built).
+//! `orch fanout`: a triangulated review in one command — one read-only reviewer per
+//! lens, all in one new run, labels named after the lenses.
 
 use anyhow::Result;
 
-use crate::cli::FanoutArgs;
+use crate::cli::{CodexOpts, FanoutArgs, Sandbox};
 use crate::error::UserError;
+use crate::share::Share;
+use crate::store::fsutil::write_json;
+use crate::store::ids::validate_label;
+use crate::store::{Home, StageRecord};
 
-pub fn run(_args: FanoutArgs) -> Result<i32> {
-    Err(UserError::failed("`orch fanout` is not built yet").into())
+use super::spawn::{self, NewWorker};
+
+pub const MIN_LENSES: usize = 2;
+pub const MAX_LENSES: usize = 6;
+
+pub fn run(args: FanoutArgs) -> Result<i32> {
+    let task = spawn::read_prompt(args.prompt.as_deref(), args.prompt_file.as_deref())?;
+    if !(MIN_LENSES..=MAX_LENSES).contains(&args.lens.len()) {
+        return Err(UserError::usage(format!(
+            "--lens takes {MIN_LENSES} to {MAX_LENSES} lenses, got {}; e.g. --lens correctness,security,tests",
+            args.lens.len()
+        ))
+        .into());
+    }
+    spawn::check_tools()?;
+    let home = Home::from_env()?;
+    let share = Share::new(&home.root);
+    let mut lenses = Vec::new();
+    for spec in &args.lens {
+        let lens = share
+            .lens(spec)
+            .map_err(|e| UserError::usage(e.to_string()))?;
+        validate_label(&lens.name).map_err(|e| {
+            UserError::usage(format!("lens {:?} can't be a worker label: {e}", lens.name))
+        })?;
+        if lenses
+            .iter()
+            .any(|l: &crate::share::Lens| l.name == lens.name)
+        {
+            return Err(UserError::usage(format!("lens {} is given twice", lens.name)).into());
+        }
+        lenses.push(lens);
+    }
+    let context = spawn::read_context(args.context.as_deref())?;
+    let opts = CodexOpts {
+        cd: args.cd.clone(),
+        sandbox: Sandbox::ReadOnly,
+        model: args.model.clone(),
+        profile: args.profile.clone(),
+    };
+    spawn::resolve_cd(opts.cd.as_deref())?;
+    let stages = vec![
+        StageRecord {
+            name: "review".into(),
+            description: "One read-only reviewer per lens, in parallel.".into(),
+        },
+        StageRecord {
+            name: "merge".into(),
+            description: "Curate the findings into one ranked, de-duplicated list (`orch merge`)."
+                .into(),
+        },
+    ];
+    let run = spawn::new_run(&home, "fanout", args.max_parallel, stages)?;
+    if args.merge {
+        let mut rec = run.record()?;
+        rec.merge_on_finish = true;
+        write_json(&run.record_path(), &rec)?;
+    }
+    let output_schema = if args.findings_schema {
+        Some(spawn::write_findings_schema(&share, &run)?)
+    } else {
+        None
+    };
+    let _lock = run.lock()?;
+    for lens in lenses {
+        let prompt = spawn::compose_prompt(
+            &share,
+            Some("reviewer"),
+            &task,
+            Some(lens.clone()),
+            context.clone(),
+            "read-only",
+        )?;
+        spawn::add_locked(
+            &run,
+            NewWorker {
+                label: Some(lens.name.clone()),
+                role: Some("reviewer".into()),
+                lens: Some(lens.name),
+                stage: Some("review".into()),
+                prompt,
+                opts: opts.clone(),
+                codex_args: args.codex_args.clone(),
+                after: Vec::new(),
+                output_schema: output_schema.clone(),
+                retries: 0,
+                force_writer: false,
+            },
+        )?;
+    }
+    crate::sched::tick_locked(&home, &run)?;
+    println!("{}", run.id);
+    Ok(0)
 }

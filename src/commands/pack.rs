@@ -1,10 +1,36 @@
-//! `orch pack` (being built).
+//! `orch pack`: context packs — the goal, non-goals, constraints, pointers, prior
+//! decisions and success check that workers cannot infer.
 
 use anyhow::Result;
 
 use crate::cli::PackCommand;
 use crate::error::UserError;
+use crate::share::Share;
 
-pub fn run(_args: PackCommand) -> Result<i32> {
-    Err(UserError::failed("`orch pack` is not built yet").into())
+pub fn run(cmd: PackCommand) -> Result<i32> {
+    match cmd {
+        PackCommand::New { file, force } => {
+            let share = match crate::store::Home::from_env() {
+                Ok(home) => Share::new(&home.root),
+                Err(_) => Share::from_roots(Vec::new()),
+            };
+            let dest = crate::pack::write_skeleton(file.as_deref(), force, &share)
+                .map_err(|e| UserError::usage(format!("{e:#}")))?;
+            if dest.as_os_str() != "-" {
+                eprintln!(
+                    "wrote {}; fill in at least Goal and Success check, then pass it with --context",
+                    dest.display()
+                );
+            }
+            Ok(0)
+        }
+        PackCommand::Check { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                UserError::usage(format!("cannot read context pack {}: {e}", file.display()))
+            })?;
+            crate::pack::validate(&text, &file).map_err(|e| UserError::failed(e.to_string()))?;
+            println!("{}: ok", file.display());
+            Ok(0)
+        }
+    }
 }

@@ -20,6 +20,8 @@ pub struct RunStatus {
     pub max_parallel: Option<u32>,
     pub counts: std::collections::BTreeMap<&'static str, usize>,
     pub tokens: Tokens,
+    /// The run's stages as steps (empty for ad-hoc runs).
+    pub plan: Vec<crate::plan::Step>,
     pub workers: Vec<WorkerView>,
 }
 
@@ -88,7 +90,13 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         *counts.entry(w.state.as_str()).or_insert(0) += 1;
         tokens.add(&w.tokens);
     }
+    let stage_states: Vec<_> = workers
+        .iter()
+        .map(|w| (w.label.clone(), w.stage.clone(), w.state))
+        .collect();
+    let plan = crate::plan::derive(&record, &stage_states);
     Ok(RunStatus {
+        plan,
         run: record.id,
         created_at: record.created_at,
         kind: record.kind,
@@ -109,6 +117,9 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         ui::tokens_short(status.tokens.input),
         ui::tokens_short(status.tokens.output),
     );
+    if !status.plan.is_empty() {
+        out.push_str(&crate::plan::render(&status.plan));
+    }
     if status.workers.is_empty() {
         out.push_str("no workers yet\n");
         return out;

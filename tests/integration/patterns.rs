@@ -1,0 +1,439 @@
+//! Orchestration patterns: fanout, --after, max-parallel, one writer, pipelines, packs.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn argv_of(t: &TestHome, addr: &str) -> Vec<String> {
+    t.invocations(addr)[0]["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+fn write_pack(dir: &Path) -> String {
+    let p = dir.join("pack.md");
+    std::fs::write(
+        &p,
+        "# Goal\nFind races in the queue.\n\n# Non-goals\nStyle.\n\n# Success check\nEach finding has a line number.\n",
+    )
+    .unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn fanout_makes_one_read_only_reviewer_per_lens() {
+    let t = TestHome::new();
+    let pack = write_pack(t.path());
+    let run = t
+        .ok(&[
+            "fanout",
+            "--lens",
+            "correctness,security,tests",
+            "--context",
+            &pack,
+            "Review the queue FAKE:x",
+        ])
+        .trim()
+        .to_string();
+    let st = t.status(&run);
+    let labels: Vec<&str> = st["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, ["correctness", "security", "tests"]);
+    for l in &labels {
+        let addr = format!("{run}/{l}");
+        let w = t.wait_state(&addr, "done", 20);
+        assert_eq!(w["role"], "reviewer");
+        assert_eq!(w["lens"], *l);
+        let argv = argv_of(&t, &addr);
+        assert!(
+            argv.windows(2).any(|p| p == ["--sandbox", "read-only"]),
+            "{argv:?}"
+        );
+        let prompt = t.invocations(&addr)[0]["prompt"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(prompt.contains("CONTEXT: WORKER"), "worker preamble");
+        assert!(
+            prompt.contains("Find races in the queue."),
+            "context pack embedded"
+        );
+        assert!(prompt.contains("Review the queue"));
+    }
+    // The plan: review completed, merge (the orchestrator's step) in progress.
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[x] 1. review"), "{plan}");
+    assert!(plan.contains("[>] 2. merge"), "{plan}");
+}
+
+#[test]
+fn fanout_refuses_bad_lens_lists_and_packs_without_changing_state() {
+    let t = TestHome::new();
+    let e = t.fails(&["fanout", "--lens", "security", "x"], 2);
+    assert!(e.contains("2 to 6 lenses"), "{e}");
+    let e = t.fails(&["fanout", "--lens", "security,nosuchlens", "x"], 2);
+    assert!(e.contains("nosuchlens"), "{e}");
+    let bad = t.path().join("bad.md");
+    std::fs::write(&bad, "# Goal\nsomething\n").unwrap();
+    let e = t.fails(
+        &[
+            "fanout",
+            "--lens",
+            "security,tests",
+            "--context",
+            bad.to_str().unwrap(),
+            "x",
+        ],
+        2,
+    );
+    assert!(e.contains("Success check"), "{e}");
+    assert!(t.ok(&["ls"]).contains("no runs yet"));
+}
+
+#[test]
+fn inline_lens_and_role_template() {
+    let t = TestHome::new();
+    let a = t.spawn(&[
+        "--role",
+        "reviewer",
+        "--lens",
+        "docs=Check the README only",
+        "Review it",
+    ]);
+    t.wait_state(&a, "done", 20);
+    let prompt = t.invocations(&a)[0]["prompt"].as_str().unwrap().to_string();
+    assert!(prompt.contains("Check the README only"));
+    assert!(prompt.contains("CONTEXT: WORKER"));
+    let b = t.spawn(&[
+        "--run",
+        run_of(&a),
+        "--role",
+        "reviewer",
+        "--raw",
+        "Exactly this",
+    ]);
+    t.wait_state(&b, "done", 20);
+    assert_eq!(t.invocations(&b)[0]["prompt"], "Exactly this");
+}
+
+#[test]
+fn after_queues_until_the_dependency_is_done_and_passes_its_message_on() {
+    let t = TestHome::new();
+    let a = t.spawn(&[
+        "--label",
+        "review",
+        "review it\nFAKE:sleep=1\nFAKE:reply=FINDING-42 in src/q.rs:7",
+    ]);
+    let run = run_of(&a).to_string();
+    let b = t.spawn(&[
+        "--run",
+        &run,
+        "--label",
+        "fix",
+        "--after",
+        "review",
+        "fix the findings",
+    ]);
+    let w = t.worker(&b);
+    assert_eq!(w["state"], "queued");
+    assert_eq!(w["waiting_for"], "after review");
+    t.wait_state(&b, "done", 20);
+    let prompt = t.invocations(&b)[0]["prompt"].as_str().unwrap().to_string();
+    assert!(prompt.starts_with("fix the findings"));
+    assert!(prompt.contains("## review"), "{prompt}");
+    assert!(prompt.contains("FINDING-42 in src/q.rs:7"), "{prompt}");
+}
+
+#[test]
+fn a_failed_dependency_skips_its_dependents_transitively() {
+    let t = TestHome::new();
+    let a = t.spawn(&["--label", "scout", "x\nFAKE:sleep=0.5\nFAKE:fail=no access"]);
+    let run = run_of(&a).to_string();
+    let b = t.spawn(&["--run", &run, "--label", "act", "--after", "scout", "y"]);
+    let c = t.spawn(&["--run", &run, "--label", "verify", "--after", "act", "z"]);
+    t.wait_state(&a, "failed", 20);
+    let w = t.wait_state(&b, "skipped", 20);
+    assert_eq!(w["error"], "dependency scout ended failed");
+    let w = t.wait_state(&c, "skipped", 20);
+    assert_eq!(w["error"], "dependency act ended skipped");
+    let e = t.fails(&["spawn", "--run", &run, "--after", "nope", "x"], 2);
+    assert!(e.contains("no worker nope"), "{e}");
+    let e = t.fails(&["spawn", "--after", "scout", "x"], 2);
+    assert!(e.contains("--run"), "{e}");
+}
+
+/// Peak number of workers between launch and end, from their records.
+fn peak_parallel(t: &TestHome, run: &str) -> usize {
+    let st = t.status(run);
+    let mut edges = Vec::new();
+    for w in st["workers"].as_array().unwrap() {
+        let dir = t.worker_dir(&format!("{run}/{}", w["label"].as_str().unwrap()));
+        let launch: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("launch.json")).unwrap()).unwrap();
+        let exit: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("exit.json")).unwrap()).unwrap();
+        let start =
+            chrono::DateTime::parse_from_rfc3339(launch["launched_at"].as_str().unwrap()).unwrap();
+        let end =
+            chrono::DateTime::parse_from_rfc3339(exit["finished_at"].as_str().unwrap()).unwrap();
+        edges.push((start, 1i32));
+        edges.push((end, -1));
+    }
+    edges.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (mut cur, mut peak) = (0, 0);
+    for (_, d) in edges {
+        cur += d;
+        peak = peak.max(cur);
+    }
+    peak as usize
+}
+
+#[test]
+fn max_parallel_is_never_exceeded_under_concurrent_spawns() {
+    let t = TestHome::new();
+    let a = t.spawn(&["--max-parallel", "3", "first\nFAKE:sleep=0.3"]);
+    let run = run_of(&a).to_string();
+    let handles: Vec<_> = (0..10)
+        .map(|i| {
+            let mut c = t.cmd();
+            c.args(["spawn", "--run", &run, &format!("job {i}\nFAKE:sleep=0.3")]);
+            std::thread::spawn(move || c.output().unwrap())
+        })
+        .collect();
+    for h in handles {
+        assert!(h.join().unwrap().status.success());
+    }
+    eventually(60, "all 11 done", || {
+        let st = t.status(&run);
+        (st["counts"]["done"] == 11).then_some(())
+    });
+    let peak = peak_parallel(&t, &run);
+    assert!(peak <= 3, "peak {peak} > max-parallel 3");
+    assert!(peak >= 2, "workers did run in parallel (peak {peak})");
+}
+
+#[test]
+fn set_max_parallel_later_frees_queued_workers() {
+    let t = TestHome::new();
+    let a = t.spawn(&["--max-parallel", "1", "x\nFAKE:hang"]);
+    let run = run_of(&a).to_string();
+    let b = t.spawn(&["--run", &run, "y"]);
+    assert_eq!(t.worker(&b)["waiting_for"], "a slot (max-parallel 1)");
+    t.ok(&["set", &run, "--max-parallel", "2"]);
+    t.wait_state(&b, "done", 20);
+    t.ok(&["stop", &a]);
+}
+
+#[test]
+fn one_writer_per_working_tree() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let tree = tree.to_str().unwrap();
+    let a = t.spawn(&[
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "write\nFAKE:sleep=1",
+    ]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "running", 20);
+    // Readers are unlimited.
+    let r = t.spawn(&["--run", &run, "--cd", tree, "read"]);
+    t.wait_state(&r, "done", 20);
+    // A second writer is refused with --no-wait…
+    let e = t.fails(
+        &[
+            "spawn",
+            "--run",
+            &run,
+            "--cd",
+            tree,
+            "--sandbox",
+            "workspace-write",
+            "--no-wait",
+            "w2",
+        ],
+        1,
+    );
+    assert!(e.contains("another worker is writing"), "{e}");
+    // …and otherwise waits its turn.
+    let b = t.spawn(&[
+        "--run",
+        &run,
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "w3",
+    ]);
+    let w = t.worker(&b);
+    assert_eq!(w["state"], "queued", "{w}");
+    assert!(w["waiting_for"].as_str().unwrap().contains("writer slot"));
+    t.wait_state(&a, "done", 20);
+    t.wait_state(&b, "done", 20);
+    let wa = t.worker(&a);
+    let wb = t.worker(&b);
+    assert!(wb["started_at"].as_str().unwrap() >= wa["finished_at"].as_str().unwrap());
+    // --force starts at once, with a warning.
+    let c = t.spawn(&[
+        "--run",
+        &run,
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "w4\nFAKE:sleep=1",
+    ]);
+    t.wait_state(&c, "running", 20);
+    let out = t.run(&[
+        "spawn",
+        "--run",
+        &run,
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "--force",
+        "w5",
+    ]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning"));
+}
+
+#[test]
+fn every_shipped_pipeline_dry_runs() {
+    let t = TestHome::new();
+    for (name, vars) in [
+        ("triangulated-review", vec!["--var", "target=src/"]),
+        ("review-fix-verify", vec!["--var", "target=src/"]),
+        ("scout-act-verify", vec!["--var", "goal=add a flag"]),
+        (
+            "split-by-sections",
+            vec![
+                "--var",
+                "task=port",
+                "--var",
+                "section1=a",
+                "--var",
+                "section2=b",
+                "--var",
+                "section3=c",
+            ],
+        ),
+        ("research-synthesis", vec!["--var", "question=which queue"]),
+        ("options-sprint", vec!["--var", "problem=storage format"]),
+    ] {
+        let mut args = vec!["run", name, "--dry-run"];
+        args.extend(vars.iter().copied());
+        let out = t.run(&args);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("plan:"), "{name}: {text}");
+        assert!(text.contains("CONTEXT: WORKER"), "{name}");
+    }
+    assert!(
+        t.ok(&["ls"]).contains("no runs yet"),
+        "dry runs spawn nothing"
+    );
+}
+
+#[test]
+fn review_fix_verify_runs_to_the_end() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let run = t
+        .cmd()
+        .args(["run", "review-fix-verify", "--var", "target=src/ FAKE:x"])
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let run = String::from_utf8(run.stdout).unwrap().trim().to_string();
+    for l in ["review", "fix", "verify"] {
+        t.wait_state(&format!("{run}/{l}"), "done", 30);
+    }
+    let fix = t.worker(&format!("{run}/fix"));
+    assert_eq!(fix["sandbox"], "workspace-write");
+    let verify_prompt = t.invocations(&format!("{run}/verify"))[0]["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let review_msg = t
+        .worker_dir(&format!("{run}/review"))
+        .join("last-message.md");
+    assert!(
+        verify_prompt.contains(review_msg.to_str().unwrap()),
+        "{{out:review}} filled in"
+    );
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[x] 3. verify"), "{plan}");
+    assert!(plan.contains("[>] 4. report"), "{plan}");
+}
+
+#[test]
+fn bad_pipeline_files_get_file_and_line() {
+    let t = TestHome::new();
+    let f = t.path().join("p.toml");
+    std::fs::write(
+        &f,
+        "description = \"x\"\n[[stage]]\nname = \"a\"\n  [[stage.worker]]\n  label = \"w\"\n  role = \"reviewer\"\n  task = \"t\"\n  colour = \"red\"\n",
+    )
+    .unwrap();
+    let e = t.fails(&["run", f.to_str().unwrap()], 2);
+    assert!(e.contains("p.toml:8"), "{e}");
+    assert!(e.contains("colour"), "{e}");
+    std::fs::write(
+        &f,
+        "[[stage]]\nname = \"a\"\n  [[stage.worker]]\n  label = \"w\"\n  role = \"reviewer\"\n  task = \"{{nope}}\"\n",
+    )
+    .unwrap();
+    let e = t.fails(&["run", f.to_str().unwrap()], 2);
+    assert!(e.contains("p.toml:6"), "{e}");
+    assert!(e.contains("nope"), "{e}");
+    let e = t.fails(&["run", "no-such-pipeline"], 2);
+    assert!(e.contains("no-such-pipeline"), "{e}");
+}
+
+#[test]
+fn pack_new_writes_a_skeleton_that_check_refuses_until_filled() {
+    let t = TestHome::new();
+    let f = t.path().join("ctx.md");
+    t.ok(&["pack", "new", f.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&f).unwrap();
+    for s in [
+        "Goal",
+        "Non-goals",
+        "Constraints",
+        "Pointers",
+        "Prior decisions",
+        "Success check",
+    ] {
+        assert!(text.contains(s), "{s}");
+    }
+    let e = t.fails(&["pack", "new", f.to_str().unwrap()], 2);
+    assert!(e.contains("--force") || e.contains("exists"), "{e}");
+    let e = t.fails(&["pack", "check", f.to_str().unwrap()], 1);
+    assert!(e.contains("Goal"), "{e}");
+    let good = write_pack(t.path());
+    assert!(t.ok(&["pack", "check", &good]).contains("ok"));
+}
