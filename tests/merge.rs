@@ -309,6 +309,33 @@ fn non_reviewer_roles_give_a_digest() {
 }
 
 #[test]
+fn other_roles_in_a_review_are_notes() {
+    let mut implementer = worker(
+        "W1",
+        None,
+        "done",
+        Some("- Edited src/a.rs:10 to add checks"),
+    );
+    implementer.role = Some("implementer".into());
+    let r = merge::merge(
+        &input(vec![
+            implementer,
+            worker(
+                "W2",
+                None,
+                "done",
+                Some("- [high] src/b.rs:3 check is inverted"),
+            ),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(r.kind, RunKind::Review);
+    assert_eq!(r.finding_count(), 1);
+    assert_eq!(r.notes[0].label, "W1");
+    assert_eq!(r.notes[0].text, "- Edited src/a.rs:10 to add checks");
+}
+
+#[test]
 fn json_shape() {
     let r = merge::merge(
         &input(vec![worker(

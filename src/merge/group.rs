@@ -362,16 +362,28 @@ pub fn group(items: &[Item<'_>]) -> Vec<Vec<usize>> {
                 postings.entry(t).or_default().push(i);
             }
         }
-        let mut seen = vec![usize::MAX; items.len()];
+        // Count shared tokens per candidate first; only those sharing enough are scored.
+        let mut shared = vec![0usize; items.len()];
+        let mut touched = Vec::new();
         for &i in &unlocated {
             for t in &items[i].tokens {
                 for &j in &postings[t] {
-                    if j != i && seen[j] != i && (items[j].path.is_some() || j > i) {
-                        seen[j] = i;
-                        consider(i, j, &mut pairs);
+                    if j != i && (items[j].path.is_some() || j > i) {
+                        if shared[j] == 0 {
+                            touched.push(j);
+                        }
+                        shared[j] += 1;
                     }
                 }
             }
+            touched.sort_unstable();
+            for &j in &touched {
+                if shared[j] >= FREE_MIN_COMMON {
+                    consider(i, j, &mut pairs);
+                }
+                shared[j] = 0;
+            }
+            touched.clear();
         }
     }
 

@@ -8,7 +8,8 @@
 //!
 //! Review or digest ([`RunKind`]): a run is merged as a review when at least one
 //! included worker has role `reviewer` or `verifier` or no role at all, *and* at least
-//! one finding parses from the included messages. Otherwise (every included worker has
+//! one finding parses from those workers' messages (other roles in a review run, such
+//! as the implementer of a review → fix → verify chain, are kept whole as notes). Otherwise (every included worker has
 //! some other role — researcher, options, implementer — or nothing parses) the report is
 //! a digest: one section per worker with its final message verbatim, plus a comparison
 //! table when the messages propose options (see [`digest`]).
@@ -26,14 +27,14 @@ pub mod severity;
 
 use std::cmp::{Ordering, Reverse};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use digest::{DigestSection, OptionRow};
 pub use location::Location;
 pub use severity::{ParseSeverityError, Severity};
 
 /// One worker as the command layer found it on disk.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorkerOutput {
     pub label: String,
     pub role: Option<String>,
@@ -44,7 +45,7 @@ pub struct WorkerOutput {
     pub text: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeInput {
     pub run: String,
     pub workers: Vec<WorkerOutput>,
@@ -330,9 +331,21 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         .filter(|w| is_included(w, opts))
         .collect();
 
+    // Workers with another role (an implementer in a review → verify chain) are not
+    // mined for findings; their message is kept whole as a note.
     let parsed: Vec<parse::Parsed> = included
         .iter()
-        .map(|w| parse::parse_message(w.text.as_deref().unwrap_or("")))
+        .map(|w| {
+            let text = w.text.as_deref().unwrap_or("");
+            if is_reviewer_role(w.role.as_deref()) {
+                parse::parse_message(text)
+            } else {
+                parse::Parsed {
+                    findings: Vec::new(),
+                    note: text.trim().to_string(),
+                }
+            }
+        })
         .collect();
     let total: usize = parsed.iter().map(|p| p.findings.len()).sum();
     let any_reviewer = included.iter().any(|w| is_reviewer_role(w.role.as_deref()));
