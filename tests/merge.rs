@@ -531,4 +531,38 @@ proptest! {
             "{} > {}\n{}", again.finding_count(), a.finding_count(), a.to_markdown()
         );
     }
+
+    #[test]
+    fn merge_never_panics_on_odd_text(
+        texts in proptest::collection::vec(
+            proptest::collection::vec(
+                prop_oneof![
+                    any::<String>(),
+                    Just("- [high] ".to_string()),
+                    Just("`src/a.rs:4`".to_string()),
+                    Just("### 1. ".to_string()),
+                    Just("**High** — ".to_string()),
+                    Just("🔴\u{fe0f} ".to_string()),
+                    Just("lines 3–4 of a.rs".to_string()),
+                    Just("\n".to_string()),
+                    Just("\n  ".to_string()),
+                    Just("```".to_string()),
+                    Just("| Severity | Issue |\n|---|---|\n".to_string()),
+                    Just("{\"findings\":[{\"claim\":\"x\"}]}".to_string()),
+                ],
+                0..12,
+            )
+            .prop_map(|parts| parts.concat()),
+            1..4,
+        )
+    ) {
+        let workers = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| worker(&format!("W{i}"), None, "done", Some(t)))
+            .collect();
+        let r = merge::merge(&input(workers), &MergeOptions::default());
+        let _ = r.to_markdown();
+        let _ = r.to_json();
+    }
 }
