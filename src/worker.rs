@@ -121,7 +121,7 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
             let msg = format!("cannot start codex {}: {e}", launch.codex.display());
             pane!("{msg}");
             finish(State::Failed, Some(msg))?;
-            after_exit(home, &run);
+            after_exit(home, &run, label);
             return Ok(1);
         }
     };
@@ -247,15 +247,16 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     if state == State::Done {
         pane!("final message: {}", w.last_message_path().display());
     }
-    after_exit(home, &run);
+    after_exit(home, &run, label);
     Ok(if state == State::Done { 0 } else { 1 })
 }
 
 /// A worker ended: start whatever it unblocked, and run the hooks that wait for the run.
-fn after_exit(home: &Home, run: &crate::store::RunDir) {
+fn after_exit(home: &Home, run: &crate::store::RunDir, label: &str) {
     if let Err(e) = crate::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
     }
+    crate::commands::merge::after_worker_exit(run, label);
     crate::retry::after_exit(home, run);
 }
 

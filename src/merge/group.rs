@@ -1,0 +1,571 @@
+//! Grouping duplicate findings across workers.
+//!
+//! Two findings are candidates for the same group when
+//! - they name the same file and their line ranges overlap ([`SIM_OVERLAP`]) or lie
+//!   within [`NEAR_LINES`] of each other ([`SIM_NEAR`]), and their claims are similar; or
+//! - they name the same file but at least one gives no lines, and the claims are
+//!   clearly similar ([`SIM_FILE`]); or
+//! - at least one gives no location, and the claims are close ([`SIM_FREE`]) and share
+//!   at least [`FREE_MIN_COMMON`] tokens (so "no tests for X" and "no tests for Y",
+//!   one word apart, stay two findings).
+//!
+//! Findings in different files are never grouped, nor are findings that only share a
+//! file. Candidate pairs are joined most-similar first; two groups are not joined if a
+//! worker would then appear in it twice, unless that pair is itself a near-certain
+//! duplicate ([`SIM_SAME_WORKER`]) — a worker rarely reports one problem twice, and
+//! this stops chains (A≈B, B≈C) from swallowing distinct issues.
+//!
+//! Similarity is a blend of Jaccard and overlap coefficient over claim tokens after
+//! stop-word removal and a light stemmer (suffix stripping, then the first five
+//! letters), so `validation`/`validated`/`validate` meet. Thresholds were tuned on
+//! `tests/fixtures/merge`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+/// Line ranges this far apart still count as the same place.
+pub const NEAR_LINES: u32 = 5;
+pub const SIM_OVERLAP: f64 = 0.2;
+pub const SIM_NEAR: f64 = 0.25;
+pub const SIM_FILE: f64 = 0.45;
+pub const SIM_FREE: f64 = 0.34;
+pub const FREE_MIN_COMMON: usize = 2;
+pub const SIM_SAME_WORKER: f64 = 0.8;
+
+static STOP: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "else",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "which",
+        "who",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "not",
+        "no",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "may",
+        "might",
+        "must",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "had",
+        "so",
+        "than",
+        "too",
+        "very",
+        "also",
+        "only",
+        "just",
+        "any",
+        "all",
+        "some",
+        "each",
+        "every",
+        "other",
+        "such",
+        "via",
+        "per",
+        "without",
+        "within",
+        "instead",
+        "line",
+        "lines",
+        "file",
+        "files",
+        "code",
+        "function",
+        "method",
+        "call",
+        "calls",
+        "called",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "i",
+        "my",
+        "our",
+        "your",
+        "their",
+        "them",
+        "one",
+        "l",
+        "rs",
+        "py",
+        "js",
+        "ts",
+        "md",
+        "etc",
+        "e",
+        "g",
+        "eg",
+        "ie",
+        "currently",
+        "still",
+        "even",
+        "because",
+        "while",
+        "though",
+        "although",
+        "both",
+        "either",
+        "same",
+        "new",
+        "use",
+        "uses",
+        "used",
+        "using",
+        "after",
+        "before",
+        "over",
+        "under",
+        "about",
+        "more",
+        "less",
+        "most",
+        "least",
+        "issue",
+        "problem",
+        "bug",
+        "finding",
+    ]
+    .into_iter()
+    .collect()
+});
+
+/// Claim tokens, stemmed, deduplicated and sorted (interned ids for speed).
+pub fn stem(word: &str) -> String {
+    let w = word.to_lowercase();
+    let mut w = w.as_str();
+    for suf in [
+        "ations", "ation", "ings", "ing", "ments", "ment", "ness", "edly", "ed", "ies", "es", "ly",
+        "s",
+    ] {
+        if let Some(s) = w.strip_suffix(suf)
+            && s.chars().count() >= 3
+        {
+            w = s;
+            break;
+        }
+    }
+    w.chars().take(5).collect()
+}
+
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .filter(|w| !STOP.contains(w.to_lowercase().as_str()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .map(stem)
+        .filter(|w| !STOP.contains(w.as_str()))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Interns tokens so that similarity is a merge of two sorted `u32` slices.
+#[derive(Default)]
+pub struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    pub fn ids(&mut self, text: &str) -> Vec<u32> {
+        let mut v: Vec<u32> = tokens(text)
+            .into_iter()
+            .map(|t| {
+                let n = self.ids.len() as u32;
+                *self.ids.entry(t).or_insert(n)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+pub fn similarity(a: &[u32], b: &[u32]) -> f64 {
+    similarity_parts(a, b).0
+}
+
+/// Similarity and the number of tokens in common.
+pub fn similarity_parts(a: &[u32], b: &[u32]) -> (f64, usize) {
+    if a.is_empty() || b.is_empty() {
+        return (0.0, 0);
+    }
+    let (mut i, mut j, mut common) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                common += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    let c = common as f64;
+    let jaccard = c / (a.len() + b.len() - common) as f64;
+    let overlap = c / a.len().min(b.len()) as f64;
+    ((jaccard + overlap) / 2.0, common)
+}
+
+/// What grouping needs to know about one finding.
+pub struct Item<'a> {
+    pub worker: usize,
+    pub path: Option<&'a str>,
+    pub lines: Option<(u32, u32)>,
+    pub tokens: Vec<u32>,
+}
+
+/// The similarity needed for two items to be joined and the tokens they must share,
+/// or `None` when their locations rule it out.
+fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
+    let (t, common) = match (a.path, b.path) {
+        (Some(p), Some(q)) if p != q => return None,
+        (Some(_), Some(_)) => match (a.lines, b.lines) {
+            (Some((s1, e1)), Some((s2, e2))) => match s1.max(s2).saturating_sub(e1.min(e2)) {
+                0 => (SIM_OVERLAP, 1),
+                gap if gap <= NEAR_LINES => (SIM_NEAR, 1),
+                _ => return None,
+            },
+            _ => (SIM_FILE, 1),
+        },
+        _ => (SIM_FREE, FREE_MIN_COMMON),
+    };
+    Some(if a.worker == b.worker {
+        (t.max(SIM_SAME_WORKER), common)
+    } else {
+        (t, common)
+    })
+}
+
+struct Dsu {
+    parent: Vec<usize>,
+    workers: Vec<BTreeMap<usize, ()>>,
+}
+
+impl Dsu {
+    fn find(&mut self, x: usize) -> usize {
+        let mut r = x;
+        while self.parent[r] != r {
+            r = self.parent[r];
+        }
+        let mut x = x;
+        while self.parent[x] != r {
+            let next = self.parent[x];
+            self.parent[x] = r;
+            x = next;
+        }
+        r
+    }
+}
+
+/// Groups items; returns groups of item indices, each sorted, groups sorted by first index.
+/// Deterministic for a given item order.
+pub fn group(items: &[Item<'_>]) -> Vec<Vec<usize>> {
+    let mut pairs: Vec<(f64, usize, usize)> = Vec::new();
+    let consider = |i: usize, j: usize, pairs: &mut Vec<(f64, usize, usize)>| {
+        if let Some((t, min_common)) = threshold(&items[i], &items[j]) {
+            let (s, common) = similarity_parts(&items[i].tokens, &items[j].tokens);
+            if s >= t && common >= min_common {
+                pairs.push((s, i.min(j), i.max(j)));
+            }
+        }
+    };
+
+    // Blocking: located findings are compared within their file only, in line order
+    // with a sliding window; file-level and unlocated ones are compared more widely.
+    let mut by_path: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    let mut unlocated = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        match it.path {
+            Some(p) => by_path.entry(p).or_default().push(i),
+            None => unlocated.push(i),
+        }
+    }
+    for idx in by_path.values() {
+        let (mut with_lines, without): (Vec<usize>, Vec<usize>) =
+            idx.iter().partition(|&&i| items[i].lines.is_some());
+        with_lines.sort_by_key(|&i| (items[i].lines.unwrap(), i));
+        for (k, &i) in with_lines.iter().enumerate() {
+            let end_i = items[i].lines.unwrap().1;
+            for &j in &with_lines[k + 1..] {
+                if items[j].lines.unwrap().0 > end_i.saturating_add(NEAR_LINES) {
+                    break;
+                }
+                consider(i, j, &mut pairs);
+            }
+        }
+        for (k, &i) in without.iter().enumerate() {
+            for &j in &without[k + 1..] {
+                consider(i, j, &mut pairs);
+            }
+            for &j in &with_lines {
+                consider(i, j, &mut pairs);
+            }
+        }
+    }
+    // Unlocated findings against everything: near-identical claims only, so an
+    // inverted index on tokens limits the work to findings sharing a token.
+    if !unlocated.is_empty() {
+        let mut postings: HashMap<u32, Vec<usize>> = HashMap::new();
+        for (i, it) in items.iter().enumerate() {
+            for &t in &it.tokens {
+                postings.entry(t).or_default().push(i);
+            }
+        }
+        // Count shared tokens per candidate first; only those sharing enough are scored.
+        let mut shared = vec![0usize; items.len()];
+        let mut touched = Vec::new();
+        for &i in &unlocated {
+            for t in &items[i].tokens {
+                for &j in &postings[t] {
+                    if j != i && (items[j].path.is_some() || j > i) {
+                        if shared[j] == 0 {
+                            touched.push(j);
+                        }
+                        shared[j] += 1;
+                    }
+                }
+            }
+            touched.sort_unstable();
+            for &j in &touched {
+                if shared[j] >= FREE_MIN_COMMON {
+                    consider(i, j, &mut pairs);
+                }
+                shared[j] = 0;
+            }
+            touched.clear();
+        }
+    }
+
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    pairs.dedup_by(|a, b| a.1 == b.1 && a.2 == b.2);
+
+    let mut dsu = Dsu {
+        parent: (0..items.len()).collect(),
+        workers: items
+            .iter()
+            .map(|it| BTreeMap::from([(it.worker, ())]))
+            .collect(),
+    };
+    for (s, i, j) in pairs {
+        let (ri, rj) = (dsu.find(i), dsu.find(j));
+        if ri == rj {
+            continue;
+        }
+        let shared = dsu.workers[ri]
+            .keys()
+            .any(|w| dsu.workers[rj].contains_key(w));
+        if shared && s < SIM_SAME_WORKER {
+            continue;
+        }
+        let (keep, gone) = (ri.min(rj), ri.max(rj));
+        dsu.parent[gone] = keep;
+        let moved = std::mem::take(&mut dsu.workers[gone]);
+        dsu.workers[keep].extend(moved);
+    }
+
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for i in 0..items.len() {
+        let r = dsu.find(i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut out: Vec<Vec<usize>> = groups.into_values().collect();
+    out.sort_by_key(|g| g[0]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item<'a>(
+        worker: usize,
+        path: Option<&'a str>,
+        lines: Option<(u32, u32)>,
+        claim: &str,
+        int: &mut Interner,
+    ) -> Item<'a> {
+        Item {
+            worker,
+            path,
+            lines,
+            tokens: int.ids(claim),
+        }
+    }
+
+    #[test]
+    fn stemming_lite() {
+        assert_eq!(stem("validation"), stem("validated"));
+        assert_eq!(stem("validate"), stem("validation"));
+        assert_eq!(stem("tokens"), stem("token"));
+        assert_eq!(stem("missing"), stem("missed"));
+    }
+
+    #[test]
+    fn same_place_similar_claim_merges() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.rs"),
+                Some((42, 50)),
+                "JWT expiry is never checked",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("a.rs"),
+                Some((44, 44)),
+                "token expiry not checked in verify",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn same_file_far_apart_different_claims_not_merged() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.rs"),
+                Some((10, 10)),
+                "JWT expiry is never checked",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("a.rs"),
+                Some((300, 310)),
+                "log message has a typo",
+                &mut int,
+            ),
+            item(
+                2,
+                Some("a.rs"),
+                Some((300, 310)),
+                "JWT expiry is never checked",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items), vec![vec![0], vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn different_files_never_merge() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.rs"),
+                Some((1, 1)),
+                "unwrap on user input panics",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("b.rs"),
+                Some((1, 1)),
+                "unwrap on user input panics",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items).len(), 2);
+    }
+
+    #[test]
+    fn unlocated_needs_near_identical_claims() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                None,
+                None,
+                "No rate limiting on the login endpoint",
+                &mut int,
+            ),
+            item(
+                1,
+                None,
+                None,
+                "Login endpoint has no rate limiting",
+                &mut int,
+            ),
+            item(2, None, None, "Login page lacks a CSRF token", &mut int),
+        ];
+        assert_eq!(group(&items), vec![vec![0, 1], vec![2]]);
+    }
+
+    #[test]
+    fn one_worker_twice_needs_near_certainty() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.rs"),
+                Some((10, 10)),
+                "expiry never checked on token",
+                &mut int,
+            ),
+            item(
+                0,
+                Some("a.rs"),
+                Some((12, 12)),
+                "token signature never checked",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items).len(), 2);
+    }
+}

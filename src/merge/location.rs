@@ -1,0 +1,245 @@
+//! File locations as models write them: `src/a.rs:42`, `src/a.rs#L10-L12`,
+//! `` `src/a.rs` line 42 ``, `lines 10–12 of src/a.rs`, …
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+/// Where a finding points. Lines are 1-based and inclusive; `None` means the whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Location {
+    pub path: String,
+    pub start_line: Option<u32>,
+    pub end_line: Option<u32>,
+}
+
+impl Location {
+    pub fn new(path: &str, start: Option<u32>, end: Option<u32>) -> Location {
+        let (start, end) = match (start, end) {
+            (Some(s), Some(e)) if e < s => (Some(e), Some(s)),
+            (Some(s), None) => (Some(s), Some(s)),
+            (None, _) => (None, None),
+            other => other,
+        };
+        Location {
+            path: normalize_path(path),
+            start_line: start,
+            end_line: end,
+        }
+    }
+
+    /// Line distance between two ranges of the same file: 0 when they overlap,
+    /// `None` when either has no lines.
+    pub fn line_gap(&self, other: &Location) -> Option<u32> {
+        let (s1, e1) = (self.start_line?, self.end_line?);
+        let (s2, e2) = (other.start_line?, other.end_line?);
+        Some(s1.max(s2).saturating_sub(e1.min(e2)))
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.start_line, self.end_line) {
+            (Some(s), Some(e)) if s != e => write!(f, "{}:{s}-{e}", self.path),
+            (Some(s), _) => write!(f, "{}:{s}", self.path),
+            _ => f.write_str(&self.path),
+        }
+    }
+}
+
+fn normalize_path(p: &str) -> String {
+    let p = p.trim().trim_matches('`');
+    let p = p.strip_prefix("./").unwrap_or(p);
+    p.replace('\\', "/")
+}
+
+/// Extensions accepted for a bare file name with no directory (`main.rs`), so that
+/// `e.g.` or `v1.2` are not taken for files. Paths with a `/` accept any extension.
+const KNOWN_EXT: &[&str] = &[
+    "rs", "toml", "md", "py", "js", "mjs", "ts", "tsx", "jsx", "json", "jsonl", "yaml", "yml",
+    "sh", "bash", "zsh", "fish", "c", "h", "cc", "cpp", "hpp", "go", "java", "kt", "swift", "rb",
+    "php", "cs", "html", "css", "scss", "sql", "txt", "lock", "cfg", "ini", "xml", "proto",
+    "gradle", "mk", "cmake", "nix", "lua", "zig", "ex", "exs", "erl", "hs", "ml", "vue", "svelte",
+    "conf", "env", "tex", "bib", "r", "jl", "dart", "scala", "pl", "snap", "csv", "tsv", "log",
+    "rst", "adoc", "tf", "hcl",
+];
+
+const PATH: &str =
+    r"(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
+const DASH: &str = r"\s*(?:-|–|—|to)\s*";
+
+static LINES_OF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\blines?\s+(?P<s>\d+)(?:{DASH}(?P<e>\d+))?\s+(?:of|in)\s+`?(?P<path>{PATH})`?"
+    ))
+    .unwrap()
+});
+
+static PATH_LINES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?ix)
+        (?P<q>`)?(?P<path>{PATH})
+        (?:
+            (?:\#L|:L|:)(?P<s1>\d+)(?::\d+)?(?:{DASH}L?(?P<e1>\d+)(?::\d+)?)?
+        )?
+        `?
+        (?:
+            \s*,?\s*\(?\s*(?:at\s+|on\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
+        )?"
+    ))
+    .unwrap()
+});
+
+static CONTEXT_LINES: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)(?:\blines?\s+|\bL)(?P<s>\d+)(?:{DASH}L?(?P<e>\d+))?\b"
+    ))
+    .unwrap()
+});
+
+/// A location found in a piece of text, with the byte span it covered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub location: Location,
+    pub span: (usize, usize),
+}
+
+fn plausible_path(text: &str, start: usize, path: &str) -> bool {
+    let before = &text[..start];
+    if before.ends_with("://") || before.ends_with('@') || before.ends_with("www.") {
+        return false;
+    }
+    // Part of a URL such as https://example.com/a/b.rs
+    if let Some(word) = before.rsplit(char::is_whitespace).next()
+        && word.contains("://")
+    {
+        return false;
+    }
+    if path.contains('/') {
+        return true;
+    }
+    let ext = path.rsplit('.').next().unwrap_or("");
+    KNOWN_EXT.contains(&ext.to_ascii_lowercase().as_str())
+}
+
+fn num(m: Option<regex::Match<'_>>) -> Option<u32> {
+    m.and_then(|m| m.as_str().parse().ok())
+}
+
+/// Finds the first location in `text`. `context_path` is the file a surrounding
+/// heading named (`### src/a.rs`), used for bare `line 42` references.
+pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
+    if let Some(c) = LINES_OF.captures(text) {
+        let m = c.get(0).unwrap();
+        let path = c.name("path").unwrap();
+        if plausible_path(text, path.start(), path.as_str()) {
+            return Some(Found {
+                location: Location::new(path.as_str(), num(c.name("s")), num(c.name("e"))),
+                span: (m.start(), m.end()),
+            });
+        }
+    }
+    for c in PATH_LINES.captures_iter(text) {
+        let m = c.get(0).unwrap();
+        let path = c.name("path").unwrap();
+        if !plausible_path(text, path.start(), path.as_str()) {
+            continue;
+        }
+        let (s, e) = match num(c.name("s1")) {
+            Some(s) => (Some(s), num(c.name("e1"))),
+            None => (num(c.name("s2")), num(c.name("e2"))),
+        };
+        let mut end = m.end();
+        // Don't swallow a closing backtick that belongs to an unquoted path.
+        if c.name("q").is_none() && text[..end].ends_with('`') && s.is_none() {
+            end -= 1;
+        }
+        return Some(Found {
+            location: Location::new(path.as_str(), s, e),
+            span: (m.start(), end),
+        });
+    }
+    let ctx = context_path?;
+    let c = CONTEXT_LINES.captures(text)?;
+    let m = c.get(0).unwrap();
+    Some(Found {
+        location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
+        span: (m.start(), m.end()),
+    })
+}
+
+/// Parses a location given on its own (a JSON field, a `Location:` line).
+pub fn parse(text: &str) -> Option<Location> {
+    find(text, None).map(|f| f.location)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loc(text: &str) -> Option<String> {
+        find(text, None).map(|f| f.location.to_string())
+    }
+
+    #[test]
+    fn styles() {
+        let cases = [
+            ("see src/a.rs:42 for", "src/a.rs:42"),
+            ("src/a.rs:10-12", "src/a.rs:10-12"),
+            ("src/a.rs:10–12", "src/a.rs:10-12"),
+            ("src/a.rs#L10", "src/a.rs:10"),
+            ("src/a.rs#L10-L12", "src/a.rs:10-12"),
+            ("`src/a.rs` line 42", "src/a.rs:42"),
+            ("`src/a.rs` lines 40-44", "src/a.rs:40-44"),
+            ("in `src/a.rs:42`", "src/a.rs:42"),
+            ("lines 10–12 of src/a.rs", "src/a.rs:10-12"),
+            ("line 7 in `src/b.rs`", "src/b.rs:7"),
+            ("src/a.rs (line 42)", "src/a.rs:42"),
+            ("src/a.rs:42:7 col", "src/a.rs:42"),
+            ("./src/a.rs:3", "src/a.rs:3"),
+            ("main.rs:9", "main.rs:9"),
+            ("only the file Cargo.toml", "Cargo.toml"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(loc(text).as_deref(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn not_locations() {
+        for text in [
+            "e.g. this",
+            "version 1.2.3",
+            "see https://example.com/a/b.rs",
+            "i.e. no",
+        ] {
+            assert_eq!(loc(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn context_path_for_bare_lines() {
+        let f = find("line 42: token unchecked", Some("src/a.rs")).unwrap();
+        assert_eq!(f.location.to_string(), "src/a.rs:42");
+        assert!(find("line 42: token unchecked", None).is_none());
+    }
+
+    #[test]
+    fn span_covers_location() {
+        let t = "- [high] src/a.rs:42-50 — claim";
+        let f = find(t, None).unwrap();
+        assert_eq!(&t[f.span.0..f.span.1], "src/a.rs:42-50");
+    }
+
+    #[test]
+    fn gap() {
+        let a = Location::new("a.rs", Some(10), Some(12));
+        let b = Location::new("a.rs", Some(15), None);
+        assert_eq!(a.line_gap(&b), Some(3));
+        assert_eq!(b.line_gap(&a), Some(3));
+        let c = Location::new("a.rs", Some(11), Some(20));
+        assert_eq!(a.line_gap(&c), Some(0));
+    }
+}

@@ -1,0 +1,172 @@
+//! Severity levels and the many ways models spell them.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+/// How bad a finding is. `Ord` puts `Critical` highest, so `max()` picks the worst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Severity {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+impl Severity {
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    fn rank(self) -> u8 {
+        match self {
+            Severity::Critical => 4,
+            Severity::High => 3,
+            Severity::Medium => 2,
+            Severity::Low => 1,
+            Severity::Info => 0,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+
+    /// Maps a word a model used for severity or priority to a level.
+    ///
+    /// P0–P3 follow the usual bug-tracker meaning (P0 = drop everything). Words that
+    /// are not about severity return `None`; the caller then assumes `Medium`.
+    pub fn from_word(word: &str) -> Option<Severity> {
+        let w = word.trim().trim_matches(|c: char| !c.is_alphanumeric());
+        let w = w.to_ascii_lowercase();
+        Some(match w.as_str() {
+            "critical" | "crit" | "blocker" | "blocking" | "severe" | "p0" | "s0" | "sev0"
+            | "sev1" | "showstopper" => Severity::Critical,
+            "high" | "major" | "important" | "serious" | "p1" | "s1" | "sev2" => Severity::High,
+            "medium" | "med" | "moderate" | "normal" | "p2" | "s2" | "sev3" => Severity::Medium,
+            "low" | "minor" | "trivial" | "p3" | "s3" | "sev4" | "p4" => Severity::Low,
+            "info" | "informational" | "nit" | "nitpick" | "nits" | "suggestion" | "note"
+            | "optional" | "cosmetic" | "fyi" | "question" => Severity::Info,
+            _ => return None,
+        })
+    }
+
+    /// Maps the traffic-light emoji some models prefix findings with. With only three
+    /// colours in common use, red is read as `High` (not `Critical`) so a model that
+    /// marks half its list red does not flood the top of the report.
+    pub fn from_emoji(c: char) -> Option<Severity> {
+        Some(match c {
+            '🚨' | '‼' => Severity::Critical,
+            '🔴' | '🟥' | '🟠' | '🟧' => Severity::High,
+            '🟡' | '🟨' | '⚠' => Severity::Medium,
+            '🟢' | '🟩' => Severity::Low,
+            '🔵' | '🟦' | '⚪' | 'ℹ' | '💡' => Severity::Info,
+            _ => return None,
+        })
+    }
+}
+
+impl Ord for Severity {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.rank().cmp(&other.rank())
+    }
+}
+
+impl PartialOrd for Severity {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Severity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown severity {0:?} (expected critical, high, medium, low or info)")]
+pub struct ParseSeverityError(pub String);
+
+impl FromStr for Severity {
+    type Err = ParseSeverityError;
+
+    /// Accepts exactly the five level names (any case), as a CLI flag should.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "critical" => Ok(Severity::Critical),
+            "high" => Ok(Severity::High),
+            "medium" => Ok(Severity::Medium),
+            "low" => Ok(Severity::Low),
+            "info" => Ok(Severity::Info),
+            _ => Err(ParseSeverityError(s.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn critical_is_highest() {
+        assert!(Severity::Critical > Severity::High);
+        assert!(Severity::Low > Severity::Info);
+        assert_eq!(
+            Severity::ALL.iter().copied().max(),
+            Some(Severity::Critical)
+        );
+    }
+
+    #[test]
+    fn from_str_accepts_level_names_only() {
+        assert_eq!("High".parse::<Severity>(), Ok(Severity::High));
+        assert_eq!("info".parse::<Severity>(), Ok(Severity::Info));
+        assert!("p1".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn words_and_priorities() {
+        let cases = [
+            ("P0", Severity::Critical),
+            ("P1", Severity::High),
+            ("P2", Severity::Medium),
+            ("P3", Severity::Low),
+            ("blocker", Severity::Critical),
+            ("Major", Severity::High),
+            ("minor", Severity::Low),
+            ("nit", Severity::Info),
+            ("suggestion", Severity::Info),
+        ];
+        for (word, want) in cases {
+            assert_eq!(Severity::from_word(word), Some(want), "{word}");
+        }
+        assert_eq!(Severity::from_word("banana"), None);
+    }
+
+    #[test]
+    fn emoji() {
+        assert_eq!(Severity::from_emoji('🔴'), Some(Severity::High));
+        assert_eq!(Severity::from_emoji('🟢'), Some(Severity::Low));
+        assert_eq!(Severity::from_emoji('x'), None);
+    }
+}

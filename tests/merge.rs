@@ -1,0 +1,568 @@
+//! The merge library against realistic review runs (tests/fixtures/merge).
+
+#[path = "merge/eval.rs"]
+mod eval;
+
+use orch::merge::{self, MergeInput, MergeOptions, RunKind, Severity, WorkerOutput};
+use proptest::prelude::*;
+
+fn worker(label: &str, lens: Option<&str>, state: &str, text: Option<&str>) -> WorkerOutput {
+    WorkerOutput {
+        label: label.into(),
+        role: Some("reviewer".into()),
+        lens: lens.map(Into::into),
+        state: state.into(),
+        text: text.map(Into::into),
+    }
+}
+
+fn input(workers: Vec<WorkerOutput>) -> MergeInput {
+    MergeInput {
+        run: "r1".into(),
+        workers,
+    }
+}
+
+#[test]
+fn fixture_snapshots() {
+    for case in eval::load_cases() {
+        let report = merge::merge(&case.input, &MergeOptions::default());
+        insta::assert_snapshot!(format!("{}.md", case.name), report.to_markdown());
+        insta::assert_json_snapshot!(format!("{}.json", case.name), report.to_json());
+    }
+}
+
+#[test]
+fn fixture_finding_counts_match_known_counts() {
+    for case in eval::load_cases() {
+        let Some(truth) = &case.truth else { continue };
+        let report = merge::merge(&case.input, &MergeOptions::default());
+        assert_eq!(report.kind, RunKind::Review, "{}", case.name);
+        assert_eq!(eval::parsed_counts(&report), truth.counts, "{}", case.name);
+    }
+}
+
+#[test]
+fn fixture_grouping_precision_and_recall() {
+    let mut total = eval::Score::default();
+    for case in eval::load_cases() {
+        let Some(truth) = &case.truth else { continue };
+        let report = merge::merge(&case.input, &MergeOptions::default());
+        let s = eval::score(&report, truth);
+        eprintln!("{}: {s:?}", case.name);
+        total.add(s);
+    }
+    assert!(total.precision() >= 0.95, "precision {total:?}");
+    assert!(total.recall() >= 0.9, "recall {total:?}");
+}
+
+#[test]
+fn fixture_output_is_independent_of_worker_order() {
+    for case in eval::load_cases() {
+        let want = merge::merge(&case.input, &MergeOptions::default()).to_markdown();
+        let mut reversed = case.input.clone();
+        reversed.workers.reverse();
+        let got = merge::merge(&reversed, &MergeOptions::default()).to_markdown();
+        assert_eq!(got, want, "{}", case.name);
+    }
+}
+
+#[test]
+fn fixture_remerge_does_not_explode() {
+    for case in eval::load_cases() {
+        let first = merge::merge(&case.input, &MergeOptions::default());
+        if first.kind != RunKind::Review {
+            continue;
+        }
+        let again = merge::merge(
+            &input(vec![worker("M", None, "done", Some(&first.to_markdown()))]),
+            &MergeOptions::default(),
+        );
+        assert_eq!(
+            again.finding_count(),
+            first.finding_count(),
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn partial_run_is_flagged_loudly() {
+    let r = merge::merge(
+        &input(vec![
+            worker(
+                "W1",
+                Some("security"),
+                "done",
+                Some("- [high] a.rs:1 bad thing"),
+            ),
+            worker("W3", None, "running", None),
+            worker("W4", None, "queued", None),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert!(r.is_partial());
+    let md = r.to_markdown();
+    assert!(
+        md.contains("> **PARTIAL**: 2 workers still running (W3, W4)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Excluded (2): W3 (running), W4 (queued)"),
+        "{md}"
+    );
+}
+
+#[test]
+fn failed_workers_only_with_include_failed() {
+    let workers = vec![
+        worker(
+            "W1",
+            Some("security"),
+            "done",
+            Some("- [high] a.rs:1 bad thing"),
+        ),
+        worker(
+            "W2",
+            Some("style"),
+            "failed",
+            Some("- [low] b.rs:9 naming is odd"),
+        ),
+        worker("W3", Some("perf"), "lost", Some("  ")),
+    ];
+    let default = merge::merge(&input(workers.clone()), &MergeOptions::default());
+    assert_eq!(default.finding_count(), 1);
+    assert!(!default.is_partial());
+    let with = merge::merge(
+        &input(workers),
+        &MergeOptions {
+            include_failed: true,
+            ..Default::default()
+        },
+    );
+    assert_eq!(with.finding_count(), 2);
+    let included: Vec<_> = with
+        .workers
+        .iter()
+        .filter(|w| w.included)
+        .map(|w| w.label.as_str())
+        .collect();
+    assert_eq!(included, ["W1", "W2"], "an empty message is never read");
+}
+
+#[test]
+fn min_severity_hides_and_counts() {
+    let r = merge::merge(
+        &input(vec![worker(
+            "W1",
+            None,
+            "done",
+            Some("- [high] a.rs:1 bad thing\n- [low] b.rs:2 small thing\n- [nit] c.rs:3 tiny"),
+        )]),
+        &MergeOptions {
+            min_severity: Severity::Medium,
+            ..Default::default()
+        },
+    );
+    assert_eq!(r.finding_count(), 1);
+    assert_eq!(r.hidden, 2);
+    assert!(
+        r.to_markdown()
+            .contains("2 findings below medium not shown.")
+    );
+}
+
+#[test]
+fn ranking_severity_then_reporters_then_location() {
+    let r = merge::merge(
+        &input(vec![
+            worker(
+                "W1",
+                Some("a"),
+                "done",
+                Some(
+                    "- [medium] z.rs:5 cache never evicts old entries\n- [medium] b.rs:1 retry loop has no backoff\n- [high] y.rs:1 secret is logged",
+                ),
+            ),
+            worker(
+                "W2",
+                Some("b"),
+                "done",
+                Some("- [low] z.rs:6 cache never evicts entries"),
+            ),
+        ]),
+        &MergeOptions::default(),
+    );
+    let claims: Vec<_> = r.findings.iter().map(|f| f.claim.as_str()).collect();
+    assert_eq!(
+        claims,
+        [
+            "secret is logged",
+            "cache never evicts old entries",
+            "retry loop has no backoff"
+        ]
+    );
+    assert_eq!(r.findings[1].severity, Severity::Medium);
+    assert_eq!(r.findings[1].reported_by, ["a", "b"]);
+    assert_eq!(
+        r.findings[1].location.as_ref().unwrap().to_string(),
+        "z.rs:5-6"
+    );
+}
+
+#[test]
+fn same_file_far_apart_different_claims_are_not_merged() {
+    let r = merge::merge(
+        &input(vec![
+            worker(
+                "W1",
+                None,
+                "done",
+                Some("- [high] src/a.rs:10 token expiry is not checked"),
+            ),
+            worker(
+                "W2",
+                None,
+                "done",
+                Some("- [high] src/a.rs:400 log line has a typo"),
+            ),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(r.finding_count(), 2);
+}
+
+#[test]
+fn severity_not_given_is_recorded_and_shown() {
+    let r = merge::merge(
+        &input(vec![worker(
+            "W1",
+            None,
+            "done",
+            Some("## Issues\n- src/a.rs:3 the claim without a level\n"),
+        )]),
+        &MergeOptions::default(),
+    );
+    let f = &r.findings[0];
+    assert_eq!(f.severity, Severity::Medium);
+    assert!(f.sources[0].severity_assumed);
+    assert_eq!(
+        r.to_json()["findings"][0]["sources"][0]["severity_assumed"],
+        true
+    );
+    assert!(
+        r.to_markdown()
+            .contains("**MEDIUM** (severity not given) `src/a.rs:3`")
+    );
+}
+
+#[test]
+fn unparsed_text_becomes_notes_and_empty_runs_digest() {
+    let r = merge::merge(
+        &input(vec![
+            worker(
+                "W1",
+                None,
+                "done",
+                Some("Intro.\n\n- [high] a.rs:1 bad\n\nBye."),
+            ),
+            worker("W2", None, "done", Some("All good, nothing to report.")),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(r.kind, RunKind::Review);
+    let notes: Vec<_> = r
+        .notes
+        .iter()
+        .map(|n| (n.label.as_str(), n.text.as_str()))
+        .collect();
+    assert_eq!(
+        notes,
+        [
+            ("W1", "Intro.\n\nBye."),
+            ("W2", "All good, nothing to report.")
+        ]
+    );
+
+    let none = merge::merge(
+        &input(vec![worker("W1", None, "done", Some("Looks fine to me."))]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(none.kind, RunKind::Digest);
+    assert!(none.to_markdown().contains("Looks fine to me."));
+}
+
+#[test]
+fn non_reviewer_roles_give_a_digest() {
+    let mut w = worker(
+        "W1",
+        None,
+        "done",
+        Some("- [high] a.rs:1 this looks like a finding"),
+    );
+    w.role = Some("researcher".into());
+    let r = merge::merge(&input(vec![w]), &MergeOptions::default());
+    assert_eq!(r.kind, RunKind::Digest);
+    assert_eq!(r.finding_count(), 0);
+    assert_eq!(r.digest.len(), 1);
+}
+
+#[test]
+fn other_roles_in_a_review_are_notes() {
+    let mut implementer = worker(
+        "W1",
+        None,
+        "done",
+        Some("- Edited src/a.rs:10 to add checks"),
+    );
+    implementer.role = Some("implementer".into());
+    let r = merge::merge(
+        &input(vec![
+            implementer,
+            worker(
+                "W2",
+                None,
+                "done",
+                Some("- [high] src/b.rs:3 check is inverted"),
+            ),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(r.kind, RunKind::Review);
+    assert_eq!(r.finding_count(), 1);
+    assert_eq!(r.notes[0].label, "W1");
+    assert_eq!(r.notes[0].text, "- Edited src/a.rs:10 to add checks");
+}
+
+#[test]
+fn json_shape() {
+    let r = merge::merge(
+        &input(vec![worker(
+            "W1",
+            Some("sec"),
+            "done",
+            Some("- [high] a.rs:1-3 bad"),
+        )]),
+        &MergeOptions::default(),
+    );
+    let j = r.to_json();
+    assert_eq!(j["run"], "r1");
+    assert_eq!(j["partial"], false);
+    assert_eq!(j["workers"][0]["included"], true);
+    let f = &j["findings"][0];
+    assert_eq!(f["severity"], "high");
+    assert_eq!(
+        f["location"],
+        serde_json::json!({"path": "a.rs", "start_line": 1, "end_line": 3})
+    );
+    assert_eq!(f["claim"], "bad");
+    assert_eq!(f["reported_by"], serde_json::json!(["sec"]));
+    assert_eq!(f["sources"][0]["label"], "W1");
+    assert_eq!(f["sources"][0]["text"], "bad");
+}
+
+// ------------------------------------------------------------------ properties
+
+/// Findings in several styles, some describing the same problem in other words.
+/// (severity, location, claim, the same claim in other words)
+type PoolEntry = (
+    &'static str,
+    Option<(&'static str, u32)>,
+    &'static str,
+    &'static str,
+);
+
+const POOL: &[PoolEntry] = &[
+    (
+        "high",
+        Some(("src/auth.rs", 42)),
+        "token expiry is never checked",
+        "expired tokens are accepted because exp is not validated",
+    ),
+    (
+        "critical",
+        Some(("src/db.rs", 57)),
+        "SQL built with format! allows injection",
+        "user email interpolated into the SQL string",
+    ),
+    (
+        "medium",
+        Some(("src/db.rs", 90)),
+        "connection pool is never closed",
+        "pool is leaked on shutdown",
+    ),
+    (
+        "low",
+        Some(("README.md", 5)),
+        "broken link to usage docs",
+        "dead link to docs/usage.md",
+    ),
+    (
+        "medium",
+        None,
+        "no rate limiting on login",
+        "login endpoint has no rate limiting",
+    ),
+    (
+        "info",
+        Some(("src/main.rs", 3)),
+        "typo in module docs",
+        "module doc comment has a typo",
+    ),
+    (
+        "high",
+        Some(("src/auth.rs", 300)),
+        "session ids are predictable",
+        "session ids come from a non-cryptographic RNG",
+    ),
+];
+
+fn render_finding(
+    style: usize,
+    sev: &str,
+    loc: Option<(&str, u32)>,
+    claim: &str,
+    n: usize,
+) -> String {
+    let loc_s = |fmt: usize| match loc {
+        None => String::new(),
+        Some((p, l)) => match fmt {
+            0 => format!("{p}:{l} "),
+            1 => format!("`{p}:{l}`: "),
+            _ => format!("{p}#L{l} "),
+        },
+    };
+    let p = match sev {
+        "critical" => "P0",
+        "high" => "P1",
+        "medium" => "P2",
+        _ => "P3",
+    };
+    match style % 4 {
+        0 => format!(
+            "- [{sev}] {}— {claim}\n  Evidence: seen in review\n",
+            loc_s(0)
+        ),
+        1 => format!("{n}. **{}** — {}{claim}\n", capitalise(sev), loc_s(1)),
+        2 => format!("- {p} {}{claim}\n", loc_s(2)),
+        _ => format!(
+            "- Severity: {sev}\n  Location: {}\n  Claim: {claim}\n",
+            loc.map_or("n/a".to_string(), |(p, l)| format!("{p}:{l}"))
+        ),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or(String::new(), |f| f.to_uppercase().chain(c).collect())
+}
+
+fn workers_strategy() -> impl Strategy<Value = Vec<WorkerOutput>> {
+    let one = (
+        proptest::collection::vec((any::<bool>(), any::<bool>()), POOL.len()),
+        0usize..4,
+        proptest::option::of(prop_oneof![
+            Just("security"),
+            Just("correctness"),
+            Just("style")
+        ]),
+        prop_oneof![Just("done"), Just("done"), Just("failed"), Just("running")],
+        any::<bool>(),
+    );
+    proptest::collection::vec(one, 1..6).prop_map(|ws| {
+        ws.into_iter()
+            .enumerate()
+            .map(|(i, (picks, style, lens, state, intro))| {
+                let mut text = String::new();
+                if intro {
+                    text.push_str("Here is what I found.\n\n");
+                }
+                let mut n = 0;
+                for (k, (take, alt)) in picks.iter().enumerate() {
+                    if *take {
+                        n += 1;
+                        let (sev, loc, a, b) = POOL[k];
+                        let claim = if *alt { b } else { a };
+                        text.push_str(&render_finding(style, sev, loc, claim, n));
+                    }
+                }
+                text.push_str("\nThanks.\n");
+                WorkerOutput {
+                    label: format!("W{}", i + 1),
+                    role: Some("reviewer".into()),
+                    lens: lens.map(Into::into),
+                    state: state.into(),
+                    text: Some(text),
+                }
+            })
+            .collect::<Vec<_>>()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn merge_is_order_independent(
+        (workers, shuffled) in workers_strategy()
+            .prop_flat_map(|w| (Just(w.clone()), Just(w).prop_shuffle()))
+    ) {
+        let a = merge::merge(&input(workers), &MergeOptions::default());
+        let b = merge::merge(&input(shuffled), &MergeOptions::default());
+        prop_assert_eq!(a.to_markdown(), b.to_markdown());
+        prop_assert_eq!(a.to_json(), b.to_json());
+    }
+
+    #[test]
+    fn merge_is_repeatable_and_remerge_does_not_explode(workers in workers_strategy()) {
+        let inp = input(workers);
+        let a = merge::merge(&inp, &MergeOptions::default());
+        let b = merge::merge(&inp, &MergeOptions::default());
+        prop_assert_eq!(a.to_markdown(), b.to_markdown());
+
+        let again = merge::merge(
+            &input(vec![worker("M", None, "done", Some(&a.to_markdown()))]),
+            &MergeOptions::default(),
+        );
+        prop_assert!(
+            again.finding_count() <= a.finding_count(),
+            "{} > {}\n{}", again.finding_count(), a.finding_count(), a.to_markdown()
+        );
+    }
+
+    #[test]
+    fn merge_never_panics_on_odd_text(
+        texts in proptest::collection::vec(
+            proptest::collection::vec(
+                prop_oneof![
+                    any::<String>(),
+                    Just("- [high] ".to_string()),
+                    Just("`src/a.rs:4`".to_string()),
+                    Just("### 1. ".to_string()),
+                    Just("**High** — ".to_string()),
+                    Just("🔴\u{fe0f} ".to_string()),
+                    Just("lines 3–4 of a.rs".to_string()),
+                    Just("\n".to_string()),
+                    Just("\n  ".to_string()),
+                    Just("```".to_string()),
+                    Just("| Severity | Issue |\n|---|---|\n".to_string()),
+                    Just("{\"findings\":[{\"claim\":\"x\"}]}".to_string()),
+                ],
+                0..12,
+            )
+            .prop_map(|parts| parts.concat()),
+            1..4,
+        )
+    ) {
+        let workers = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| worker(&format!("W{i}"), None, "done", Some(t)))
+            .collect();
+        let r = merge::merge(&input(workers), &MergeOptions::default());
+        let _ = r.to_markdown();
+        let _ = r.to_json();
+    }
+}
