@@ -206,6 +206,9 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         Err(e) => return corrupt(w, e),
     } {
         apply_exit(&mut v, exit);
+        if opts.activity && v.state == State::Done {
+            v.last_activity = first_line(&w.last_message_path());
+        }
         return v;
     }
 
@@ -263,6 +266,18 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         fill_activity(w, &mut v);
     }
     v
+}
+
+/// The first non-empty line of a final message, as the done worker's last activity.
+fn first_line(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 512];
+    let n = fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    text.lines()
+        .map(|l| l.trim().trim_start_matches('#').trim())
+        .find(|l| !l.is_empty())
+        .map(|l| format!("result: {l}"))
 }
 
 fn apply_exit(v: &mut WorkerView, exit: ExitRecord) {

@@ -223,7 +223,7 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
                 (None, Some(s)) => format!("codex was killed by {s}"),
                 _ => "codex ended abnormally".into(),
             });
-        (State::Failed, Some(why))
+        (State::Failed, Some(with_login_hint(why)))
     };
     write_exit(
         &w,
@@ -290,6 +290,28 @@ fn write_exit(
             turn_completed: summary.turn_completed,
         },
     )
+}
+
+/// A failure that looks like missing credentials gets the fix attached: the most
+/// common first-run failure, and codex's own message does not say what to do.
+fn with_login_hint(why: String) -> String {
+    let l = why.to_lowercase();
+    let auth = [
+        "401",
+        "unauthorized",
+        "not logged in",
+        "api key",
+        "authentication",
+    ]
+    .iter()
+    .any(|k| l.contains(k));
+    if auth {
+        format!(
+            "{why} — codex is not logged in: run `codex login` (or export OPENAI_API_KEY) in the shell you spawn from, then `orch retry`"
+        )
+    } else {
+        why
+    }
 }
 
 /// The last non-empty line codex wrote on stderr, if any.
