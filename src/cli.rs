@@ -251,6 +251,10 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Not on a terminal, prints the table each time a worker's state changes and \
+    exits 0 once every worker of the run has ended."
+)]
 pub struct TopArgs {
     /// Run id or unique prefix (default: the latest run)
     pub run: Option<String>,
