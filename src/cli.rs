@@ -80,6 +80,9 @@ pub enum Command {
     /// Run a worker inside its tmux window (internal)
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
+    /// Watch ORCH_HOME for `orch wait`, reporting changes on stdout (internal)
+    #[command(name = "__watch", hide = true)]
+    WatchHelper(WatchHelperArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -466,6 +469,12 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchHelperArgs {
+    #[arg(long)]
+    pub home: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -11,15 +11,24 @@
 //!
 //! `--poll MS` (network file systems) uses notify's `PollWatcher`; running out of
 //! inotify watches or instances falls back to it with a warning.
+//!
+//! Closing an inotify instance that had watches costs ~8 ms in the kernel (an SRCU
+//! grace period, measured on Linux 6.x), and a process's exit waits for it. For
+//! `orch wait`, whose exit *is* the answer, [`Watcher::detached`] keeps the instance in
+//! a helper process (`orch __watch`) that reports changes over a pipe and pays that
+//! cost after `wait` has gone.
 
 use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use notify::event::{CreateKind, EventKind, Flag};
 use notify::{PollWatcher, RecommendedWatcher, RecursiveMode, Watcher as _};
+use serde::{Deserialize, Serialize};
 
 use crate::state::State;
 use crate::store::{Home, WorkerDir};
@@ -70,7 +79,7 @@ pub type WorkerKey = (String, String);
 
 /// What changed since the last call. Paths are mapped to the runs and workers they
 /// belong to; callers re-read those from disk.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     /// Anything may have changed (overflow, error, mode switch): look at everything.
     pub rescan: bool,
@@ -99,6 +108,8 @@ impl Changes {
 
 enum Msg {
     Fs(notify::Result<notify::Event>),
+    /// A batch from the helper process.
+    Batch(Changes),
     Wake,
 }
 
@@ -117,6 +128,8 @@ impl Waker {
 enum Backend {
     Inotify(RecommendedWatcher),
     Poll(PollWatcher),
+    /// Dropping it closes the helper's stdin, which ends the helper.
+    Helper(Child, std::process::ChildStdin),
 }
 
 pub struct Watcher {
@@ -159,6 +172,27 @@ impl Watcher {
             mode,
             relook: Vec::new(),
         })
+    }
+
+    /// Like [`Watcher::new`], but inotify runs in an `orch __watch` helper process so
+    /// that this process can exit without waiting for the kernel to tear it down.
+    /// Falls back to watching in-process if the helper cannot start.
+    pub fn detached(home: &Home, mode: Mode) -> Result<Watcher> {
+        if mode != Mode::Inotify {
+            return Watcher::new(home, mode);
+        }
+        let (tx, rx) = channel();
+        match spawn_helper(home, &tx) {
+            Ok(backend) => Ok(Watcher {
+                root: home.runs_dir(),
+                tx,
+                rx,
+                backend,
+                mode,
+                relook: Vec::new(),
+            }),
+            Err(_) => Watcher::new(home, mode),
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -220,6 +254,10 @@ impl Watcher {
         let event = match msg {
             Msg::Wake => {
                 out.woken = true;
+                return;
+            }
+            Msg::Batch(c) => {
+                out.merge(c);
                 return;
             }
             Msg::Fs(Ok(ev)) => ev,
@@ -353,4 +391,57 @@ fn warn_fallback(e: &notify::Error) {
         "orch: inotify limit reached ({e}); polling every {} ms instead (raise fs.inotify.max_user_watches / max_user_instances to avoid this)",
         FALLBACK_POLL.as_millis()
     );
+}
+
+/// Starts `orch __watch` and returns once its watches are in place.
+fn spawn_helper(home: &Home, tx: &Sender<Msg>) -> Result<Backend> {
+    let exe = std::env::current_exe().context("cannot find the orch program itself")?;
+    let mut child = Command::new(exe)
+        .arg("__watch")
+        .arg("--home")
+        .arg(&home.root)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("cannot start the watch helper")?;
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    if !matches!(lines.next(), Some(Ok(l)) if l == "ready") {
+        let _ = child.kill();
+        let _ = child.wait();
+        bail!("the watch helper did not start");
+    }
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(c) = serde_json::from_str::<Changes>(&line) {
+                let _ = tx.send(Msg::Batch(c));
+            }
+        }
+        // The helper is gone: from now on only the caller's sweeps see changes.
+        let _ = tx.send(Msg::Fs(Err(notify::Error::generic("watch helper ended"))));
+    });
+    Ok(Backend::Helper(child, stdin))
+}
+
+/// `orch __watch`: watches `home` and prints one JSON [`Changes`] per line, after a
+/// first line `ready`; ends when its stdin closes (its caller is gone).
+pub fn helper(home: &Home) -> Result<i32> {
+    let mut w = Watcher::new(home, Mode::Inotify)?;
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    loop {
+        if let Some(c) = w.next(Duration::from_secs(3600)) {
+            let line = serde_json::to_string(&c)?;
+            if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                return Ok(0);
+            }
+        }
+    }
 }

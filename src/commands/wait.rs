@@ -114,8 +114,9 @@ pub fn run(args: WaitArgs) -> Result<i32> {
     let started = Instant::now();
     let deadline = args.timeout.map(|s| started + Duration::from_secs(s));
     let stall_after = Duration::from_secs(args.stall.stall_after);
-    // Watch first, then look: a worker ending in between is still seen.
-    let mut watcher = watch::Watcher::new(&home, Mode::from_poll(args.poll.poll))?;
+    // Watch first, then look: a worker ending in between is still seen. Detached: the
+    // moment wait exits is its answer, and inotify's teardown would delay it.
+    let mut watcher = watch::Watcher::detached(&home, Mode::from_poll(args.poll.poll))?;
     let mut t = Targets::resolve(&home, &args.targets)?;
     let progress = std::io::stderr().is_terminal();
     let mut next_sweep = Instant::now();

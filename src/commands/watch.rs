@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::cli::WatchArgs;
 use crate::state::{self, State, ViewOptions, WorkerView};
 use crate::store::delivered::Deliveries;
-use crate::store::{Home, Tokens, WorkerDir};
+use crate::store::{Home, Tokens, WorkerDir, ids};
 use crate::tmux::Tmux;
 use crate::ui;
 use crate::watch::{self, Mode, WorkerKey};
@@ -155,7 +155,14 @@ impl Watch {
         if self.args.run.is_some() {
             return self.runs.iter().cloned().collect();
         }
-        self.home.run_ids().unwrap_or_default()
+        // Names only: `Home::run_ids` also orders them, reading run.json of same-minute
+        // runs, which an idle watcher would otherwise pay every second.
+        let Ok(rd) = std::fs::read_dir(self.home.runs_dir()) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && ids::validate_run_ref(n).is_ok())
+            .collect()
     }
 
     fn scan_run(&mut self, run: &str) -> Vec<(String, WorkerDir, WorkerView)> {
