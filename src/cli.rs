@@ -211,6 +211,10 @@ pub fn parse_secs(text: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Workers that did not end done are named on stderr, one line each \
+    (`orch: RUN/LABEL STATE: why`). On a terminal, a progress line is redrawn on stderr."
+)]
 pub struct WaitArgs {
     /// Runs, RUN/LABEL or LABEL (default: every worker of the latest run)
     pub targets: Vec<String>,
