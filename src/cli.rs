@@ -80,6 +80,9 @@ pub enum Command {
     /// Run a worker inside its tmux window (internal)
     #[command(name = "__worker", hide = true)]
     Worker(WorkerArgs),
+    /// Watch ORCH_HOME for `orch wait`, reporting changes on stdout (internal)
+    #[command(name = "__watch", hide = true)]
+    WatchHelper(WatchHelperArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -208,6 +211,10 @@ pub fn parse_secs(text: &str) -> Result<u64, String> {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Workers that did not end done are named on stderr, one line each \
+    (`orch: RUN/LABEL STATE: why`). On a terminal, a progress line is redrawn on stderr."
+)]
 pub struct WaitArgs {
     /// Runs, RUN/LABEL or LABEL (default: every worker of the latest run)
     pub targets: Vec<String>,
@@ -251,6 +258,10 @@ pub struct WatchArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Not on a terminal, prints the table each time a worker's state changes and \
+    exits 0 once every worker of the run has ended."
+)]
 pub struct TopArgs {
     /// Run id or unique prefix (default: the latest run)
     pub run: Option<String>,
@@ -462,6 +473,12 @@ pub struct StopArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchHelperArgs {
+    #[arg(long)]
+    pub home: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -17,4 +17,5 @@ pub mod state;
 pub mod store;
 pub mod tmux;
 pub mod ui;
+pub mod watch;
 pub mod worker;

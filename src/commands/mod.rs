@@ -56,6 +56,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             clap_complete::generate(a.shell, &mut Cli::command(), "orch", &mut std::io::stdout());
             Ok(0)
         }
+        Command::WatchHelper(a) => crate::watch::helper(&Home::open(a.home)?),
         Command::Worker(a) => {
             let home = Home::open(a.home)?;
             crate::worker::run(&home, &a.run, &a.label)

@@ -11,6 +11,7 @@
 //!   tmux/                      the private tmux socket's folder (0700)
 //! ```
 
+pub mod delivered;
 pub mod fsutil;
 pub mod ids;
 pub mod records;

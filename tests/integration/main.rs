@@ -6,3 +6,4 @@ mod support;
 mod core;
 mod merge;
 mod patterns;
+mod watch;

@@ -1,0 +1,375 @@
+//! Noticing finished workers: `wait`, `watch`, `top`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// An orch process left running, its stdout and stderr collected line by line.
+struct Background {
+    child: Child,
+    out: Arc<Mutex<Vec<String>>>,
+    err: Arc<Mutex<Vec<String>>>,
+}
+
+impl Background {
+    fn start(t: &TestHome, args: &[&str]) -> Background {
+        let mut child = t
+            .cmd()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let err = Arc::new(Mutex::new(Vec::new()));
+        for (pipe, sink) in [
+            (
+                Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+                out.clone(),
+            ),
+            (Box::new(child.stderr.take().unwrap()), err.clone()),
+        ] {
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(line);
+                }
+            });
+        }
+        Background { child, out, err }
+    }
+
+    fn out(&self) -> Vec<String> {
+        self.out.lock().unwrap().clone()
+    }
+
+    fn err(&self) -> Vec<String> {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits for the process to end; its exit code.
+    fn exit_code(&mut self, secs: u64) -> Option<i32> {
+        let child = &mut self.child;
+        let status = eventually(secs, "the orch process to end", || {
+            child.try_wait().unwrap()
+        });
+        // Let the reader threads drain the pipes.
+        std::thread::sleep(Duration::from_millis(50));
+        status.code()
+    }
+
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn wait_returns_0_once_all_workers_are_done() {
+    let t = TestHome::new();
+    let a = t.spawn(&["one\nFAKE:sleep=0.2"]);
+    let run = run_of(&a);
+    t.spawn(&["--run", run, "two\nFAKE:sleep=0.8"]);
+    t.spawn(&["--run", run, "three\nFAKE:sleep=1.5"]);
+    let started = Instant::now();
+    let out = t.run(&["wait"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(15));
+    // wait returned because they ended, not before.
+    let st = t.status(run);
+    assert_eq!(st["counts"]["done"], 3, "{st}");
+}
+
+#[test]
+fn wait_names_the_failed_worker_and_exits_1() {
+    let t = TestHome::new();
+    let a = t.spawn(&["ok\nFAKE:sleep=0.3"]);
+    let run = run_of(&a);
+    let b = t.spawn(&["--run", run, "bad\nFAKE:fail=model API said no"]);
+    let err = t.fails(&["wait", run], 1);
+    assert_eq!(
+        err.trim(),
+        format!("orch: {b} failed: model API said no"),
+        "one line per worker that did not end done"
+    );
+    assert_eq!(t.state(&a), "done");
+}
+
+#[test]
+fn wait_timeout_exits_124_and_leaves_the_worker_running() {
+    let t = TestHome::new();
+    let a = t.spawn(&["forever\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let started = Instant::now();
+    let err = t.fails(&["wait", &a, "--timeout", "1s"], 124);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(err.contains("timed out") && err.contains(&a), "{err}");
+    assert_eq!(t.state(&a), "running");
+}
+
+#[test]
+fn wait_any_returns_when_the_first_one_ends() {
+    let t = TestHome::new();
+    let a = t.spawn(&["quick\nFAKE:sleep=0.3"]);
+    let run = run_of(&a);
+    let b = t.spawn(&["--run", run, "forever\nFAKE:hang"]);
+    let out = t.run(&["wait", "--any", "--json", run]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let states: Vec<(&str, &str)> = report["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["label"].as_str().unwrap(), w["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("W1", "done"), ("W2", "running")]);
+    assert_eq!(t.state(&b), "running");
+}
+
+#[test]
+fn wait_returns_when_the_tmux_server_dies_with_the_worker_lost() {
+    let t = TestHome::new();
+    let a = t.spawn(&["forever\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let mut wait = Background::start(&t, &["wait", &a]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(wait.running(), "wait must block while the worker runs");
+    assert!(t.tmux(&["kill-server"]).status.success());
+    assert_eq!(wait.exit_code(10), Some(1));
+    let err = wait.err().join("\n");
+    assert!(err.starts_with(&format!("orch: {a} lost")), "{err}");
+}
+
+#[test]
+fn wait_includes_queued_workers_and_prints_json() {
+    let t = TestHome::new();
+    let a = t.spawn(&["first\nFAKE:sleep=0.5\nFAKE:tokens=7,3"]);
+    let run = run_of(&a);
+    let b = t.spawn(&["--run", run, "--after", "W1", "second"]);
+    assert_eq!(t.state(&b), "queued");
+    let out = t.run(&["wait", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["timed_out"], false);
+    let ws = report["workers"].as_array().unwrap();
+    assert_eq!(ws.len(), 2, "{report}");
+    for w in ws {
+        assert_eq!(w["run"], run);
+        assert_eq!(w["state"], "done", "{report}");
+        assert_eq!(w["exit_code"], 0);
+        let result = w["result"].as_str().unwrap();
+        assert!(
+            std::fs::read_to_string(result)
+                .unwrap()
+                .starts_with("fake reply")
+        );
+    }
+    assert_eq!(ws[0]["tokens"]["input"], 7);
+}
+
+#[test]
+fn wait_on_a_run_includes_workers_added_while_waiting() {
+    let t = TestHome::new();
+    let a = t.spawn(&["first\nFAKE:sleep=1.5"]);
+    let run = run_of(&a).to_string();
+    let mut wait = Background::start(&t, &["wait", &run]);
+    std::thread::sleep(Duration::from_millis(200));
+    let b = t.spawn(&["--run", &run, "late\nFAKE:sleep=3"]);
+    assert_eq!(wait.exit_code(20), Some(0), "{:?}", wait.err());
+    // W2 ends after W1: wait returning 0 means it waited for W2 too.
+    assert_eq!(t.state(&b), "done");
+}
+
+#[test]
+fn wait_rejects_an_unknown_target_without_waiting() {
+    let t = TestHome::new();
+    t.spawn(&["x"]);
+    let err = t.fails(&["wait", "nosuch"], 1);
+    assert!(
+        err.starts_with("orch: no worker \"nosuch\" in run"),
+        "{err}"
+    );
+}
+
+fn hook_lines(file: &std::path::Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn watch_runs_the_hook_once_per_worker_across_a_restart() {
+    let t = TestHome::new();
+    let file = t.path().join("hook.txt");
+    let hook = format!(
+        "echo \"$ORCH_RUN $ORCH_LABEL $ORCH_STATE $ORCH_EXIT_CODE $ORCH_RESULT\" >> {}",
+        file.display()
+    );
+    // The run does not exist yet when the watcher starts.
+    let mut first = Background::start(&t, &["watch", "--on-finish", &hook]);
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.spawn(&["one\nFAKE:sleep=0.2"]);
+    let run = run_of(&a).to_string();
+    let b = t.spawn(&["--run", &run, "two\nFAKE:fail=no"]);
+    eventually(20, "both hooks", || {
+        (hook_lines(&file).len() == 2).then_some(())
+    });
+    assert!(first.running());
+    drop(first);
+    // Workers end while no watcher runs.
+    let c = t.spawn(&["--run", &run, "three"]);
+    t.ok(&["wait", &c]);
+    let second = Background::start(&t, &["watch", "--on-finish", &hook]);
+    let d = t.spawn(&["--run", &run, "four"]);
+    eventually(20, "the hooks of the restart", || {
+        (hook_lines(&file).len() >= 4).then_some(())
+    });
+    // A moment for any duplicate to show up.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut lines = hook_lines(&file);
+    lines.sort();
+    let dir = |addr: &str| t.worker_dir(addr).join("last-message.md");
+    let mut want = vec![
+        format!("{run} W1 done 0 {}", dir(&a).display()),
+        format!("{run} W2 failed 1 {}", dir(&b).display()),
+        format!("{run} W3 done 0 {}", dir(&c).display()),
+        format!("{run} W4 done 0 {}", dir(&d).display()),
+    ];
+    want.sort();
+    assert_eq!(lines, want);
+    // The watcher also printed its own lines, with tokens.
+    let out = second.out().join("\n");
+    assert!(out.contains(&format!("{run}/W3 done")), "{out}");
+    assert!(out.contains("tokens 100 in / 10 out"), "{out}");
+}
+
+#[test]
+fn watch_polling_mode_sees_workers_end_in_new_runs() {
+    let t = TestHome::new();
+    let old = t.spawn(&["before the watcher"]);
+    t.ok(&["wait", &old]);
+    let w = Background::start(&t, &["watch", "--json", "--poll", "100"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.spawn(&["new run\nFAKE:tokens=5,2"]);
+    let line = eventually(20, "a JSON line", || w.out().first().cloned());
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        format!(
+            "{}/{}",
+            v["run"].as_str().unwrap(),
+            v["label"].as_str().unwrap()
+        ),
+        a
+    );
+    assert_eq!(v["state"], "done");
+    assert_eq!(v["tokens"]["input"], 5);
+    assert_eq!(v["tokens"]["output"], 2);
+    // The worker that ended before the first start is history, not news.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(w.out().len(), 1, "{:?}", w.out());
+}
+
+#[test]
+fn watch_reports_a_failing_hook_and_goes_on() {
+    let t = TestHome::new();
+    let mut w = Background::start(&t, &["watch", "--on-finish", "echo hook-ran; exit 3"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.spawn(&["one"]);
+    let run = run_of(&a).to_string();
+    eventually(20, "the hook failure", || {
+        w.err()
+            .iter()
+            .any(|l| l.contains("hook") && l.contains("failed"))
+            .then_some(())
+    });
+    t.spawn(&["--run", &run, "two"]);
+    eventually(20, "a line for the second worker", || {
+        w.out()
+            .iter()
+            .any(|l| l.contains(&format!("{run}/W2 done")))
+            .then_some(())
+    });
+    assert!(w.running());
+    // The hook's own output went to stderr, keeping stdout for notices.
+    assert!(w.err().iter().any(|l| l == "hook-ran"), "{:?}", w.err());
+    assert!(!w.out().iter().any(|l| l.contains("hook-ran")));
+}
+
+#[test]
+fn stalled_worker_shows_in_status_and_watch_reports_it_once() {
+    let t = TestHome::new();
+    let w = Background::start(&t, &["watch", "--json", "--stall-after", "1s"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.spawn(&["silent\nFAKE:hang"]);
+    let run = run_of(&a).to_string();
+    eventually(20, "status to flag the stall", || {
+        let out = t.ok(&["status", &run, "--json", "--stall-after", "1s"]);
+        let v: Value = serde_json::from_str(&out).unwrap();
+        (v["workers"][0]["stalled"] == true).then_some(())
+    });
+    let line = eventually(20, "watch to report the stall", || w.out().first().cloned());
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["state"], "stalled");
+    assert_eq!(v["label"], "W1");
+    // Several sweeps later, still once.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(w.out().len(), 1, "{:?}", w.out());
+    // A stalled worker can be stopped by wait.
+    let err = t.fails(&["wait", &a, "--kill-stalled", "--stall-after", "1s"], 1);
+    assert!(err.contains(&format!("orch: {a} stopped")), "{err}");
+}
+
+#[test]
+fn top_when_piped_prints_the_table_on_changes_and_exits_when_all_ended() {
+    let t = TestHome::new();
+    let a = t.spawn(&["one\nFAKE:sleep=0.5"]);
+    let run = run_of(&a);
+    t.spawn(&["--run", run, "two\nFAKE:sleep=1.2"]);
+    for args in [vec!["top"], vec!["status", "--watch", run]] {
+        let out = t.run(&args);
+        assert_eq!(out.status.code(), Some(0), "{args:?} {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let tables: Vec<&str> = text.split("\n\n").collect();
+        let last = tables.last().unwrap();
+        assert!(last.starts_with(&format!("run {run}")), "{text}");
+        assert_eq!(last.matches(" done ").count(), 2, "{text}");
+        assert!(!text.contains('\x1b'), "no escapes when piped: {text:?}");
+    }
+}
+
+#[test]
+fn top_on_a_terminal_draws_and_quits_on_q() {
+    let t = TestHome::new();
+    let a = t.spawn(&["forever\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let mut cmd = t.cmd();
+    // The pty is stdin too (TestHome's commands get /dev/null).
+    cmd.arg("top").stdin(Stdio::inherit());
+    let mut p = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    p.exp_string("\x1b[?1049h").unwrap();
+    p.exp_string("LABEL").unwrap();
+    p.exp_string("running").unwrap();
+    p.send("q").unwrap();
+    p.flush().unwrap();
+    // The terminal is put back: cursor shown, main screen.
+    p.exp_string("\x1b[?25h\x1b[?1049l").unwrap();
+    p.exp_eof().unwrap();
+    let status = p.process().wait().unwrap();
+    assert!(
+        matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
+}
