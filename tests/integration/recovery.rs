@@ -712,3 +712,26 @@ fn doctor_checks_tools_home_and_records() {
     // Text form says why and how to fix.
     assert!(text.contains("fix: move the damaged file aside"), "{text}");
 }
+
+#[test]
+fn a_lost_worker_resumes_its_thread_from_the_events() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let s = started(&t, &a);
+    kill(
+        Pid::from_raw(s["wrapper_pid"].as_i64().unwrap() as i32),
+        Signal::SIGKILL,
+    )
+    .unwrap();
+    let _ = killpg(
+        Pid::from_raw(s["codex_pid"].as_i64().unwrap() as i32),
+        Signal::SIGKILL,
+    );
+    let w = t.wait_state(&a, "lost", 20);
+    let thread = w["thread_id"].as_str().unwrap().to_string();
+    assert!(!t.worker_dir(&a).join("exit.json").exists());
+    t.ok(&["resume", &a, "go on"]);
+    t.wait_state(&a, "done", 20);
+    assert_eq!(t.ok(&["result", &a]), format!("resumed {thread}: go on"));
+}
