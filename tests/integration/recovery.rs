@@ -47,6 +47,16 @@ fn started(t: &TestHome, addr: &str) -> Value {
     })
 }
 
+/// Running, and the fake codex has recorded its invocation and started its thread: only
+/// then do kills hit the attempt the test means (FAKE:first counts invocations).
+fn wait_in_turn(t: &TestHome, addr: &str) {
+    eventually(20, "the turn to start", || {
+        let w = t.worker(addr);
+        (w["state"] == "running" && w["thread_id"].is_string() && !t.invocations(addr).is_empty())
+            .then_some(())
+    });
+}
+
 fn argv_of(inv: &Value) -> Vec<String> {
     inv["argv"]
         .as_array()
@@ -325,7 +335,7 @@ fn a_lost_worker_without_a_wrapper_is_retried_when_status_notices() {
         &["--retries", "1", "x\nFAKE:first=1\nFAKE:hang"],
         &[FAST],
     );
-    t.wait_state(&a, "running", 20);
+    wait_in_turn(&t, &a);
     let s = started(&t, &a);
     kill(
         Pid::from_raw(s["wrapper_pid"].as_i64().unwrap() as i32),
@@ -351,8 +361,8 @@ fn a_worker_lost_to_a_killed_tmux_server_is_retried_by_its_wrapper() {
         &[FAST],
     );
     let b = spawn_with(&t, &["--run", run_of(&a), "y\nFAKE:hang"], &[FAST]);
-    t.wait_state(&a, "running", 20);
-    t.wait_state(&b, "running", 20);
+    wait_in_turn(&t, &a);
+    wait_in_turn(&t, &b);
     assert!(t.tmux(&["kill-server"]).status.success());
     let w = t.wait_state(&a, "done", 30);
     assert_eq!(w["attempt"], 2);
@@ -601,7 +611,7 @@ fn stop_leaves_no_process_of_the_workers_group() {
 fn processes_left_by_a_dead_wrapper_are_reported_and_stoppable() {
     let t = TestHome::new();
     let a = t.spawn(&["x\nFAKE:spawn-child\nFAKE:hang"]);
-    t.wait_state(&a, "running", 20);
+    wait_in_turn(&t, &a);
     let s = started(&t, &a);
     let pgid = s["codex_pid"].as_u64().unwrap() as u32;
     kill(
@@ -717,7 +727,7 @@ fn doctor_checks_tools_home_and_records() {
 fn a_lost_worker_resumes_its_thread_from_the_events() {
     let t = TestHome::new();
     let a = t.spawn(&["x\nFAKE:hang"]);
-    t.wait_state(&a, "running", 20);
+    wait_in_turn(&t, &a);
     let s = started(&t, &a);
     kill(
         Pid::from_raw(s["wrapper_pid"].as_i64().unwrap() as i32),
