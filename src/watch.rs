@@ -37,8 +37,12 @@ use crate::store::{Home, WorkerDir};
 /// `incomplete`, which is final only once nobody is still writing it.
 const SPAWN_GRACE: Duration = Duration::from_secs(30);
 
-/// The worker reached a state it will not leave without a retry.
+/// The worker reached a state it will not leave without a retry (one planned by
+/// `--retries` counts as not ended: the worker's outcome is still to come).
 pub fn has_ended(w: &WorkerDir, st: State) -> bool {
+    if st.is_final() && crate::retry::pending(w).is_some() {
+        return false;
+    }
     if st == State::Incomplete {
         let young = std::fs::metadata(&w.dir)
             .and_then(|m| m.modified())

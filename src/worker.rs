@@ -121,7 +121,8 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
             let msg = format!("cannot start codex {}: {e}", launch.codex.display());
             pane!("{msg}");
             finish(State::Failed, Some(msg))?;
-            after_exit(home, &run, label);
+            drop(lock);
+            after_exit(home, &run, &w);
             return Ok(1);
         }
     };
@@ -247,17 +248,30 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     if state == State::Done {
         pane!("final message: {}", w.last_message_path().display());
     }
-    after_exit(home, &run, label);
+    // A retry's new wrapper must be able to take the life lock.
+    drop(lock);
+    after_exit(home, &run, &w);
     Ok(if state == State::Done { 0 } else { 1 })
 }
 
-/// A worker ended: start whatever it unblocked, and run the hooks that wait for the run.
-fn after_exit(home: &Home, run: &crate::store::RunDir, label: &str) {
+/// A worker ended: plan an automatic retry first (so the scheduler does not skip its
+/// dependents), start whatever it unblocked, then wait out the retry's back-off here.
+fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir) {
+    let plan = crate::retry::pending(w);
     if let Err(e) = crate::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
     }
-    crate::commands::merge::after_worker_exit(run, label);
-    crate::retry::after_exit(home, run);
+    crate::commands::merge::after_worker_exit(run, &w.label);
+    if let Some(p) = plan {
+        pane!(
+            "retrying at {} (attempt {}/{}): {}",
+            p.at.with_timezone(&chrono::Local).format("%H:%M:%S"),
+            p.attempt,
+            p.of,
+            p.reason
+        );
+        crate::retry::after_exit(home, run, w, &p);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -271,25 +285,26 @@ fn write_exit(
     started_at: chrono::DateTime<Utc>,
     error: Option<String>,
 ) -> Result<()> {
-    write_json(
-        &w.exit_path(),
-        &ExitRecord {
-            schema: crate::store::SCHEMA,
-            state,
-            attempt: launch.attempt,
-            exit_code,
-            signal,
-            thread_id: summary
-                .thread_id
-                .clone()
-                .or_else(|| launch.resume_thread.clone()),
-            tokens: summary.tokens,
-            started_at: Some(started_at),
-            finished_at: Utc::now(),
-            error,
-            turn_completed: summary.turn_completed,
-        },
-    )
+    let record = ExitRecord {
+        schema: crate::store::SCHEMA,
+        state,
+        attempt: launch.attempt,
+        exit_code,
+        signal,
+        thread_id: summary
+            .thread_id
+            .clone()
+            .or_else(|| launch.resume_thread.clone()),
+        tokens: summary.tokens,
+        started_at: Some(started_at),
+        finished_at: Utc::now(),
+        error,
+        turn_completed: summary.turn_completed,
+    };
+    // The retry plan goes down first: whoever sees the exit record must also see that
+    // another attempt is coming (`wait` would otherwise return on the first failure).
+    crate::retry::plan(w, &record);
+    write_json(&w.exit_path(), &record)
 }
 
 /// A failure that looks like missing credentials gets the fix attached: the most

@@ -4,6 +4,8 @@
 mod support;
 
 mod core;
+mod hostile;
 mod merge;
 mod patterns;
+mod recovery;
 mod watch;

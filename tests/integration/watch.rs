@@ -373,3 +373,32 @@ fn top_on_a_terminal_draws_and_quits_on_q() {
         "{status:?}"
     );
 }
+
+#[test]
+fn wait_waits_through_an_automatic_retry() {
+    let t = TestHome::new();
+    let out = t
+        .cmd()
+        .args([
+            "spawn",
+            "--retries",
+            "1",
+            "x\nFAKE:first=1\nFAKE:fail=503 Service Unavailable",
+        ])
+        .env("ORCH_RETRY_BACKOFF", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let a = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    // The first attempt fails, but a retry is planned: wait must not return yet.
+    let out = t.run(&["wait", &a, "--timeout", "60s"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let w = t.worker(&a);
+    assert_eq!(w["state"], "done");
+    assert_eq!(w["attempt"], 2);
+}
