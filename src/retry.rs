@@ -57,9 +57,9 @@ pub fn pending(w: &WorkerDir) -> Option<Plan> {
 /// Moves the files of the worker's last attempt into `attempt-N/` (N is the number
 /// that attempt ran as, which is what `sched::next_attempt` counts). A worker that never
 /// launched (skipped, stopped while queued) has nothing worth keeping: its record goes.
-/// exit.json moves last, so a crash half-way leaves a worker that still reads as ended.
+/// exit.json moves last, so a crash half-way leaves a worker that still reads as ended;
+/// the retry plan goes after it, so no reader sees the old exit without its plan.
 pub fn archive_attempt(w: &WorkerDir) -> Result<()> {
-    remove_if_exists(&plan_path(w))?;
     let ran = w.launch_path().exists() || w.started_path().exists();
     let mut files: Vec<&str> = WorkerDir::ATTEMPT_FILES
         .iter()
@@ -71,7 +71,7 @@ pub fn archive_attempt(w: &WorkerDir) -> Result<()> {
         for f in files {
             remove_if_exists(&w.path(f))?;
         }
-        return Ok(());
+        return remove_if_exists(&plan_path(w));
     }
     let n = crate::sched::next_attempt(w);
     let dir = w.path(&format!("attempt-{n}"));
@@ -83,6 +83,7 @@ pub fn archive_attempt(w: &WorkerDir) -> Result<()> {
             Err(e) => return Err(e).with_context(|| format!("cannot move {f} of {}", w.address())),
         }
     }
+    remove_if_exists(&plan_path(w))?;
     sync_dir(&dir)?;
     sync_dir(&w.dir)?;
     Ok(())
