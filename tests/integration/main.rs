@@ -4,5 +4,6 @@
 mod support;
 
 mod core;
+mod events;
 mod merge;
 mod patterns;
