@@ -486,3 +486,70 @@ fn resume_sends_the_earlier_conversation_and_the_new_prompt() {
         requests[1].input()
     );
 }
+
+fn window_id(t: &OrchHome, address: &str) -> String {
+    let launch: Value = serde_json::from_str(
+        &std::fs::read_to_string(t.worker_dir(address).join("launch.json")).expect("launch.json"),
+    )
+    .expect("launch.json is JSON");
+    launch["window_id"].as_str().expect("window_id").to_owned()
+}
+
+fn tmux(t: &OrchHome, args: &[&str]) {
+    let out = std::process::Command::new("tmux")
+        .arg("-S")
+        .arg(&t.socket)
+        .args(args)
+        .output()
+        .expect("run tmux");
+    assert!(
+        out.status.success(),
+        "tmux {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Ctrl-C typed in the worker's window reaches the wrapper (the pane's foreground
+/// process), which passes it to codex's own process group.
+#[test]
+fn ctrl_c_in_the_workers_window_ends_it_stopped() {
+    let standin = StandIn::builder().hang().start();
+    let codex = CodexHome::new(&standin);
+    let t = OrchHome::new();
+    let address = t.spawn(&codex, &["Take your time."]);
+    assert!(
+        standin.wait_for_requests(1, WORKER_TIMEOUT),
+        "codex never called the stand-in\n{}",
+        t.diagnostics(&address)
+    );
+    let pgid = codex_pid(&t, &address);
+    tmux(&t, &["send-keys", "-t", &window_id(&t, &address), "C-c"]);
+    let w = t.wait_final(&codex, &address);
+    assert_eq!(w["state"], "stopped", "{w:#}\n{}", t.diagnostics(&address));
+    assert_eq!(w["error"], "stopped by the user", "{w:#}");
+    wait_group_gone(pgid);
+}
+
+/// The tmux server going away (SIGHUP to the wrapper) takes codex down with it, and the
+/// worker says what happened instead of hanging on in `running`.
+#[test]
+fn killing_the_tmux_server_ends_codex_and_marks_the_worker_lost() {
+    let standin = StandIn::builder().hang().start();
+    let codex = CodexHome::new(&standin);
+    let t = OrchHome::new();
+    let address = t.spawn(&codex, &["Take your time."]);
+    assert!(
+        standin.wait_for_requests(1, WORKER_TIMEOUT),
+        "codex never called the stand-in\n{}",
+        t.diagnostics(&address)
+    );
+    let pgid = codex_pid(&t, &address);
+    tmux(&t, &["kill-server"]);
+    let w = t.wait_final(&codex, &address);
+    assert_eq!(w["state"], "lost", "{w:#}\n{}", t.diagnostics(&address));
+    assert!(
+        w["error"].as_str().unwrap_or("").contains("orch retry"),
+        "says how to recover: {w:#}"
+    );
+    wait_group_gone(pgid);
+}
