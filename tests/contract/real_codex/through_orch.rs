@@ -553,3 +553,65 @@ fn killing_the_tmux_server_ends_codex_and_marks_the_worker_lost() {
     );
     wait_group_gone(pgid);
 }
+
+/// `--findings-schema` reaches the model as a strict JSON-schema output format, and a
+/// JSON answer in that schema merges like the text format.
+#[test]
+fn findings_schema_goes_to_the_model_and_its_json_answer_merges() {
+    let answer = serde_json::json!({
+        "findings": [{
+            "severity": "critical",
+            "location": "src/auth.rs:42-50",
+            "claim": "verify() accepts expired tokens",
+            "evidence": "no check of exp at src/auth.rs:45",
+            "fix": null,
+        }],
+        "summary": "One blocker.",
+    });
+    let standin = StandIn::builder().reply(answer.to_string()).start();
+    let codex = CodexHome::new(&standin);
+    let t = OrchHome::new();
+    let address = t.spawn(
+        &codex,
+        &[
+            "--role",
+            "reviewer",
+            "--lens",
+            "security",
+            "--findings-schema",
+            "Review src/auth.rs.",
+        ],
+    );
+    let w = t.wait_final(&codex, &address);
+    assert_eq!(w["state"], "done", "{w:#}\n{}", t.diagnostics(&address));
+
+    let requests = standin.responses_requests();
+    assert_eq!(requests.len(), 1);
+    let body = requests[0].json.as_ref().expect("a JSON body");
+    let format = &body["text"]["format"];
+    assert_eq!(format["type"], "json_schema", "{body:#}");
+    assert_eq!(format["strict"], true, "{format:#}");
+    let ours: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            t.home
+                .join("runs")
+                .join(run_of(&address))
+                .join("findings.schema.json"),
+        )
+        .expect("the run keeps the schema it gave codex"),
+    )
+    .unwrap();
+    assert_eq!(
+        format["schema"]["properties"], ours["properties"],
+        "{format:#}"
+    );
+    assert_eq!(format["schema"]["required"], ours["required"], "{format:#}");
+
+    let json: Value =
+        serde_json::from_str(&t.ok(&codex, &["merge", run_of(&address), "--json"])).unwrap();
+    let findings = json["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{json:#}");
+    assert_eq!(findings[0]["severity"], "critical");
+    assert_eq!(findings[0]["claim"], "verify() accepts expired tokens");
+    assert_eq!(sorted(&findings[0]["reported_by"]), ["security"]);
+}
