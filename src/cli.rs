@@ -381,7 +381,7 @@ pub struct SetArgs {
 pub struct RetryArgs {
     /// RUN/LABEL or LABEL; with --failed, a run
     pub target: String,
-    /// Retry every failed, stopped and lost worker of the run
+    /// Retry every failed, stopped, lost and skipped worker of the run
     #[arg(long)]
     pub failed: bool,
 }

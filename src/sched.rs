@@ -28,7 +28,7 @@ pub fn tick(home: &Home, run: &RunDir) -> Result<Vec<String>> {
     let any_queued = labels
         .iter()
         .any(|l| state::state_of(&run.worker(l)) == State::Queued);
-    if !any_queued {
+    if !any_queued && !crate::retry::any_due(run, &labels) {
         return Ok(Vec::new());
     }
     let _lock = run.lock()?;
@@ -75,6 +75,7 @@ pub fn waiting_reason(
 
 pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
     let record = run.record()?;
+    crate::retry::start_due_locked(run)?;
     let labels = run.labels()?;
     let mut states: HashMap<String, State> = HashMap::new();
     let mut specs: HashMap<String, WorkerSpec> = HashMap::new();
@@ -98,7 +99,11 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             };
             let failed_dep = spec.after.iter().find_map(|d| {
                 let st = states.get(d).copied().unwrap_or(State::Lost);
-                (st.is_final() && st != State::Done).then(|| (d.clone(), st))
+                // A dependency waiting out a retry back-off may still end done.
+                (st.is_final()
+                    && st != State::Done
+                    && crate::retry::pending(&run.worker(d)).is_none())
+                .then(|| (d.clone(), st))
             });
             let w = run.worker(l);
             if let Some((dep, st)) = failed_dep {
@@ -200,6 +205,7 @@ pub fn launch(
     };
     // Written before the window exists so the wrapper can read it the moment it starts.
     write_json(&w.launch_path(), &launch)?;
+    crate::testhook::crash_point("launch-written");
     let exe = std::env::current_exe().context("cannot find the orch program itself")?;
     let argv: Vec<OsString> = vec![
         exe.into(),
@@ -211,6 +217,7 @@ pub fn launch(
     ];
     let tmux = Tmux::for_home(&home.root)?;
     launch.window_id = tmux.new_window(&run.id, &w.label, &spec.cd, &argv)?;
+    crate::testhook::crash_point("window-created");
     write_json(&w.launch_path(), &launch)
 }
 

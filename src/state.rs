@@ -185,6 +185,11 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         }
         Err(e) => return corrupt(w, e),
     };
+    if let Err(e) = crate::store::check_schema(spec.schema, &w.spec_path()) {
+        let mut v = WorkerView::blank(w, State::Corrupt);
+        v.error = Some(e.to_string());
+        return v;
+    }
     let mut v = WorkerView::blank(w, State::Queued);
     v.role = spec.role.clone();
     v.lens = spec.lens.clone();
@@ -205,7 +210,7 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         Ok(x) => x,
         Err(e) => return corrupt(w, e),
     } {
-        apply_exit(&mut v, exit);
+        apply_exit(w, &mut v, exit);
         return v;
     }
 
@@ -219,7 +224,7 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     if !alive {
         // The wrapper may have written its exit record and ended since we looked.
         if let Ok(Some(exit)) = read_json_opt::<ExitRecord>(&w.exit_path()) {
-            apply_exit(&mut v, exit);
+            apply_exit(w, &mut v, exit);
             return v;
         }
         let age = Utc::now() - launch.launched_at;
@@ -265,7 +270,12 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     v
 }
 
-fn apply_exit(v: &mut WorkerView, exit: ExitRecord) {
+fn apply_exit(w: &WorkerDir, v: &mut WorkerView, exit: ExitRecord) {
+    if let Err(e) = crate::store::check_schema(exit.schema, &w.exit_path()) {
+        v.state = State::Corrupt;
+        v.error = Some(e.to_string());
+        return;
+    }
     v.state = exit.state;
     v.exit_code = exit.exit_code;
     v.signal = exit.signal;
@@ -280,6 +290,7 @@ fn apply_exit(v: &mut WorkerView, exit: ExitRecord) {
     if exit.attempt > 0 {
         v.attempt = exit.attempt;
     }
+    crate::retry::annotate(w, v);
 }
 
 /// Tokens so far, thread id and a one-line description of the last event.

@@ -10,6 +10,7 @@
 //!   so no user text ever passes through a shell.
 
 use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -154,9 +155,71 @@ impl Tmux {
             "--".as_ref(),
         ];
         args.extend(argv.iter().map(OsString::as_os_str));
-        self.ok(&args)
-            .map(|out| out.lines().last().unwrap_or_default().to_string())
-            .map_err(|e| anyhow!("cannot open a tmux window: {e} (after: {first})"))
+        let out = self.run_detached(&args)?;
+        if out.status.success() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            return Ok(text.trim().lines().last().unwrap_or_default().to_string());
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // An old tmux fails here with an obscure message; say what to do instead.
+        let old = self
+            .version()
+            .ok()
+            .and_then(|v| parse_version(&v).map(|n| (v, n)))
+            .filter(|(_, n)| *n < (3, 0))
+            .map(|(v, _)| format!("; {v} is too old, install tmux 3.0 or newer"))
+            .unwrap_or_default();
+        Err(anyhow!(
+            "cannot open a tmux window: tmux new-session: {err} (after: {first}){old}"
+        ))
+    }
+
+    /// Runs the tmux client call that may start the server, detached from the caller:
+    /// in its own session (setsid, else its own process group) with stdin from
+    /// /dev/null, so the hang-up of the spawning terminal never reaches the server.
+    /// Where logind kills a user's processes at logout, the server is started inside a
+    /// `systemd-run --user --scope` unit; if that does not work here, silently without.
+    fn run_detached(&self, args: &[&OsStr]) -> Result<Output> {
+        let setsid = which("setsid");
+        let client = |program: &OsStr| -> Command {
+            let mut c = Command::new(program);
+            if setsid.is_some() {
+                c.arg("-w").arg("tmux");
+            }
+            c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
+            c.args(args).stdin(Stdio::null());
+            c
+        };
+        let program: &OsStr = setsid.as_deref().map_or("tmux".as_ref(), |p| p.as_os_str());
+        if !self.server_running()
+            && crate::logind::kill_user_processes() == Some(true)
+            && which("systemd-run").is_some()
+        {
+            let inner = client(program);
+            let mut c = Command::new("systemd-run");
+            c.args(["--user", "--scope", "--quiet", "--collect", "--"])
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .stdin(Stdio::null());
+            if let Ok(out) = c.output()
+                && out.status.success()
+            {
+                return Ok(out);
+            }
+        }
+        let mut c = client(program);
+        if setsid.is_none() {
+            c.process_group(0);
+        }
+        c.output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!(UserError::failed(
+                    "tmux not found; install it (e.g. `apt-get install tmux` or `brew install tmux`), version 3.0 or newer"
+                ))
+            } else {
+                anyhow!("cannot run tmux: {e}")
+            }
+        })
     }
 
     /// Window ids that exist on the server, or none if no server runs.
@@ -178,6 +241,27 @@ impl Tmux {
 
     pub fn kill_window(&self, window_id: &str) -> Result<()> {
         self.ok(&["kill-window".as_ref(), "-t".as_ref(), window_id.as_ref()])
+            .map(drop)
+    }
+
+    /// The window ids of one session (none if it or the server is gone).
+    pub fn session_windows(&self, session: &str) -> Vec<String> {
+        let target = format!("={session}");
+        self.ok(&[
+            "list-windows".as_ref(),
+            "-t".as_ref(),
+            target.as_ref(),
+            "-F".as_ref(),
+            "#{window_id}".as_ref(),
+        ])
+        .map(|out| out.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+    }
+
+    /// Ends a run's session and any window left in it; fine if it is already gone.
+    pub fn kill_session(&self, session: &str) -> Result<()> {
+        let target = format!("={session}");
+        self.run(&["kill-session".as_ref(), "-t".as_ref(), target.as_ref()])
             .map(drop)
     }
 
@@ -242,9 +326,52 @@ impl Tmux {
     }
 }
 
+/// Refuses a tmux older than 3.0 (orch relies on `=` exact targets and new-window
+/// -P -F of 3.0). One `tmux -V`, about a millisecond; unreadable versions pass.
+pub fn check_version() -> Result<(), UserError> {
+    let Ok(out) = Command::new("tmux").arg("-V").stdin(Stdio::null()).output() else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match parse_version(&text) {
+        Some(v) if v < (3, 0) => Err(UserError::failed(format!(
+            "{text} is too old: orch needs tmux 3.0 or newer; install a newer tmux"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `tmux 3.3a` → (3, 3); `tmux next-3.4` → (3, 4).
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.split_whitespace().nth(1)?;
+    let v = v.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let (major, rest) = v.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The full path of `program` on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        assert_eq!(super::parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(super::parse_version("tmux next-3.4"), Some((3, 4)));
+        assert_eq!(super::parse_version("tmux 2.9"), Some((2, 9)));
+        assert_eq!(super::parse_version("garbage"), None);
     }
 }

@@ -121,7 +121,8 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
             let msg = format!("cannot start codex {}: {e}", launch.codex.display());
             pane!("{msg}");
             finish(State::Failed, Some(msg))?;
-            after_exit(home, &run, label);
+            drop(lock);
+            after_exit(home, &run, &w);
             return Ok(1);
         }
     };
@@ -247,17 +248,32 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     if state == State::Done {
         pane!("final message: {}", w.last_message_path().display());
     }
-    after_exit(home, &run, label);
+    // A retry's new wrapper must be able to take the life lock.
+    drop(lock);
+    after_exit(home, &run, &w);
     Ok(if state == State::Done { 0 } else { 1 })
 }
 
-/// A worker ended: start whatever it unblocked, and run the hooks that wait for the run.
-fn after_exit(home: &Home, run: &crate::store::RunDir, label: &str) {
+/// A worker ended: plan an automatic retry first (so the scheduler does not skip its
+/// dependents), start whatever it unblocked, then wait out the retry's back-off here.
+fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir) {
+    let plan = crate::retry::plan(w);
     if let Err(e) = crate::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
     }
-    crate::commands::merge::after_worker_exit(run, label);
-    crate::retry::after_exit(home, run);
+    if let Some(p) = plan {
+        pane!(
+            "retrying at {} (attempt {}/{}): {}",
+            p.at.with_timezone(&chrono::Local).format("%H:%M:%S"),
+            p.attempt,
+            p.of,
+            p.reason
+        );
+        crate::retry::after_exit(home, run, w, &p);
+    } else {
+        // A worker about to be retried has not ended yet: a `fanout --merge` waits for it.
+        crate::commands::merge::after_worker_exit(run, &w.label);
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

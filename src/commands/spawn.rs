@@ -30,6 +30,8 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         );
     }
     check_tools()?;
+    // Before a new run is made for it: a bad --cd must leave no empty run behind.
+    resolve_cd(args.codex.cd.as_deref())?;
     let home = Home::from_env()?;
     let share = Share::new(&home.root);
     let context = read_context(args.sched.context.as_deref())?;
@@ -198,6 +200,7 @@ pub fn check_tools() -> Result<()> {
         )
         .into());
     }
+    crate::tmux::check_version()?;
     Ok(())
 }
 
@@ -213,7 +216,7 @@ pub fn new_run(
         let id = ids::new_run_id(now, salt);
         let run = home.run(&id);
         match std::fs::DirBuilder::new().mode(0o700).create(&run.dir) {
-            Ok(()) => {}
+            Ok(()) => crate::testhook::crash_point("run-dir-created"),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => {
                 return Err(UserError::failed(format!(
@@ -368,8 +371,10 @@ pub fn add_locked(run: &RunDir, worker: NewWorker) -> Result<String> {
     let w = run.worker(&label);
     crate::store::fsutil::create_private_dir(&w.dir)
         .with_context(|| format!("cannot create worker folder {}", w.dir.display()))?;
+    crate::testhook::crash_point("dir-created");
     let written = (|| -> Result<()> {
         write_atomic(&w.prompt_path(), worker.prompt.as_bytes())?;
+        crate::testhook::crash_point("prompt-written");
         envfile::write(&w.env_path(), &envfile::capture())?;
         write_json(
             &w.spec_path(),
@@ -396,6 +401,7 @@ pub fn add_locked(run: &RunDir, worker: NewWorker) -> Result<String> {
         let _ = std::fs::remove_dir_all(&w.dir);
         return Err(e.context(format!("cannot record worker {}", w.address())));
     }
+    crate::testhook::crash_point("spec-written");
     Ok(w.address())
 }
 

@@ -60,7 +60,10 @@ pub fn stop_all(
                 signal(w, Signal::SIGINT);
                 live.push(w.clone());
             }
-            _ => {}
+            // Waiting out an automatic retry's back-off: stopping cancels the retry.
+            _ => {
+                crate::retry::cancel(&home.run(&w.run), w)?;
+            }
         }
     }
     for sig in [Some(Signal::SIGTERM), Some(Signal::SIGKILL), None] {

@@ -5,5 +5,7 @@ mod support;
 
 mod core;
 mod events;
+mod hostile;
 mod merge;
 mod patterns;
+mod recovery;

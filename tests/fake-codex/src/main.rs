@@ -17,6 +17,8 @@
 //! - `FAKE:commands=N`    run N fake shell commands (item events), one per 50 ms
 //! - `FAKE:unknown`       also emit event types orch does not know
 //! - `FAKE:spawn-child`   start a `sleep 300` child in its process group (orphan tests)
+//! - `FAKE:first=N`       apply `fail`/`hang`/`exit` only to the first N invocations in
+//!   this worker folder (later attempts succeed: retry tests)
 //!
 //! SIGINT or SIGTERM: stop at once, exit 1, leave the last-message file empty.
 //! Every invocation is appended to `fake-invocations.jsonl` beside the `-o` file.
@@ -73,6 +75,7 @@ fn main() {
         })
     };
 
+    let mut invocation = 0;
     if let Some(path) = &out_file {
         let dir = std::path::Path::new(path).parent().unwrap();
         let record = json!({
@@ -87,8 +90,21 @@ fn main() {
             .open(dir.join("fake-invocations.jsonl"))
             .unwrap();
         writeln!(f, "{record}").unwrap();
+        drop(f);
+        invocation = std::fs::read_to_string(dir.join("fake-invocations.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(1);
         std::fs::write(path, b"").expect("create the -o file");
     }
+    let misbehave = directive("first")
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_none_or(|n| invocation <= n);
+    let directive = |name: &str| -> Option<String> {
+        if matches!(name, "fail" | "hang" | "exit") && !misbehave {
+            return None;
+        }
+        directive(name)
+    };
 
     if let Some(text) = directive("stderr") {
         eprintln!("{text}");

@@ -1,0 +1,53 @@
+//! Process facts from /proc, for finding a worker's leftover processes.
+
+use std::fs;
+
+use crate::store::fsutil::{is_locked, read_json_opt};
+use crate::store::{StartRecord, WorkerDir};
+
+/// Pids whose process group is `pgid`.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(rd) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out: Vec<u32> = rd
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| stat_field(*pid, 5) == Some(pgid as u64))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat; zombies count as gone.
+fn stat_field(pid: u32, n: usize) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after it follow its ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    if fields.first() == Some(&"Z") {
+        return None;
+    }
+    fields.get(n - 3)?.parse().ok()
+}
+
+/// Whether `pid` is a live orch worker wrapper (not merely a reused pid).
+pub fn is_wrapper(pid: u32) -> bool {
+    stat_field(pid, 5).is_some()
+        && fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|b| *b == 0).any(|a| a == b"__worker"))
+}
+
+/// A worker whose wrapper died while codex (or its children) still run: they hold the
+/// life lock, so status says running, but nobody will write its exit record.
+/// Returns the pids left in codex's process group.
+pub fn orphaned(w: &WorkerDir) -> Option<Vec<u32>> {
+    if w.exit_path().exists() || !is_locked(&w.live_lock_path()) {
+        return None;
+    }
+    let started: StartRecord = read_json_opt(&w.started_path()).ok().flatten()?;
+    if started.boot_id != crate::store::boot_id() || is_wrapper(started.wrapper_pid) {
+        return None;
+    }
+    let pids = group_members(started.codex_pid);
+    (!pids.is_empty()).then_some(pids)
+}
