@@ -261,7 +261,6 @@ fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir) {
     if let Err(e) = crate::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
     }
-    crate::commands::merge::after_worker_exit(run, &w.label);
     if let Some(p) = plan {
         pane!(
             "retrying at {} (attempt {}/{}): {}",
@@ -271,6 +270,9 @@ fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir) {
             p.reason
         );
         crate::retry::after_exit(home, run, w, &p);
+    } else {
+        // A worker about to be retried has not ended yet: a `fanout --merge` waits for it.
+        crate::commands::merge::after_worker_exit(run, &w.label);
     }
 }
 

@@ -264,6 +264,125 @@ mod tests {
         );
     }
 
+    /// The real codex 0.169.0's stdout, recorded by the contract tests.
+    const FIXTURES: &[(&str, &str)] = &[
+        (
+            "success",
+            include_str!("../../tests/fixtures/codex-events/success.jsonl"),
+        ),
+        (
+            "api-error-500",
+            include_str!("../../tests/fixtures/codex-events/api-error-500.jsonl"),
+        ),
+        (
+            "sigint",
+            include_str!("../../tests/fixtures/codex-events/sigint.jsonl"),
+        ),
+        (
+            "resume",
+            include_str!("../../tests/fixtures/codex-events/resume.jsonl"),
+        ),
+        (
+            "shell-command",
+            include_str!("../../tests/fixtures/codex-events/shell-command.jsonl"),
+        ),
+        (
+            "shell-command-sandbox-denied",
+            include_str!("../../tests/fixtures/codex-events/shell-command-sandbox-denied.jsonl"),
+        ),
+        (
+            "reasoning",
+            include_str!("../../tests/fixtures/codex-events/reasoning.jsonl"),
+        ),
+    ];
+
+    /// codex's own text for any 5xx (note the U+2019 apostrophe).
+    const HIGH_DEMAND: &str =
+        "We’re currently experiencing high demand, which may cause temporary errors.";
+
+    fn tokens(input: u64, cached_input: u64, output: u64, reasoning: u64) -> Tokens {
+        Tokens {
+            input,
+            cached_input,
+            output,
+            reasoning,
+        }
+    }
+
+    /// What each recorded run must add up to: (turn completed, failure, tokens).
+    fn expected(name: &str) -> (bool, Option<&'static str>, Tokens) {
+        match name {
+            "success" => (true, None, tokens(1234, 200, 56, 7)),
+            "api-error-500" => (false, Some(HIGH_DEMAND), Tokens::default()),
+            "sigint" => (false, None, Tokens::default()),
+            // A resumed turn reports the thread's running total (100/10 + 1000/1).
+            "resume" => (true, None, tokens(1100, 0, 11, 0)),
+            "shell-command" | "shell-command-sandbox-denied" => (true, None, tokens(20, 0, 10, 0)),
+            "reasoning" => (true, None, tokens(10, 0, 5, 0)),
+            other => panic!("no expectation for fixture {other}"),
+        }
+    }
+
+    #[test]
+    fn every_recorded_codex_run_adds_up() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/codex-events");
+        let on_disk = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.ends_with(".jsonl"))
+            .count();
+        assert_eq!(
+            on_disk,
+            FIXTURES.len(),
+            "a fixture in {dir} is not checked here"
+        );
+        for (name, text) in FIXTURES {
+            for line in text.lines() {
+                assert!(parse(line).is_some(), "{name}: unparsed line {line}");
+            }
+            let s = summarize(text.lines());
+            let (completed, failure, tokens) = expected(name);
+            assert_eq!(s.turn_completed, completed, "{name}");
+            assert_eq!(s.failure().as_deref(), failure, "{name}");
+            assert_eq!(s.tokens, tokens, "{name}");
+            assert_eq!(
+                s.thread_id.as_deref(),
+                Some("00000000-0000-7000-8000-000000000001"),
+                "{name}"
+            );
+            assert!(s.last_activity.is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_event_and_item_types_change_nothing() {
+        let unknown = [
+            r#"{"type":"session.future_thing","payload":{"x":1}}"#,
+            r#"{"type":"item.completed","item":{"id":"u1","type":"brand_new_item","blob":[1,2]}}"#,
+            r#"{"type":"item.updated","item":{"id":"u2","type":"todo_list","items":[]}}"#,
+            r#"{"type":"turn.progress","usage":{"input_tokens":999}}"#,
+        ];
+        for (name, text) in FIXTURES {
+            // After every real line, each unknown one.
+            let mixed: Vec<&str> = text
+                .lines()
+                .flat_map(|l| std::iter::once(l).chain(unknown))
+                .collect();
+            let plain = summarize(text.lines());
+            let s = summarize(mixed.iter().copied());
+            assert_eq!(s.turn_completed, plain.turn_completed, "{name}");
+            assert_eq!(s.failure(), plain.failure(), "{name}");
+            assert_eq!(s.tokens, plain.tokens, "{name}");
+            assert_eq!(s.thread_id, plain.thread_id, "{name}");
+        }
+        assert_eq!(
+            parse(unknown[0]),
+            Some(Event::Other {
+                kind: "session.future_thing".into()
+            })
+        );
+    }
+
     #[test]
     fn describes_commands() {
         let ev = parse(r#"{"type":"item.completed","item":{"type":"command_execution","command":"cargo test","exit_code":101}}"#).unwrap();

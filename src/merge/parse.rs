@@ -193,6 +193,8 @@ static BOLD_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s{0,3}\*\*([^*].*?)\*\*\s*:?\s*$").unwrap());
 static LABEL_LINE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s{0,3}([A-Z][A-Za-z ]{0,30}):\s*$").unwrap());
+static SUMMARY_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(?:\*\*)?summary(?:\*\*)?\s*:").unwrap());
 static NUMBERED_TITLE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:\d{1,3}[.):]|(?:finding|issue|problem|bug)\s*#?\d+\s*[:.)\-–—]?)\s*")
         .unwrap()
@@ -611,7 +613,13 @@ fn segment(text: &str) -> Vec<Block> {
             continue;
         }
 
+        // The reviewer template ends its list with a `Summary:` line, often with no blank
+        // line before it: that line is the verdict, not more of the last finding.
+        let ends_list = open.as_ref().is_some_and(|o| {
+            o.heading_level.is_none() && indent <= o.base_indent && SUMMARY_LINE.is_match(line)
+        });
         if let Some(o) = open.as_mut()
+            && !ends_list
             && (o.heading_level.is_some() || indent > o.base_indent || !o.prev_blank)
         {
             o.item.body.push(line.to_string());
@@ -720,7 +728,10 @@ fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
 }
 
 static EMPTY_BITS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"``|\(\s*\)|\[\s*\]|\*\*\s*\*\*").unwrap());
+    LazyLock::new(|| Regex::new(r"``|\[\s*\]|\*\*\s*\*\*").unwrap());
+/// `()` left where a location was cut out — but not a call's parentheses, as in
+/// "parse() unwraps", which are part of the claim.
+static EMPTY_PARENS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(^|[^\w(])\(\s*\)").unwrap());
 static DANGLING_PREP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^(?:in|at|on)\s*[,:;—–-]\s*|\s+(?:in|at|on)\s*$").unwrap());
 static SPACE_PUNCT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+([,.;:])").unwrap());
@@ -730,6 +741,7 @@ static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
 fn clean_inline(s: &str) -> String {
     let s = s.replace("**", "").replace("__", "");
     let s = EMPTY_BITS.replace_all(&s, "");
+    let s = EMPTY_PARENS.replace_all(&s, "$1");
     let s = SPACES.replace_all(&s, " ");
     let s = SPACE_PUNCT.replace_all(&s, "$1");
     let mut s = s.trim().to_string();
@@ -1062,6 +1074,30 @@ mod tests {
         assert_eq!(f.location.unwrap().to_string(), "src/a.rs:42-50");
         assert_eq!(f.claim, "token is never checked for expiry");
         assert_eq!(f.evidence.as_deref(), Some("`verify()` skips `exp`"));
+    }
+
+    #[test]
+    fn call_parentheses_stay_in_the_claim() {
+        let f = one("- [high] src/a.rs:10 — parse() unwraps user input\n");
+        assert_eq!(f.claim, "parse() unwraps user input");
+        let f = one("- [high] parse() unwraps user input (src/a.rs:10)\n");
+        assert_eq!(f.claim, "parse() unwraps user input");
+    }
+
+    #[test]
+    fn a_summary_line_right_after_the_list_is_not_part_of_the_last_finding() {
+        let p = parse_message(
+            "- [high] src/a.rs:10 — parse panics\n  Evidence: unwrap() at line 10\n\
+             - [low] src/b.rs:3 — bad name\nSummary: one real bug.\n",
+        );
+        assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
+        assert_eq!(
+            p.findings[0].evidence.as_deref(),
+            Some("unwrap() at line 10")
+        );
+        assert_eq!(p.findings[1].claim, "bad name");
+        assert_eq!(p.findings[1].evidence, None);
+        assert_eq!(p.note, "Summary: one real bug.");
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! `ORCH_RECORD_FIXTURES=1` also writes each run's stdout to
 //! `tests/fixtures/codex-events/` (thread ids replaced by fixed ones).
 
+mod orch;
 mod standin;
 
 use std::io::{Read, Write};
@@ -242,6 +243,9 @@ fn record_fixture(name: &str, stdouts: &[&str]) {
 /// out by name: `cargo test --workspace -- --skip real_codex`.
 mod real_codex {
     use super::*;
+
+    /// The same, through orch's commands (`tests/contract/real_codex/through_orch.rs`).
+    mod through_orch;
 
     #[test]
     fn success_exits_0_and_reports_the_reply_and_usage() {

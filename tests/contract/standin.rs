@@ -167,6 +167,7 @@ pub struct StandInBuilder {
     mode: Mode,
     delay: Duration,
     queue: VecDeque<Step>,
+    routes: Vec<(String, Step)>,
 }
 
 impl StandInBuilder {
@@ -215,6 +216,13 @@ impl StandInBuilder {
         self.queue.extend(steps);
         self
     }
+    /// Answer every request whose latest prompt contains `needle` with `step`, before
+    /// the queue and the default. Concurrent codex processes (a fanout) reach the
+    /// stand-in in any order; routing by prompt gives each its own, known answer.
+    pub fn route(mut self, needle: impl Into<String>, step: Step) -> Self {
+        self.routes.push((needle.into(), step));
+        self
+    }
 
     pub fn start(self) -> StandIn {
         let action = match self.mode {
@@ -231,6 +239,7 @@ impl StandInBuilder {
         let shared = Arc::new(Shared {
             state: Mutex::new(State {
                 queue: self.queue,
+                routes: self.routes,
                 default,
                 requests: Vec::new(),
                 released: false,
@@ -346,6 +355,7 @@ struct Shared {
 
 struct State {
     queue: VecDeque<Step>,
+    routes: Vec<(String, Step)>,
     default: Step,
     requests: Vec<Request>,
     released: bool,
@@ -366,6 +376,7 @@ impl StandIn {
             mode: Mode::Reply,
             delay: Duration::ZERO,
             queue: VecDeque::new(),
+            routes: Vec::new(),
         }
     }
 
@@ -502,14 +513,20 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         }
         let step = {
             let mut state = shared.lock();
+            let latest = request.prompts().pop().unwrap_or_default();
             state.requests.push(request);
             let step = if is_responses {
-                Some(
+                let routed = state
+                    .routes
+                    .iter()
+                    .find(|(needle, _)| latest.contains(needle.as_str()))
+                    .map(|(_, step)| step.clone());
+                Some(routed.unwrap_or_else(|| {
                     state
                         .queue
                         .pop_front()
-                        .unwrap_or_else(|| state.default.clone()),
-                )
+                        .unwrap_or_else(|| state.default.clone())
+                }))
             } else {
                 None
             };
