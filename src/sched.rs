@@ -17,9 +17,7 @@ use chrono::Utc;
 
 use crate::state::{self, State};
 use crate::store::fsutil::{is_locked, write_atomic, write_json};
-use crate::store::{
-    ExitRecord, Home, LaunchRecord, RunDir, RunRecord, Tokens, WorkerDir, WorkerSpec,
-};
+use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, RunRecord, WorkerDir, WorkerSpec};
 use crate::tmux::Tmux;
 
 /// Starts what can start; returns the labels launched. Cheap when nothing is queued.
@@ -136,41 +134,11 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
 }
 
 fn write_skipped(w: &WorkerDir, why: &str) -> Result<()> {
-    write_json(
-        &w.exit_path(),
-        &ExitRecord {
-            schema: crate::store::SCHEMA,
-            state: State::Skipped,
-            attempt: 0,
-            exit_code: None,
-            signal: None,
-            thread_id: None,
-            tokens: Tokens::default(),
-            started_at: None,
-            finished_at: Utc::now(),
-            error: Some(why.to_string()),
-            turn_completed: false,
-        },
-    )
+    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Skipped, why))
 }
 
 fn write_failed_launch(w: &WorkerDir, why: &str) -> Result<()> {
-    write_json(
-        &w.exit_path(),
-        &ExitRecord {
-            schema: crate::store::SCHEMA,
-            state: State::Failed,
-            attempt: 0,
-            exit_code: None,
-            signal: None,
-            thread_id: None,
-            tokens: Tokens::default(),
-            started_at: None,
-            finished_at: Utc::now(),
-            error: Some(why.to_string()),
-            turn_completed: false,
-        },
-    )
+    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Failed, why))
 }
 
 /// The attempt number the next launch of `w` gets.

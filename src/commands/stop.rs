@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use crate::cli::StopArgs;
 use crate::state::{self, State};
 use crate::store::fsutil::{is_locked, read_json_opt, write_json};
-use crate::store::{ExitRecord, Home, StartRecord, StopRequest, Tokens, WorkerDir};
+use crate::store::{ExitRecord, Home, StartRecord, StopRequest, WorkerDir};
 
 pub fn run(args: StopArgs) -> Result<i32> {
     let home = Home::from_env()?;
@@ -114,18 +114,6 @@ fn stop_queued(home: &Home, w: &WorkerDir) -> Result<()> {
     }
     write_json(
         &w.exit_path(),
-        &ExitRecord {
-            schema: crate::store::SCHEMA,
-            state: State::Stopped,
-            attempt: 0,
-            exit_code: None,
-            signal: None,
-            thread_id: None,
-            tokens: Tokens::default(),
-            started_at: None,
-            finished_at: Utc::now(),
-            error: Some("stopped before it started".into()),
-            turn_completed: false,
-        },
+        &ExitRecord::never_ran(State::Stopped, "stopped before it started"),
     )
 }

@@ -154,6 +154,26 @@ pub struct ExitRecord {
     pub turn_completed: bool,
 }
 
+impl ExitRecord {
+    /// The record of a worker that ended without codex running: skipped, stopped while
+    /// queued, or failed to launch.
+    pub fn never_ran(state: crate::state::State, error: impl Into<String>) -> ExitRecord {
+        ExitRecord {
+            schema: SCHEMA,
+            state,
+            attempt: 0,
+            exit_code: None,
+            signal: None,
+            thread_id: None,
+            tokens: Tokens::default(),
+            started_at: None,
+            finished_at: chrono::Utc::now(),
+            error: Some(error.into()),
+            turn_completed: false,
+        }
+    }
+}
+
 /// `orch stop` leaves this so the wrapper records `stopped`, not `failed`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StopRequest {
