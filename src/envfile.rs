@@ -18,6 +18,12 @@ pub fn capture() -> Vec<(OsString, OsString)> {
 }
 
 pub fn write(path: &Path, env: &[(OsString, OsString)]) -> Result<()> {
+    crate::store::fsutil::write_atomic(path, &encode(env))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `NAME=value` entries, each ended by a NUL (values may hold newlines).
+pub fn encode(env: &[(OsString, OsString)]) -> Vec<u8> {
     let mut buf = Vec::new();
     for (k, v) in env {
         buf.extend_from_slice(k.as_bytes());
@@ -25,8 +31,7 @@ pub fn write(path: &Path, env: &[(OsString, OsString)]) -> Result<()> {
         buf.extend_from_slice(v.as_bytes());
         buf.push(0);
     }
-    crate::store::fsutil::write_atomic(path, &buf)
-        .with_context(|| format!("cannot write {}", path.display()))
+    buf
 }
 
 pub fn read(path: &Path) -> Result<Vec<(OsString, OsString)>> {

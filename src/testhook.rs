@@ -1,6 +1,6 @@
 //! Crash points for tests: `ORCH_TEST_CRASH_AT=<point>` makes orch kill itself with
 //! SIGKILL at that point, so tests can check that every half-done state is handled.
-//! Points: run-dir-created, dir-created, prompt-written, spec-written, launch-written,
+//! Points: run-dir-created, dir-created, spec-written, launch-written,
 //! window-created. Hidden on purpose; no user has a reason to set it.
 
 pub fn crash_point(point: &str) {

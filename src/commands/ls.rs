@@ -71,27 +71,44 @@ pub fn run(args: LsArgs) -> Result<i32> {
 }
 
 pub fn collect(home: &Home) -> Result<Vec<RunLine>> {
-    let mut out = Vec::new();
-    for id in home.run_ids()? {
-        let run = home.run(&id);
-        let (created_at, kind, error) = match run.record() {
-            Ok(r) => (Some(r.created_at), r.kind, None),
-            Err(e) => (None, String::new(), Some(format!("{e:#}"))),
-        };
-        let mut counts = BTreeMap::new();
-        let labels = run.labels().unwrap_or_default();
-        for l in &labels {
-            let s: State = state::state_of(&run.worker(l));
-            *counts.entry(s.as_str()).or_insert(0) += 1;
-        }
-        out.push(RunLine {
-            run: id,
-            created_at,
-            kind,
-            workers: labels.len(),
-            counts,
-            error,
-        });
+    let ids = home.run_ids()?;
+    // Each run costs a handful of small file reads, nearly all kernel time: spread the
+    // runs over the cores (in order-preserving chunks) so 1000 runs list in milliseconds.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads < 2 || ids.len() < 64 {
+        return Ok(ids.iter().map(|id| line(home, id)).collect());
     }
-    Ok(out)
+    let chunk = ids.len().div_ceil(threads);
+    Ok(std::thread::scope(|s| {
+        let parts: Vec<_> = ids
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|id| line(home, id)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|p| p.join().expect("a listing thread panicked"))
+            .collect()
+    }))
+}
+
+fn line(home: &Home, id: &str) -> RunLine {
+    let run = home.run(id);
+    let (created_at, kind, error) = match run.record() {
+        Ok(r) => (Some(r.created_at), r.kind, None),
+        Err(e) => (None, String::new(), Some(format!("{e:#}"))),
+    };
+    let mut counts = BTreeMap::new();
+    let labels = run.labels_unordered().unwrap_or_default();
+    for l in &labels {
+        let s: State = state::state_of(&run.worker(l));
+        *counts.entry(s.as_str()).or_insert(0) += 1;
+    }
+    RunLine {
+        run: id.to_string(),
+        created_at,
+        kind,
+        workers: labels.len(),
+        counts,
+        error,
+    }
 }

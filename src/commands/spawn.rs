@@ -10,9 +10,9 @@ use chrono::Utc;
 use crate::cli::{CodexOpts, SchedOpts, SpawnArgs};
 use crate::error::UserError;
 use crate::share::{Lens, Prompt, Share};
-use crate::store::fsutil::{write_atomic, write_json};
+use crate::store::fsutil::{sync_dir, write_atomic, write_atomic_all, write_json};
 use crate::store::ids::{self, validate_label};
-use crate::store::{Home, RunDir, RunRecord, StageRecord, WorkerSpec};
+use crate::store::{Home, RunDir, RunRecord, StageRecord, WorkerDir, WorkerSpec};
 use crate::{codex, envfile, sched};
 
 /// Prompts larger than this are refused: no model takes them, and a runaway
@@ -283,9 +283,15 @@ pub fn add_and_schedule(
     if worker.opts.sandbox.as_str() != "read-only" {
         check_writer_slot(home, run, &worker, sched_opts)?;
     }
-    let w = add_locked(run, worker)?;
-    sched::tick_locked(home, run)?;
-    Ok(w)
+    let w = add_unsynced(run, worker)?;
+    let ticked = sched::tick_after_add(home, run, &w.label);
+    // A launch syncs the worker's folder before its window opens, which makes the new
+    // records durable too; otherwise that one fsync is done here.
+    if !matches!(&ticked, Ok(l) if l.contains(&w.label)) {
+        sync_dir(&w.dir).with_context(|| format!("cannot sync {}", w.dir.display()))?;
+    }
+    ticked?;
+    Ok(w.address())
 }
 
 /// Changes the run's parallel limit (`None` removes it). Caller holds the run lock.
@@ -335,6 +341,13 @@ fn check_writer_slot(
 /// Writes the worker's folder; spec.json is written last, so a folder without it is
 /// a spawn that died half-way (`incomplete`), never a worker with a partial spec.
 pub fn add_locked(run: &RunDir, worker: NewWorker) -> Result<String> {
+    let w = add_unsynced(run, worker)?;
+    sync_dir(&w.dir).with_context(|| format!("cannot sync {}", w.dir.display()))?;
+    Ok(w.address())
+}
+
+/// `add_locked` without the final fsync of the worker's folder (the caller's to do).
+fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
     let record = run.record()?;
     let cd = resolve_cd(worker.opts.cd.as_deref())?;
     let labels = run.labels()?;
@@ -372,37 +385,40 @@ pub fn add_locked(run: &RunDir, worker: NewWorker) -> Result<String> {
     crate::store::fsutil::create_private_dir(&w.dir)
         .with_context(|| format!("cannot create worker folder {}", w.dir.display()))?;
     crate::testhook::crash_point("dir-created");
+    let spec = WorkerSpec {
+        schema: crate::store::SCHEMA,
+        label: label.clone(),
+        role: worker.role,
+        lens: worker.lens,
+        stage: worker.stage,
+        created_at: Utc::now(),
+        sandbox: worker.opts.sandbox.as_str().to_string(),
+        cd,
+        model: worker.opts.model,
+        profile: worker.opts.profile,
+        codex_args: worker.codex_args,
+        after: worker.after,
+        output_schema: worker.output_schema,
+        retries: worker.retries,
+        force_writer: worker.force_writer,
+    };
     let written = (|| -> Result<()> {
-        write_atomic(&w.prompt_path(), worker.prompt.as_bytes())?;
-        crate::testhook::crash_point("prompt-written");
-        envfile::write(&w.env_path(), &envfile::capture())?;
-        write_json(
-            &w.spec_path(),
-            &WorkerSpec {
-                schema: crate::store::SCHEMA,
-                label: label.clone(),
-                role: worker.role,
-                lens: worker.lens,
-                stage: worker.stage,
-                created_at: Utc::now(),
-                sandbox: worker.opts.sandbox.as_str().to_string(),
-                cd,
-                model: worker.opts.model,
-                profile: worker.opts.profile,
-                codex_args: worker.codex_args,
-                after: worker.after,
-                output_schema: worker.output_schema,
-                retries: worker.retries,
-                force_writer: worker.force_writer,
-            },
-        )
+        let mut spec_json = serde_json::to_vec_pretty(&spec)?;
+        spec_json.push(b'\n');
+        // spec.json is renamed last: a folder without it is a half-made spawn.
+        write_atomic_all(&[
+            (&w.prompt_path(), worker.prompt.as_bytes()),
+            (&w.env_path(), &envfile::encode(&envfile::capture())),
+            (&w.spec_path(), &spec_json),
+        ])
+        .with_context(|| format!("cannot write the records in {}", w.dir.display()))
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&w.dir);
         return Err(e.context(format!("cannot record worker {}", w.address())));
     }
     crate::testhook::crash_point("spec-written");
-    Ok(w.address())
+    Ok(w)
 }
 
 pub fn resolve_cd(cd: Option<&Path>) -> Result<PathBuf> {

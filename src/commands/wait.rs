@@ -102,6 +102,12 @@ impl Targets {
         }
     }
 
+    /// All targets ended, or (with `--any`) at least one.
+    fn done_waiting(&self, any: bool) -> bool {
+        let ended = self.ended().count();
+        (any && ended > 0) || ended == self.workers.len()
+    }
+
     fn ended(&self) -> impl Iterator<Item = &(WorkerDir, State)> {
         self.workers
             .values()
@@ -121,9 +127,14 @@ pub fn run(args: WaitArgs) -> Result<i32> {
     let progress = std::io::stderr().is_terminal();
     let mut next_sweep = Instant::now();
     let timed_out = loop {
-        let ended = t.ended().count();
-        if (args.any && ended > 0) || ended == t.workers.len() {
-            break false;
+        if t.done_waiting(args.any) {
+            // Confirm on fresh reads: a cached `failed` whose retry has started since
+            // would otherwise count as ended (its retry plan is already gone).
+            let keys: Vec<WorkerKey> = t.workers.keys().cloned().collect();
+            keys.iter().for_each(|k| t.recheck(k));
+            if t.done_waiting(args.any) {
+                break false;
+            }
         }
         let now = Instant::now();
         if deadline.is_some_and(|d| now >= d) {

@@ -3,8 +3,8 @@
 //!
 //! Watchers with the same options (run scope and hook) form one *subscriber* and share
 //! a record: each notification goes to exactly one of them. The record is read and
-//! rewritten under `watch/delivered.lock`, held across the delivery itself, so two
-//! watchers at once never both deliver, and an update is never lost.
+//! rewritten under `watch/delivered.lock`, and a notification is recorded before it is
+//! delivered, so two watchers at once never both deliver and an update is never lost.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -92,18 +92,21 @@ impl Deliveries {
         Ok(new)
     }
 
-    /// Runs `deliver` unless `key` was delivered already, then records it. The lock is
-    /// held throughout, so of two watchers only one delivers.
+    /// Runs `deliver` unless `key` was delivered already. The key is recorded (under
+    /// the lock) *before* `deliver` runs: a watcher killed right after its hook ran must
+    /// not run it again when restarted. The price is at-most-once for a watcher killed
+    /// in the middle of a hook, which is the rarer and the less harmful failure.
     pub fn once(&self, key: &str, deliver: impl FnOnce()) -> Result<Outcome> {
-        let _lock = self.lock()?;
-        let mut rec = self.load()?;
-        let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
-        if sub.delivered.contains(key) {
-            return Ok(Outcome::AlreadyDelivered);
+        {
+            let _lock = self.lock()?;
+            let mut rec = self.load()?;
+            let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
+            if !sub.delivered.insert(key.to_string()) {
+                return Ok(Outcome::AlreadyDelivered);
+            }
+            write_json(&self.path, &rec)?;
         }
         deliver();
-        sub.delivered.insert(key.to_string());
-        write_json(&self.path, &rec)?;
         Ok(Outcome::Delivered)
     }
 }

@@ -29,12 +29,49 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Writes `bytes` to `path` atomically with mode 0600.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_deferred(path, bytes)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// `write_atomic` without the folder's fsync: the file's data is synced before the
+/// rename, so after a crash the name holds the old record or the whole new one, but
+/// the new name itself is durable only once the folder is synced. For several records
+/// written into one folder, where a single `sync_dir` (or `write_atomic`) after the last
+/// makes them all durable: each fsync costs about a millisecond here (BENCHMARKS.md).
+pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    sync_dir(dir)
+    Ok(())
+}
+
+/// Writes several records into one folder atomically, leaving the folder's fsync to the
+/// caller (see `write_atomic_deferred`): every file's data is synced first (the fsyncs
+/// run concurrently, so the file system can commit them together), then the names are
+/// renamed in the order given, so a crash leaves a prefix of them.
+pub fn write_atomic_all(files: &[(&Path, &[u8])]) -> io::Result<()> {
+    let mut tmps = Vec::with_capacity(files.len());
+    for (path, bytes) in files {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmps.push(tmp);
+    }
+    std::thread::scope(|s| {
+        let syncs: Vec<_> = tmps
+            .iter()
+            .map(|t| s.spawn(move || t.as_file().sync_all()))
+            .collect();
+        syncs
+            .into_iter()
+            .try_for_each(|h| h.join().expect("an fsync thread panicked"))
+    })?;
+    for (tmp, (path, _)) in tmps.into_iter().zip(files) {
+        tmp.persist(path).map_err(|e| e.error)?;
+    }
+    Ok(())
 }
 
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
@@ -42,9 +79,20 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic(path, &json_bytes(value)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `write_json` without the folder's fsync; see `write_atomic_deferred`.
+pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    write_atomic_deferred(path, &json_bytes(value)?)
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn json_bytes<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     let mut text = serde_json::to_vec_pretty(value)?;
     text.push(b'\n');
-    write_atomic(path, &text).with_context(|| format!("cannot write {}", path.display()))
+    Ok(text)
 }
 
 /// Why a record could not be read; `Missing` is an ordinary answer, the rest are damage.

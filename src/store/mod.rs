@@ -117,6 +117,11 @@ impl Home {
     /// Resolves a run reference: an exact id or a unique prefix.
     pub fn resolve_run(&self, reference: &str) -> Result<RunDir> {
         ids::validate_run_ref(reference)?;
+        // An exact id (what scripts and `spawn --run` pass) needs no scan of every run.
+        let exact = self.run(reference);
+        if exact.dir.is_dir() {
+            return Ok(exact);
+        }
         let all = self.run_ids()?;
         if all.iter().any(|id| id == reference) {
             return Ok(self.run(reference));
@@ -230,6 +235,19 @@ impl RunDir {
 
     /// Labels in creation order (spec time, then name); half-made workers last.
     pub fn labels(&self) -> Result<Vec<String>> {
+        let mut out = self.labels_unordered()?;
+        let key = |l: &String| {
+            let created = fs::metadata(self.worker(l).dir.join("spec.json"))
+                .and_then(|m| m.modified())
+                .ok();
+            (created.is_none(), created, natural_key(l))
+        };
+        out.sort_by_cached_key(key);
+        Ok(out)
+    }
+
+    /// Labels in folder order: for counting, where the order (a stat per worker) is waste.
+    pub fn labels_unordered(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let rd = match fs::read_dir(self.workers_dir()) {
             Ok(rd) => rd,
@@ -244,13 +262,6 @@ impl RunDir {
                 out.push(name.to_string());
             }
         }
-        let key = |l: &String| {
-            let created = fs::metadata(self.worker(l).dir.join("spec.json"))
-                .and_then(|m| m.modified())
-                .ok();
-            (created.is_none(), created, natural_key(l))
-        };
-        out.sort_by_cached_key(key);
         Ok(out)
     }
 

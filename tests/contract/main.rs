@@ -240,7 +240,7 @@ fn record_fixture(name: &str, stdouts: &[&str]) {
 }
 
 /// Every test that drives the real codex lives here, so the fast suite can leave them
-/// out by name: `cargo test --workspace -- --skip real_codex`.
+/// out by name: `cargo test -- --skip real_codex`.
 mod real_codex {
     use super::*;
 

@@ -505,7 +505,10 @@ fn a_spawn_killed_at_any_point_leaves_state_later_commands_handle() {
     let run = run_of(&seed).to_string();
     t.wait_state(&seed, "done", 20);
 
-    for point in ["dir-created", "prompt-written"] {
+    // prompt.md, env and spec.json are renamed into place together, spec.json last, so
+    // a spawn killed before spec.json leaves the same half-made folder as this point.
+    {
+        let point = "dir-created";
         crash(&t, point, &["--run", &run, "--label", point, "x"]);
         let addr = format!("{run}/{point}");
         let w = t.worker(&addr);
@@ -520,7 +523,6 @@ fn a_spawn_killed_at_any_point_leaves_state_later_commands_handle() {
         gc.contains(&format!("removed incomplete worker {run}/dir-created")),
         "{gc}"
     );
-    assert!(!t.worker_dir(&format!("{run}/prompt-written")).exists());
 
     // Spec written: a queued worker, which the next look starts.
     crash(&t, "spec-written", &["--run", &run, "--label", "spec", "x"]);

@@ -11,14 +11,16 @@ pub fn orch_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_orch"))
 }
 
-/// The fake codex is a workspace member built next to the test binaries.
+/// The fake codex is an example target, which `cargo test` builds into
+/// `target/<profile>/examples/` beside the test binaries' `deps/`.
 pub fn fake_codex() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
-    let p = dir.join("fake-codex");
+    let p = dir.join("examples").join("fake-codex");
     assert!(
         p.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
+        "{} is missing: run the tests with plain `cargo test` (which builds examples), \
+         or `cargo build --example fake-codex` before `cargo test --test integration`",
         p.display()
     );
     p
