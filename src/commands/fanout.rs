@@ -61,6 +61,11 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
             description: "Curate the findings into one ranked, de-duplicated list (`orch merge`)."
                 .into(),
         },
+        StageRecord {
+            name: "decide".into(),
+            description: "Check the top findings against the code; choose what to fix next."
+                .into(),
+        },
     ];
     let run = spawn::new_run(&home, "fanout", args.max_parallel, stages)?;
     if args.merge {
