@@ -644,6 +644,17 @@ impl Expander<'_> {
             for w in &stage.get_ref().worker {
                 let Some(each) = &w.each else { continue };
                 let at = self.at(each.span());
+                if let Some((_, name)) = tags(each.get_ref())
+                    .into_iter()
+                    .find(|(_, n)| [ITEM, ITEMS].contains(n))
+                {
+                    return Err(PipelineError::Invalid {
+                        at,
+                        message: format!(
+                            "`each` cannot use `{{{{{name}}}}}`, which it defines; give it a list or a var"
+                        ),
+                    });
+                }
                 let mut items: Vec<String> = Vec::new();
                 for item in self
                     .subst(each)?
@@ -1431,6 +1442,11 @@ first: {{out:part-1}}"""
         assert_eq!(
             e,
             "p.toml:2: `item` is reserved (`{{item}}` is set by `each`); rename this var"
+        );
+        let e = err(&EACH.replace("{{parts}}", "{{item}}"), &[]);
+        assert_eq!(
+            e,
+            "p.toml:6: `each` cannot use `{{item}}`, which it defines; give it a list or a var"
         );
         let e = err(EACH, &[("parts", "x"), ("item", "y")]);
         assert!(e.starts_with("unknown --var `item`"), "{e}");
