@@ -31,6 +31,24 @@
 //!
 //! A worker without `after` waits for every worker of the nearest earlier stage that has
 //! workers; `after = [...]` replaces that with an explicit list (`after = []`: no wait).
+//!
+//! One worker per item of a list (pattern D, any number of sections):
+//!
+//! ```toml
+//!   [[stage.worker]]
+//!   label = "section"         # copies are section-1, section-2, ... in list order
+//!   each = "{{sections}}"     # rendered, then split on commas and newlines (trimmed,
+//!                             # empties dropped); 1 to 20 distinct items
+//!   role = "reviewer"
+//!   task = "Review {{item}} only; the others ({{items}}) belong to other workers."
+//! ```
+//!
+//! `{{item}}` (this copy's item) and `{{items}}` (all of them, comma-separated) work in
+//! every field of that worker and nowhere else. The base label stands for all copies:
+//! `after = ["section"]` waits for every copy, and `{{out:section}}` becomes one line per
+//! copy, `ITEM: {{out:section-N}}` (put it on a line of its own). Items are used as
+//! given, never globbed: let the shell expand a glob, e.g.
+//! `--var sections="$(ls -d src/*/)"` (newlines separate items too).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -52,6 +70,15 @@ pub const SANDBOXES: &[&str] = &["read-only", "workspace-write", "danger-full-ac
 
 /// The most stages a pipeline may have: a plan longer than that stops being a plan.
 pub const MAX_STAGES: usize = 6;
+
+/// The most copies one `each` worker may make: every copy is a codex session and a tmux
+/// window, and a list longer than this is more likely a mistake (a glob that matched too
+/// much) than a plan.
+pub const MAX_EACH: usize = 20;
+
+/// The tags an `each` worker defines: its own item, and the whole list.
+const ITEM: &str = "item";
+const ITEMS: &str = "items";
 
 /// A place in a pipeline file, shown as `file:line`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,6 +206,8 @@ pub struct PlannedWorker {
     /// Labels whose final message this prompt refers to as `{{out:LABEL}}`; all of them
     /// are among the workers this one (transitively) waits for.
     pub inputs: Vec<String>,
+    /// For a copy of an `each` worker, its item.
+    pub item: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,6 +260,7 @@ struct RawWorker {
     cd: Option<Spanned<String>>,
     model: Option<Spanned<String>>,
     output_schema: Option<bool>,
+    each: Option<Spanned<String>>,
 }
 
 /// Loads the pipeline file at `path`.
@@ -264,8 +294,12 @@ pub fn load_source(
     })?;
 
     let vars = merge_vars(&file, &raw, vars)?;
-    let file = Expander { file, vars: &vars };
-    file.load(raw, share, source.name())
+    let expander = Expander {
+        file: &file,
+        vars: &vars,
+        each: None,
+    };
+    expander.load(raw, share, source.name())
 }
 
 /// Replaces each `{{out:LABEL}}` in a rendered prompt with `path_of(LABEL)` — typically
@@ -319,12 +353,24 @@ fn merge_vars(
         .iter()
         .map(|(k, v)| (k.clone(), v.get_ref().clone()))
         .collect();
+    if let Some((name, value)) = raw
+        .vars
+        .iter()
+        .find(|(k, _)| [ITEM, ITEMS].contains(&k.as_str()))
+    {
+        return Err(PipelineError::Invalid {
+            at: file.loc(value.span()),
+            message: format!(
+                "`{name}` is reserved (`{{{{{name}}}}}` is set by `each`); rename this var"
+            ),
+        });
+    }
     let mut known: BTreeSet<&str> = raw.vars.keys().map(String::as_str).collect();
     known.extend(
         tags(file.text)
             .into_iter()
             .map(|(_, n)| n)
-            .filter(|n| is_var_name(n)),
+            .filter(|n| is_var_name(n) && ![ITEM, ITEMS].contains(n)),
     );
     for (name, value) in given {
         if !known.contains(name.as_str()) {
@@ -388,10 +434,22 @@ impl File<'_> {
     }
 }
 
+#[derive(Clone, Copy)]
 struct Expander<'a> {
-    file: File<'a>,
+    file: &'a File<'a>,
     vars: &'a BTreeMap<String, String>,
+    /// Inside a copy of an `each` worker: its item and the whole list, comma-separated.
+    each: Option<(&'a str, &'a str)>,
 }
+
+/// The copies an `each` worker expands to, in list order.
+struct Family {
+    items: Vec<String>,
+    labels: Vec<String>,
+    joined: String,
+}
+
+type Families = HashMap<String, Family>;
 
 /// A worker read from the file, before `after` is resolved.
 struct Pending<'r> {
@@ -414,11 +472,26 @@ impl Expander<'_> {
             if !is_var_name(name) {
                 continue;
             }
-            let Some(v) = self.vars.get(name) else {
-                return Err(PipelineError::UndefinedVar {
-                    at: self.file.line_in(value, start),
-                    name: name.to_string(),
-                });
+            let v = match (name, self.each) {
+                (ITEM, Some((item, _))) => item,
+                (ITEMS, Some((_, items))) => items,
+                (ITEM | ITEMS, None) => {
+                    return Err(PipelineError::Invalid {
+                        at: self.file.line_in(value, start),
+                        message: format!(
+                            "`{{{{{name}}}}}` is only set in a worker with `each = \"...\"`; add `each` to this worker or remove `{{{{{name}}}}}`"
+                        ),
+                    });
+                }
+                _ => match self.vars.get(name) {
+                    Some(v) => v.as_str(),
+                    None => {
+                        return Err(PipelineError::UndefinedVar {
+                            at: self.file.line_in(value, start),
+                            name: name.to_string(),
+                        });
+                    }
+                },
             };
             let end = start + text[start..].find("}}").unwrap_or(0) + 2;
             out.push_str(&text[at..start]);
@@ -476,6 +549,7 @@ impl Expander<'_> {
             None => None,
         };
 
+        let families = self.families(&raw)?;
         let mut stages = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         let mut packs: HashMap<PathBuf, String> = HashMap::new();
@@ -497,29 +571,38 @@ impl Expander<'_> {
             }
             let mut labels = Vec::new();
             for w in &stage.worker {
-                let label = w.label.get_ref();
+                let base = w.label.get_ref();
                 let at = self.at(w.label.span());
-                if !valid_label(label) {
-                    return Err(PipelineError::InvalidLabel {
-                        at,
-                        label: label.clone(),
+                // The base label of an `each` worker is taken too: `after` and `{{out:…}}`
+                // use it to mean all the copies.
+                claim_label(base, &at, &mut first_line)?;
+                let copies: Vec<(&str, Option<(&str, &str)>)> = match &w.each {
+                    None => vec![(base.as_str(), None)],
+                    Some(_) => {
+                        let f = &families[base];
+                        f.labels
+                            .iter()
+                            .zip(&f.items)
+                            .map(|(l, i)| (l.as_str(), Some((i.as_str(), f.joined.as_str()))))
+                            .collect()
+                    }
+                };
+                for (label, each) in copies {
+                    if each.is_some() {
+                        claim_label(label, &at, &mut first_line)?;
+                    }
+                    let scoped = Expander { each, ..*self };
+                    let mut worker =
+                        scoped.worker(&raw, w, &stage_name, share, &mut packs, &families)?;
+                    worker.label = label.to_string();
+                    worker.item = each.map(|(item, _)| item.to_string());
+                    labels.push(label.to_string());
+                    pending.push(Pending {
+                        raw: w,
+                        worker,
+                        stage_index: index,
                     });
                 }
-                if let Some(&first) = first_line.get(label) {
-                    return Err(PipelineError::DuplicateLabel {
-                        at,
-                        label: label.clone(),
-                        first_line: first,
-                    });
-                }
-                first_line.insert(label.clone(), at.line);
-                let worker = self.worker(&raw, w, &stage_name, share, &mut packs)?;
-                labels.push(label.clone());
-                pending.push(Pending {
-                    raw: w,
-                    worker,
-                    stage_index: index,
-                });
             }
             stages.push(Stage {
                 name: stage_name,
@@ -536,7 +619,7 @@ impl Expander<'_> {
             });
         }
 
-        self.resolve_after(&mut pending, &stages)?;
+        self.resolve_after(&mut pending, &stages, &families)?;
         self.check_cycles(&pending)?;
         self.check_inputs(&pending)?;
 
@@ -553,6 +636,79 @@ impl Expander<'_> {
         })
     }
 
+    /// The copies of every `each` worker, by base label, worked out before any worker is
+    /// built so that `after` and `{{out:…}}` anywhere in the file can name them.
+    fn families(&self, raw: &RawPipeline) -> Result<Families, PipelineError> {
+        let mut families = Families::new();
+        for stage in &raw.stage {
+            for w in &stage.get_ref().worker {
+                let Some(each) = &w.each else { continue };
+                let at = self.at(each.span());
+                if let Some((_, name)) = tags(each.get_ref())
+                    .into_iter()
+                    .find(|(_, n)| [ITEM, ITEMS].contains(n))
+                {
+                    return Err(PipelineError::Invalid {
+                        at,
+                        message: format!(
+                            "`each` cannot use `{{{{{name}}}}}`, which it defines; give it a list or a var"
+                        ),
+                    });
+                }
+                let mut items: Vec<String> = Vec::new();
+                for item in self
+                    .subst(each)?
+                    .split([',', '\n'])
+                    .map(str::trim)
+                    .filter(|i| !i.is_empty())
+                {
+                    if items.iter().any(|i| i == item) {
+                        return Err(PipelineError::Invalid {
+                            at,
+                            message: format!(
+                                "`each` lists `{item}` twice; every item gets its own worker, so list it once"
+                            ),
+                        });
+                    }
+                    items.push(item.to_string());
+                }
+                if items.is_empty() {
+                    let hint = tags(each.get_ref())
+                        .into_iter()
+                        .find(|(_, n)| is_var_name(n))
+                        .map(|(_, n)| format!(", e.g. --var {n}=src/a/,src/b/"))
+                        .unwrap_or_default();
+                    return Err(PipelineError::Invalid {
+                        at,
+                        message: format!(
+                            "`each = {:?}` gives no items; give a list separated by commas or newlines{hint}",
+                            each.get_ref()
+                        ),
+                    });
+                }
+                if items.len() > MAX_EACH {
+                    return Err(PipelineError::Invalid {
+                        at,
+                        message: format!(
+                            "`each` gives {} items; one worker makes at most {MAX_EACH} copies (split the list over several runs)",
+                            items.len()
+                        ),
+                    });
+                }
+                let base = w.label.get_ref();
+                families.insert(
+                    base.clone(),
+                    Family {
+                        labels: (1..=items.len()).map(|n| format!("{base}-{n}")).collect(),
+                        joined: items.join(", "),
+                        items,
+                    },
+                );
+            }
+        }
+        Ok(families)
+    }
+
     fn worker(
         &self,
         raw: &RawPipeline,
@@ -560,6 +716,7 @@ impl Expander<'_> {
         stage: &str,
         share: &Share,
         packs: &mut HashMap<PathBuf, String>,
+        families: &Families,
     ) -> Result<PlannedWorker, PipelineError> {
         let role = self.subst(&w.role)?.trim().to_string();
         let template = match &w.template {
@@ -624,7 +781,7 @@ impl Expander<'_> {
             None => (None, None),
         };
 
-        let task = self.subst(&w.task)?;
+        let task = expand_outputs(&self.subst(&w.task)?, families);
         if task.trim().is_empty() {
             return Err(PipelineError::Invalid {
                 at: self.at(w.task.span()),
@@ -650,10 +807,17 @@ impl Expander<'_> {
 
         let mut inputs: Vec<String> = Vec::new();
         for (_, tag) in tags(w.task.get_ref()) {
-            if let Some(label) = tag.strip_prefix("out:").map(str::trim)
-                && !inputs.iter().any(|i| i == label)
-            {
-                inputs.push(label.to_string());
+            let Some(label) = tag.strip_prefix("out:").map(str::trim) else {
+                continue;
+            };
+            let named = match families.get(label) {
+                Some(f) => f.labels.clone(),
+                None => vec![label.to_string()],
+            };
+            for label in named {
+                if !inputs.contains(&label) {
+                    inputs.push(label);
+                }
             }
         }
 
@@ -670,6 +834,7 @@ impl Expander<'_> {
             output_schema: w.output_schema.unwrap_or(false),
             context: context_path,
             inputs,
+            item: None,
         })
     }
 
@@ -705,28 +870,43 @@ impl Expander<'_> {
         &self,
         pending: &mut [Pending],
         stages: &[Stage],
+        families: &Families,
     ) -> Result<(), PipelineError> {
         let labels: Vec<String> = pending.iter().map(|p| p.worker.label.clone()).collect();
+        // As written in the file: an `each` worker once, by its base label.
+        let mut known: Vec<&str> = Vec::new();
+        for p in pending.iter() {
+            if !known.contains(&p.raw.label.get_ref().as_str()) {
+                known.push(p.raw.label.get_ref());
+            }
+        }
         for p in pending.iter_mut() {
             p.worker.after = match &p.raw.after {
                 Some(list) => {
                     let mut after = Vec::new();
                     for name in list.get_ref() {
-                        if !labels.contains(name.get_ref()) {
-                            return Err(PipelineError::UnknownAfter {
-                                at: self.at(name.span()),
-                                name: name.get_ref().clone(),
-                                known: labels.join(", "),
-                            });
-                        }
-                        if name.get_ref() == &p.worker.label {
+                        let n = name.get_ref();
+                        let named = match families.get(n) {
+                            Some(f) => f.labels.clone(),
+                            None if labels.contains(n) => vec![n.clone()],
+                            None => {
+                                return Err(PipelineError::UnknownAfter {
+                                    at: self.at(name.span()),
+                                    name: n.clone(),
+                                    known: known.join(", "),
+                                });
+                            }
+                        };
+                        if n == &p.worker.label || n == p.raw.label.get_ref() {
                             return Err(PipelineError::Cycle {
                                 at: self.at(name.span()),
-                                cycle: format!("{0} -> {0}", p.worker.label),
+                                cycle: format!("{n} -> {n}"),
                             });
                         }
-                        if !after.contains(name.get_ref()) {
-                            after.push(name.get_ref().clone());
+                        for label in named {
+                            if !after.contains(&label) {
+                                after.push(label);
+                            }
                         }
                     }
                     after
@@ -773,9 +953,10 @@ impl Expander<'_> {
                     .after
                     .as_ref()
                     .and_then(|l| {
-                        l.get_ref()
-                            .iter()
-                            .find(|n| n.get_ref() == &pending[to].worker.label)
+                        let to = &pending[to];
+                        l.get_ref().iter().find(|n| {
+                            n.get_ref() == &to.worker.label || n.get_ref() == to.raw.label.get_ref()
+                        })
                     })
                     .map(|n| n.span())
                     .unwrap_or_else(|| p.raw.label.span());
@@ -789,9 +970,9 @@ impl Expander<'_> {
     }
 
     fn check_inputs(&self, pending: &[Pending]) -> Result<(), PipelineError> {
-        let by_label: HashMap<&str, &PlannedWorker> = pending
+        let by_label: HashMap<&str, &Pending> = pending
             .iter()
-            .map(|p| (p.worker.label.as_str(), &p.worker))
+            .map(|p| (p.worker.label.as_str(), p))
             .collect();
         for p in pending {
             if p.worker.inputs.is_empty() {
@@ -802,18 +983,21 @@ impl Expander<'_> {
             let mut todo: Vec<&str> = p.worker.after.iter().map(String::as_str).collect();
             while let Some(label) = todo.pop() {
                 if upstream.insert(label) {
-                    todo.extend(by_label[label].after.iter().map(String::as_str));
+                    todo.extend(by_label[label].worker.after.iter().map(String::as_str));
                 }
             }
             for input in &p.worker.inputs {
                 if upstream.contains(input.as_str()) {
                     continue;
                 }
-                let pos = p
-                    .raw
-                    .task
-                    .get_ref()
+                // A copy of an `each` worker is named in the file by its base label.
+                let task = p.raw.task.get_ref();
+                let base = by_label
+                    .get(input.as_str())
+                    .map_or(input.as_str(), |q| q.raw.label.get_ref().as_str());
+                let pos = task
                     .find(&format!("out:{input}"))
+                    .or_else(|| task.find(&format!("out:{base}")))
                     .unwrap_or(0);
                 let message = if by_label.contains_key(input.as_str()) {
                     format!(
@@ -838,6 +1022,44 @@ impl Expander<'_> {
         }
         Ok(())
     }
+}
+
+/// Marks `label` as used at `at`, refusing an invalid or already used one.
+fn claim_label(
+    label: &str,
+    at: &Loc,
+    first_line: &mut HashMap<String, usize>,
+) -> Result<(), PipelineError> {
+    if !valid_label(label) {
+        return Err(PipelineError::InvalidLabel {
+            at: at.clone(),
+            label: label.to_string(),
+        });
+    }
+    if let Some(&first) = first_line.get(label) {
+        return Err(PipelineError::DuplicateLabel {
+            at: at.clone(),
+            label: label.to_string(),
+            first_line: first,
+        });
+    }
+    first_line.insert(label.to_string(), at.line);
+    Ok(())
+}
+
+/// `{{out:BASE}}` of an `each` worker becomes one line per copy, `ITEM: {{out:COPY}}`,
+/// so a later worker reads every copy's result knowing which item it was about.
+fn expand_outputs(task: &str, families: &Families) -> String {
+    fill_outputs(task, |label| match families.get(label) {
+        Some(f) => f
+            .items
+            .iter()
+            .zip(&f.labels)
+            .map(|(item, copy)| format!("{item}: {{{{out:{copy}}}}}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => format!("{{{{out:{label}}}}}"),
+    })
 }
 
 /// Depth-first search; returns the edge (from, to) that closes a cycle, with `path`
@@ -925,6 +1147,9 @@ fn worker_line(w: &PlannedWorker) -> String {
     );
     if let Some(lens) = &w.lens {
         line.push_str(&format!(", lens {lens}"));
+    }
+    if let Some(item) = &w.item {
+        line.push_str(&format!(", item {item:?}"));
     }
     if !w.after.is_empty() {
         line.push_str(&format!(", after {}", w.after.join(" ")));
@@ -1094,6 +1319,162 @@ name = "b"
         assert!(err(&text, &[]).starts_with("p.toml:13: 7 stages; keep a plan to at most 6"));
         assert!(err("description = \"x\"\n", &[]).contains("no [[stage]]"));
         assert!(err("[[stage]]\nname = \"a\"\n", &[]).contains("at least one worker"));
+    }
+
+    const EACH: &str = r#"
+[[stage]]
+name = "a"
+  [[stage.worker]]
+  label = "part"
+  each = "{{parts}}"
+  role = "reviewer"
+  cd = "{{item}}"
+  task = "review {{item}} of {{items}}"
+[[stage]]
+name = "b"
+  [[stage.worker]]
+  label = "check"
+  role = "verifier"
+  task = """
+reports:
+{{out:part}}
+first: {{out:part-1}}"""
+"#;
+
+    #[test]
+    fn each_makes_one_worker_per_item() {
+        let plan = load_str(EACH, &[("parts", " src/a/,\nsrc/b/ ,, lib.rs\n")]).unwrap();
+        let labels: Vec<&str> = plan.workers.iter().map(|w| w.label.as_str()).collect();
+        assert_eq!(labels, ["part-1", "part-2", "part-3", "check"]);
+        assert_eq!(plan.stages[0].workers, ["part-1", "part-2", "part-3"]);
+        for (w, item) in plan.workers.iter().zip(["src/a/", "src/b/", "lib.rs"]) {
+            assert_eq!(w.item.as_deref(), Some(item));
+            assert_eq!(w.cd.as_deref(), Some(Path::new(item)));
+            assert!(
+                w.prompt
+                    .contains(&format!("review {item} of src/a/, src/b/, lib.rs")),
+                "{}",
+                w.prompt
+            );
+        }
+        let check = &plan.workers[3];
+        assert_eq!(check.item, None);
+        assert_eq!(check.after, ["part-1", "part-2", "part-3"]);
+        assert_eq!(check.inputs, ["part-1", "part-2", "part-3"]);
+        assert!(
+            check.prompt.contains(
+                "reports:\nsrc/a/: {{out:part-1}}\nsrc/b/: {{out:part-2}}\nlib.rs: {{out:part-3}}\nfirst: {{out:part-1}}"
+            ),
+            "{}",
+            check.prompt
+        );
+        assert!(plan.dry_run_text().contains(
+            "part-2  [stage a, role reviewer, sandbox read-only, item \"src/b/\", cd src/b/]"
+        ));
+    }
+
+    #[test]
+    fn after_the_base_label_waits_for_every_copy() {
+        let text = EACH.replace(
+            "role = \"verifier\"",
+            "role = \"verifier\"\n  after = [\"part\", \"part-2\"]",
+        );
+        let plan = load_str(&text, &[("parts", "x,y")]).unwrap();
+        assert_eq!(plan.workers[2].after, ["part-1", "part-2"]);
+        // Not waiting for them while reading their output is refused, at the reference.
+        let text = EACH.replace(
+            "role = \"verifier\"",
+            "role = \"verifier\"\n  after = [\"part-1\"]",
+        );
+        let e = err(&text, &[("parts", "x,y")]);
+        assert!(
+            e.starts_with("p.toml:18: `{{out:part-2}}`: worker `check` does not wait for `part-2`"),
+            "{e}"
+        );
+        // An `each` worker cannot wait for its own copies.
+        let text = EACH.replace("cd = ", "after = [\"part\"]\n  cd = ");
+        assert_eq!(
+            err(&text, &[("parts", "x,y")]),
+            "p.toml:8: cycle in `after`: part -> part (each waits for the next)"
+        );
+        let text = EACH.replace(
+            "role = \"verifier\"",
+            "role = \"verifier\"\n  after = [\"parts\"]",
+        );
+        assert_eq!(
+            err(&text, &[("parts", "x,y")]),
+            "p.toml:15: `after` names unknown worker `parts`; workers: part, check"
+        );
+    }
+
+    #[test]
+    fn each_errors_name_the_line() {
+        assert_eq!(
+            err(EACH, &[("parts", " , \n")]),
+            "p.toml:6: `each = \"{{parts}}\"` gives no items; give a list separated by commas or newlines, e.g. --var parts=src/a/,src/b/"
+        );
+        assert_eq!(
+            err(EACH, &[("parts", "a,b,a")]),
+            "p.toml:6: `each` lists `a` twice; every item gets its own worker, so list it once"
+        );
+        let many: Vec<String> = (1..=MAX_EACH + 1).map(|n| format!("s{n}")).collect();
+        assert_eq!(
+            err(EACH, &[("parts", &many.join(","))]),
+            "p.toml:6: `each` gives 21 items; one worker makes at most 20 copies (split the list over several runs)"
+        );
+        let twenty = &many[..MAX_EACH].join("\n");
+        assert_eq!(
+            load_str(EACH, &[("parts", twenty)]).unwrap().workers.len(),
+            21
+        );
+        let no_each = EACH.replace("  each = \"{{parts}}\"\n", "");
+        assert_eq!(
+            err(&no_each, &[]),
+            "p.toml:8: `{{item}}` is only set in a worker with `each = \"...\"`; add `each` to this worker or remove `{{item}}`"
+        );
+        let in_check = EACH.replace("first:", "{{items}}");
+        assert!(
+            err(&in_check, &[("parts", "x")]).starts_with("p.toml:18: `{{items}}` is only set"),
+            "{}",
+            err(&in_check, &[("parts", "x")])
+        );
+        let e = err(&format!("[vars]\nitem = \"x\"\n{EACH}"), &[("parts", "x")]);
+        assert_eq!(
+            e,
+            "p.toml:2: `item` is reserved (`{{item}}` is set by `each`); rename this var"
+        );
+        let e = err(&EACH.replace("{{parts}}", "{{item}}"), &[]);
+        assert_eq!(
+            e,
+            "p.toml:6: `each` cannot use `{{item}}`, which it defines; give it a list or a var"
+        );
+        let e = err(EACH, &[("parts", "x"), ("item", "y")]);
+        assert!(e.starts_with("unknown --var `item`"), "{e}");
+    }
+
+    #[test]
+    fn copies_get_valid_unique_labels() {
+        let clash = format!(
+            "{EACH}  [[stage.worker]]\n  label = \"part-2\"\n  role = \"scout\"\n  task = \"t\"\n"
+        );
+        assert_eq!(
+            err(&clash, &[("parts", "x,y")]),
+            "p.toml:20: duplicate worker label `part-2` (first used on line 5)"
+        );
+        let base = format!(
+            "{EACH}  [[stage.worker]]\n  label = \"part\"\n  role = \"scout\"\n  task = \"t\"\n"
+        );
+        assert!(
+            err(&base, &[("parts", "x")]).starts_with("p.toml:20: duplicate worker label `part`")
+        );
+        let long = "p".repeat(63);
+        let text = EACH.replace("\"part\"", &format!("\"{long}\""));
+        assert_eq!(
+            err(&text, &[("parts", "x")]),
+            format!(
+                "p.toml:5: invalid worker label `{long}-1`: use 1-64 of A-Z a-z 0-9 . _ -, not starting with - or ."
+            )
+        );
     }
 
     #[test]

@@ -15,9 +15,7 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
         "split-by-sections",
         &[
             ("task", "port errors to thiserror"),
-            ("section1", "src/store/"),
-            ("section2", "src/merge/"),
-            ("section3", "src/tmux.rs"),
+            ("sections", "src/store/,src/merge/,src/tmux.rs"),
         ],
     ),
     ("research-synthesis", &[("question", "is notify reliable?")]),
@@ -173,6 +171,60 @@ fn later_stages_wait_and_read_earlier_outputs() {
     assert!(filled.contains("/run/review/last.md") && filled.contains("/run/fix/last.md"));
 }
 
+#[test]
+fn split_by_sections_takes_any_number_of_sections() {
+    let share = builtin_only();
+    let path = repo().join("share/pipelines/split-by-sections.toml");
+    for sections in [
+        vec!["src/store/", "src/merge/"],
+        vec!["src/a/", "src/b/", "src/c.rs", "docs/", "README.md"],
+    ] {
+        // Newline-separated, as `$(ls -d src/*/)` gives them.
+        let given = vars(&[("task", "port errors"), ("sections", &sections.join("\n"))]);
+        let plan = pipeline::load(&path, &given, &share).unwrap();
+        let copies: Vec<String> = (1..=sections.len())
+            .map(|n| format!("section-{n}"))
+            .collect();
+        let labels: Vec<&str> = plan.workers.iter().map(|w| w.label.as_str()).collect();
+        let mut expected: Vec<&str> = copies.iter().map(String::as_str).collect();
+        expected.push("consistency");
+        assert_eq!(labels, expected);
+        assert_eq!(plan.stages[0].workers, copies);
+        let all = sections.join(", ");
+        for (w, section) in plan.workers.iter().zip(&sections) {
+            assert_eq!(w.item.as_deref(), Some(*section));
+            assert_eq!(w.sandbox, "workspace-write");
+            assert!(w.after.is_empty());
+            assert!(
+                w.prompt.contains(&format!("Your section is {section};"))
+                    && w.prompt.contains(&format!("touch none but yours: {all}.")),
+                "{}",
+                w.prompt
+            );
+        }
+        let verifier = plan.workers.last().unwrap();
+        assert_eq!(verifier.after, copies);
+        assert_eq!(verifier.inputs, copies);
+        let filled = pipeline::fill_outputs(&verifier.prompt, |l| format!("/run/{l}/last.md"));
+        let listed: String = sections
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s}: /run/section-{}/last.md\n", i + 1))
+            .collect();
+        assert!(
+            filled.contains(&format!("one per section:\n{listed}Check")),
+            "{filled}"
+        );
+    }
+    let e = pipeline::load(&path, &vars(&[("task", "t"), ("sections", ",")]), &share)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("split-by-sections.toml:") && e.contains("gives no items"),
+        "{e}"
+    );
+}
+
 /// The message for a bad fixture, with the repository prefix removed.
 fn fixture_error(name: &str, given: &[(&str, &str)]) -> String {
     let path = Path::new("tests/fixtures/pipelines").join(name);
@@ -187,7 +239,7 @@ fn fixture_error(name: &str, given: &[(&str, &str)]) -> String {
 fn bad_pipelines_name_file_and_line() {
     assert_eq!(
         fixture_error("unknown-field.toml", &[]),
-        "tests/fixtures/pipelines/unknown-field.toml:8: unknown field `lense`, expected one of `label`, `role`, `task`, `lens`, `template`, `context`, `sandbox`, `after`, `cd`, `model`, `output_schema`"
+        "tests/fixtures/pipelines/unknown-field.toml:8: unknown field `lense`, expected one of `label`, `role`, `task`, `lens`, `template`, `context`, `sandbox`, `after`, `cd`, `model`, `output_schema`, `each`"
     );
     assert_eq!(
         fixture_error("cycle.toml", &[]),

@@ -321,16 +321,7 @@ fn every_shipped_pipeline_dry_runs() {
         ("scout-act-verify", vec!["--var", "goal=add a flag"]),
         (
             "split-by-sections",
-            vec![
-                "--var",
-                "task=port",
-                "--var",
-                "section1=a",
-                "--var",
-                "section2=b",
-                "--var",
-                "section3=c",
-            ],
+            vec!["--var", "task=port", "--var", "sections=a,b"],
         ),
         ("research-synthesis", vec!["--var", "question=which queue"]),
         ("options-sprint", vec!["--var", "problem=storage format"]),
@@ -389,6 +380,59 @@ fn review_fix_verify_runs_to_the_end() {
     let plan = t.ok(&["plan", &run]);
     assert!(plan.contains("[x] 3. verify"), "{plan}");
     assert!(plan.contains("[>] 4. report"), "{plan}");
+}
+
+#[test]
+fn split_by_sections_runs_one_worker_per_section_then_the_verifier() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let sections = ["src/store/", "src/merge/", "src/tmux.rs"];
+    let out = t
+        .cmd()
+        .args(["run", "split-by-sections", "--var", "task=port the errors"])
+        .arg("--var")
+        .arg(format!("sections={}", sections.join(",")))
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let verify = format!("{run}/consistency");
+    t.wait_state(&verify, "done", 60);
+    let verify_prompt = t.invocations(&verify)[0]["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (i, section) in sections.iter().enumerate() {
+        let addr = format!("{run}/section-{}", i + 1);
+        let w = t.worker(&addr);
+        assert_eq!(w["state"], "done", "{w}");
+        assert_eq!(w["stage"], "sections");
+        assert!(
+            w["finished_at"].as_str().unwrap() <= t.worker(&verify)["started_at"].as_str().unwrap()
+        );
+        let prompt = t.invocations(&addr)[0]["prompt"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            prompt.contains(&format!("Your section is {section};")),
+            "{prompt}"
+        );
+        let result = t.worker_dir(&addr).join("last-message.md");
+        assert!(
+            verify_prompt.contains(&format!("{section}: {}\n", result.display())),
+            "{verify_prompt}"
+        );
+    }
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[x] 2. consistency"), "{plan}");
+    assert!(plan.contains("[>] 3. merge"), "{plan}");
 }
 
 #[test]
