@@ -66,7 +66,7 @@ use crate::pack::{self, PackError};
 use crate::share::{self, Prompt, Share, ShareError};
 
 /// The sandboxes codex accepts (`codex exec --sandbox`).
-pub const SANDBOXES: &[&str] = &["read-only", "workspace-write", "danger-full-access"];
+pub use crate::codex::SANDBOXES;
 
 /// The most stages a pipeline may have: a plan longer than that stops being a plan.
 pub const MAX_STAGES: usize = 6;
@@ -314,11 +314,7 @@ pub fn fill_outputs(prompt: &str, path_of: impl Fn(&str) -> String) -> String {
 /// Whether `label` is a valid worker label: 1-64 of `[A-Za-z0-9._-]`, not starting with
 /// `-` or `.` (labels become file names, tmux window names and command-line arguments).
 pub fn valid_label(label: &str) -> bool {
-    (1..=64).contains(&label.len())
-        && !label.starts_with(['-', '.'])
-        && label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    crate::store::ids::validate_label(label).is_ok()
 }
 
 fn is_var_name(name: &str) -> bool {

@@ -63,8 +63,7 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
         },
         StageRecord {
             name: "decide".into(),
-            description: "Check the top findings against the code; choose what to fix next."
-                .into(),
+            description: "Check the top findings against the code; choose what to fix next.".into(),
         },
     ];
     let run = spawn::new_run(&home, "fanout", args.max_parallel, stages)?;

@@ -73,7 +73,10 @@ fn fanout_makes_one_read_only_reviewer_per_lens() {
     let plan = t.ok(&["plan", &run]);
     assert!(plan.contains("[x] 1. review"), "{plan}");
     assert!(plan.contains("[>] 2. merge"), "{plan}");
-    assert!(plan.contains("[ ] 3. decide"), "exactly one step in progress: {plan}");
+    assert!(
+        plan.contains("[ ] 3. decide"),
+        "exactly one step in progress: {plan}"
+    );
 }
 
 #[test]
