@@ -237,6 +237,20 @@ pub fn any_due(run: &RunDir, labels: &[String]) -> bool {
     labels.iter().any(|l| due(&run.worker(l)).is_some())
 }
 
+/// An automatic retry is planned (or, for a lost worker, owed) and has not started:
+/// the worker's outcome is still to come.
+pub fn coming(w: &WorkerDir, st: State) -> bool {
+    if pending(w).is_some() {
+        return true;
+    }
+    st == State::Lost
+        && !w.exit_path().exists()
+        && read_json_opt::<LaunchRecord>(&w.launch_path())
+            .ok()
+            .flatten()
+            .is_some_and(|l| wanted(w, State::Lost, l.attempt, None).is_some())
+}
+
 fn due(w: &WorkerDir) -> Option<Plan> {
     if let Some(p) = pending(w) {
         return (p.at <= Utc::now()).then_some(p);

@@ -34,7 +34,12 @@ impl Tmux {
     pub fn for_home(home: &Path) -> Result<Tmux> {
         if let Some(s) = std::env::var_os("ORCH_TMUX_SOCKET").filter(|s| !s.is_empty()) {
             let socket = PathBuf::from(s);
-            if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Made private if orch creates it; an existing folder is the user's choice
+            // and is left as it is (it may be their home).
+            if let Some(dir) = socket
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+            {
                 create_private_dir(dir).with_context(|| {
                     format!(
                         "cannot create the folder of ORCH_TMUX_SOCKET {}",

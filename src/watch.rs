@@ -40,7 +40,7 @@ const SPAWN_GRACE: Duration = Duration::from_secs(30);
 /// The worker reached a state it will not leave without a retry (one planned by
 /// `--retries` counts as not ended: the worker's outcome is still to come).
 pub fn has_ended(w: &WorkerDir, st: State) -> bool {
-    if st.is_final() && crate::retry::pending(w).is_some() {
+    if st.is_final() && crate::retry::coming(w, st) {
         return false;
     }
     if st == State::Incomplete {

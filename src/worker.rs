@@ -34,16 +34,72 @@ macro_rules! pane {
     }};
 }
 
+/// Signals the wrapper received, and the process group they are forwarded to (0 until
+/// codex runs: before that a signal only sets its flag).
+#[derive(Clone, Default)]
+struct Signals {
+    interrupted: Arc<AtomicBool>,
+    hung_up: Arc<AtomicBool>,
+    child_pg: Arc<AtomicI32>,
+}
+
+impl Signals {
+    /// Installed as soon as the wrapper holds its life lock, so a Ctrl-C or `orch stop`
+    /// while it waits (for the writer slot, say) is recorded as stopped, not lost.
+    fn install() -> Result<Signals> {
+        let s = Signals::default();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let t = s.clone();
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                let forward = match sig {
+                    SIGHUP => {
+                        // The pane or the whole tmux server went away.
+                        t.hung_up.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    SIGTERM => {
+                        t.interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    _ => {
+                        t.interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGINT
+                    }
+                };
+                let pg = t.child_pg.load(Ordering::SeqCst);
+                if pg > 0 {
+                    let _ = killpg(Pid::from_raw(pg), forward);
+                }
+            }
+        });
+        Ok(s)
+    }
+
+    fn stop_asked(&self, w: &WorkerDir) -> bool {
+        self.interrupted.load(Ordering::SeqCst) || w.stop_path().exists()
+    }
+}
+
+/// How long a new wrapper waits for the life lock: a status call holds it (shared) for
+/// an instant, and the previous attempt's last processes may take a moment to go.
+const LIFE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     let run = home.run(run_id);
     let w = run.worker(label);
     let lock = open_lock_file(&w.live_lock_path())
         .with_context(|| format!("cannot open {}", w.live_lock_path().display()))?;
-    if lock.try_lock().is_err() {
-        pane!(
-            "orch: {} already has a live wrapper; this window does nothing",
-            w.address()
-        );
+    let started_at = Utc::now();
+    if !take_life_lock(&lock) {
+        // Something of an earlier attempt (a background process codex left) still holds
+        // the lock: say so in a record rather than leave the worker `starting`.
+        let msg = "processes of an earlier attempt still hold its live.lock (`orch doctor` lists them; stop them, then `orch retry`)";
+        pane!("orch: {}: {msg}", w.address());
+        if !w.exit_path().exists() {
+            write_early_failure(&w, started_at, msg)?;
+            after_exit(home, &run, &w, None);
+        }
         return Ok(1);
     }
     // Let codex (and its children) inherit the locked descriptor.
@@ -52,13 +108,57 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .context("cannot share the life lock with codex")?;
+    let sig = Signals::install()?;
+    match attempt(home, &run, &w, lock, &sig, started_at) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            // Any failure of the wrapper itself still ends in a record, never in a
+            // silent `lost`, and dependents hear of it.
+            let msg = format!("{e:#}");
+            pane!("orch: {msg}");
+            if !w.exit_path().exists() {
+                write_early_failure(&w, started_at, &msg)?;
+            }
+            after_exit(home, &run, &w, None);
+            Ok(1)
+        }
+    }
+}
 
+fn take_life_lock(lock: &File) -> bool {
+    let deadline = std::time::Instant::now() + LIFE_LOCK_WAIT;
+    loop {
+        if lock.try_lock().is_ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn write_early_failure(w: &WorkerDir, started_at: chrono::DateTime<Utc>, msg: &str) -> Result<()> {
+    let mut rec = ExitRecord::never_ran(State::Failed, msg);
+    rec.started_at = Some(started_at);
+    rec.attempt = read_json::<LaunchRecord>(&w.launch_path()).map_or(0, |l| l.attempt);
+    write_json(&w.exit_path(), &rec)
+}
+
+/// One attempt, from the life lock to the exit record.
+fn attempt(
+    home: &Home,
+    run: &crate::store::RunDir,
+    w: &WorkerDir,
+    lock: File,
+    sig: &Signals,
+    started_at: chrono::DateTime<Utc>,
+) -> Result<i32> {
     let spec: WorkerSpec = read_json(&w.spec_path())?;
     let launch: LaunchRecord = read_json(&w.launch_path())?;
-    let started_at = Utc::now();
     let finish = |state: State, error: Option<String>| -> Result<()> {
         write_exit(
-            &w,
+            w,
             &launch,
             state,
             None,
@@ -69,17 +169,26 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
         )
     };
 
-    if w.stop_path().exists() {
-        finish(State::Stopped, Some("stopped before it started".into()))?;
-        return Ok(0);
-    }
-
     let env = crate::envfile::read(&w.env_path())?;
-    let _writer = if spec.is_writer() && !spec.force_writer {
-        Some(take_writer_slot(home, &spec)?)
+    let writer = if spec.is_writer() && !spec.force_writer {
+        match take_writer_slot(home, &spec, w, sig)? {
+            Some(f) => Some(f),
+            None => {
+                finish(State::Stopped, Some("stopped before it started".into()))?;
+                drop(lock);
+                after_exit(home, run, w, None);
+                return Ok(0);
+            }
+        }
     } else {
         None
     };
+    if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
+        finish(State::Stopped, Some("stopped before it started".into()))?;
+        drop((lock, writer));
+        after_exit(home, run, w, Some(&spec));
+        return Ok(0);
+    }
 
     let input_path = if w.input_path().exists() {
         w.input_path()
@@ -121,12 +230,17 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
             let msg = format!("cannot start codex {}: {e}", launch.codex.display());
             pane!("{msg}");
             finish(State::Failed, Some(msg))?;
-            drop(lock);
-            after_exit(home, &run, &w);
+            drop((lock, writer));
+            after_exit(home, run, w, Some(&spec));
             return Ok(1);
         }
     };
     let pgid = child.id() as i32;
+    sig.child_pg.store(pgid, Ordering::SeqCst);
+    // A stop that came while codex was being started is passed on now.
+    if sig.stop_asked(w) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGINT);
+    }
     write_json(
         &w.started_path(),
         &StartRecord {
@@ -137,36 +251,8 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
             boot_id: crate::store::boot_id(),
         },
     )?;
-
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let hung_up = Arc::new(AtomicBool::new(false));
-    let child_pg = Arc::new(AtomicI32::new(pgid));
-    {
-        let (interrupted, hung_up, child_pg) =
-            (interrupted.clone(), hung_up.clone(), child_pg.clone());
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-        std::thread::spawn(move || {
-            for sig in signals.forever() {
-                let pg = Pid::from_raw(child_pg.load(Ordering::SeqCst));
-                let forward = match sig {
-                    SIGHUP => {
-                        // The pane or the whole tmux server went away.
-                        hung_up.store(true, Ordering::SeqCst);
-                        Signal::SIGTERM
-                    }
-                    SIGTERM => {
-                        interrupted.store(true, Ordering::SeqCst);
-                        Signal::SIGTERM
-                    }
-                    _ => {
-                        interrupted.store(true, Ordering::SeqCst);
-                        Signal::SIGINT
-                    }
-                };
-                let _ = killpg(pg, forward);
-            }
-        });
-    }
+    let interrupted = &sig.interrupted;
+    let hung_up = &sig.hung_up;
 
     let mut summary = events::Summary::default();
     let stdout = child.stdout.take().expect("stdout is piped");
@@ -217,7 +303,7 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     } else {
         let why = summary
             .failure()
-            .or_else(|| stderr_tail(&w))
+            .or_else(|| stderr_tail(w))
             .unwrap_or_else(|| match (&exit_code, &signal) {
                 (Some(0), _) => "codex exited 0 without completing its turn".into(),
                 (Some(c), _) => format!("codex exited with code {c}"),
@@ -227,7 +313,7 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
         (State::Failed, Some(with_login_hint(why)))
     };
     write_exit(
-        &w,
+        w,
         &launch,
         state,
         exit_code,
@@ -248,18 +334,27 @@ pub fn run(home: &Home, run_id: &str, label: &str) -> Result<i32> {
     if state == State::Done {
         pane!("final message: {}", w.last_message_path().display());
     }
-    // A retry's new wrapper must be able to take the life lock.
-    drop(lock);
-    after_exit(home, &run, &w);
+    // A retry's new wrapper must be able to take the life lock, and the next writer
+    // of this tree the writer slot, before the scheduler looks.
+    drop((lock, writer));
+    after_exit(home, run, w, Some(&spec));
     Ok(if state == State::Done { 0 } else { 1 })
 }
 
-/// A worker ended: plan an automatic retry first (so the scheduler does not skip its
-/// dependents), start whatever it unblocked, then wait out the retry's back-off here.
-fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir) {
+/// A worker ended: start whatever it unblocked (in other runs too, when it freed a
+/// working tree's writer slot), then wait out a planned retry's back-off here.
+fn after_exit(home: &Home, run: &crate::store::RunDir, w: &WorkerDir, spec: Option<&WorkerSpec>) {
     let plan = crate::retry::pending(w);
     if let Err(e) = crate::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
+    }
+    if spec.is_some_and(|s| s.is_writer() && !s.force_writer) {
+        // Writers of this tree may wait in other runs; nothing else would wake them.
+        for id in home.run_ids().unwrap_or_default() {
+            if id != run.id {
+                let _ = crate::sched::tick(home, &home.run(&id));
+            }
+        }
     }
     if let Some(p) = plan {
         pane!(
@@ -347,19 +442,32 @@ fn stderr_tail(w: &WorkerDir) -> Option<String> {
         .map(|l| l.chars().take(300).collect())
 }
 
-/// Blocks until this worker is the only writer of its working tree.
-fn take_writer_slot(home: &Home, spec: &WorkerSpec) -> Result<File> {
+/// Waits until this worker is the only writer of its working tree; `None` when it was
+/// stopped (or its window closed) while waiting.
+fn take_writer_slot(
+    home: &Home,
+    spec: &WorkerSpec,
+    w: &WorkerDir,
+    sig: &Signals,
+) -> Result<Option<File>> {
     let tree = crate::sched::working_tree(&spec.cd);
     crate::store::fsutil::create_private_dir(&home.writers_dir())?;
     let path = crate::sched::writer_lock_path(home, &tree);
     let file = open_lock_file(&path)?;
-    if file.try_lock().is_err() {
-        pane!(
-            "waiting for the writer slot of {} (another worker writes there)",
-            tree.display()
-        );
-        file.lock()?;
+    let mut told = false;
+    while file.try_lock().is_err() {
+        if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        if !told {
+            pane!(
+                "waiting for the writer slot of {} (another worker writes there)",
+                tree.display()
+            );
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let _ = fs::write(&path, format!("{}\n", tree.display()));
-    Ok(file)
+    Ok(Some(file))
 }

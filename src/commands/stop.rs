@@ -60,6 +60,16 @@ pub fn stop_all(
                 signal(w, Signal::SIGINT);
                 live.push(w.clone());
             }
+            // Lost, with an automatic retry owed: the stop request is what tells the
+            // scheduler not to start it.
+            State::Lost => {
+                write_json(
+                    &w.stop_path(),
+                    &StopRequest {
+                        requested_at: Utc::now(),
+                    },
+                )?;
+            }
             // Waiting out an automatic retry's back-off: stopping cancels the retry.
             _ => {
                 crate::retry::cancel(&home.run(&w.run), w)?;

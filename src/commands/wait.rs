@@ -190,15 +190,11 @@ fn sweep(home: &Home, t: &mut Targets, kill_stalled: bool, stall_after: Duration
         .map(|(k, _)| k.clone())
         .collect();
     live.iter().for_each(|k| t.recheck(k));
-    // A dependency that ended lost writes nothing its dependents' scheduler would hear:
-    // run the queue here, as any orch command looking at a run does.
-    let queued_runs: BTreeSet<&String> = t
-        .workers
-        .iter()
-        .filter(|(_, (_, st))| *st == State::Queued)
-        .map(|(k, _)| &k.0)
-        .collect();
-    for r in queued_runs {
+    // A dependency that ended lost, or a retry whose wrapper is gone, writes nothing a
+    // scheduler would hear: run the queue here, as any orch command looking at a run
+    // does (cheap when nothing waits).
+    let runs: BTreeSet<&String> = t.workers.keys().map(|k| &k.0).collect();
+    for r in runs {
         let _ = sched::tick(home, &home.run(r));
     }
     if kill_stalled {

@@ -485,3 +485,80 @@ fn pack_new_writes_a_skeleton_that_check_refuses_until_filled() {
     let good = write_pack(t.path());
     assert!(t.ok(&["pack", "check", &good]).contains("ok"));
 }
+
+#[test]
+fn a_queued_writer_starts_when_the_writer_ahead_ends_with_no_command_looking() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let tree = tree.to_str().unwrap();
+    let a = t.spawn(&[
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "w1\nFAKE:sleep=0.5",
+    ]);
+    // Another run: the writer slot is per working tree, across runs.
+    let b = t.spawn(&["--cd", tree, "--sandbox", "workspace-write", "w2"]);
+    assert_eq!(t.worker(&b)["state"], "queued");
+    // Only the files: no orch command runs the scheduler meanwhile.
+    let exit = t.worker_dir(&b).join("exit.json");
+    eventually(20, "the queued writer to run by itself", || {
+        exit.exists().then_some(())
+    });
+    assert_eq!(t.state(&a), "done");
+    assert_eq!(t.state(&b), "done");
+}
+
+#[test]
+fn stop_reaches_a_writer_waiting_for_the_writer_slot() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let tree = tree.to_str().unwrap();
+    let a = t.spawn(&[
+        "--label",
+        "first",
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "w1\nFAKE:hang",
+    ]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "running", 20);
+    // --force launches at once; a second forced writer would too, so make one that
+    // waits inside its wrapper: resume a done writer while the tree is taken.
+    let b = t.spawn(&[
+        "--run",
+        &run,
+        "--label",
+        "second",
+        "--cd",
+        tree,
+        "--sandbox",
+        "workspace-write",
+        "--force",
+        "w2",
+    ]);
+    t.wait_state(&b, "done", 20);
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(t.worker_dir(&b).join("spec.json")).unwrap())
+            .unwrap();
+    spec["force_writer"] = false.into();
+    std::fs::write(
+        t.worker_dir(&b).join("spec.json"),
+        serde_json::to_vec(&spec).unwrap(),
+    )
+    .unwrap();
+    t.ok(&["resume", &b, "more"]);
+    eventually(20, "the resumed writer waiting in its window", || {
+        (t.state(&b) == "starting").then_some(())
+    });
+    let out = t.ok(&["stop", "--grace", "5", &b]);
+    assert!(out.contains("stopped"), "{out}");
+    assert_eq!(t.state(&b), "stopped");
+    assert_eq!(t.state(&a), "running", "the other writer is untouched");
+    t.ok(&["stop", &a]);
+}
