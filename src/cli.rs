@@ -12,7 +12,14 @@ Exit status: 0 success; 1 the thing asked about failed (a worker failed, an erro
 2 bad usage or input; 124 a wait timed out.
 
 Environment: ORCH_HOME (state root), ORCH_CODEX (the codex program), ORCH_TMUX_SOCKET
-(path of orch's private tmux socket), NO_COLOR (no colour).";
+(path of orch's private tmux socket), ORCH_SHARE_DIR (more templates, lenses and
+pipelines), NO_COLOR (no colour).
+
+Examples:
+  orch spawn \"Review src/ for race conditions\"       # prints RUN/W1
+  orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
+  orch run review-fix-verify --var target=src/merge/ --dry-run
+  orch status --json | jq '.workers[] | {label, state}'";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -24,7 +31,8 @@ Environment: ORCH_HOME (state root), ORCH_CODEX (the codex program), ORCH_TMUX_S
         events, stderr, final message and exit record are files in a run folder, so workers \
         survive a dropped SSH session and `orch status` tells the truth after any crash.",
     after_help = AFTER_HELP,
-    propagate_version = true
+    propagate_version = true,
+    disable_help_subcommand = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -34,6 +42,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a codex worker in a new or existing run; prints RUN/LABEL
+    #[command(after_help = "Examples:
+  orch spawn \"Review src/ for race conditions\"
+  run=$(orch spawn --label scout --role scout \"Map the storage layer\" | cut -d/ -f1)
+  orch spawn --run $run --label fix --role implementer --sandbox workspace-write --after scout \"Fix what the scout found\"
+  orch spawn --prompt-file pack.md -- -c model_reasoning_effort=high")]
     Spawn(SpawnArgs),
     /// Show the workers of a run (default: the latest)
     #[command(visible_alias = "st")]
@@ -49,21 +62,44 @@ pub enum Command {
     /// Stop workers: Ctrl-C to codex, then TERM and KILL after a grace period
     Stop(StopArgs),
     /// Block until workers end; exit 0 if all ended done, 1 if any did not, 124 on timeout
+    #[command(after_help = "Examples:
+  orch wait                          # every worker of the latest run
+  orch wait 20261124-1412 --timeout 30m
+  orch wait W1 W2 --any --json")]
     Wait(WaitArgs),
     /// Print a line for each worker that ends, in all runs (long-running)
+    #[command(after_help = "Examples:
+  orch watch --bell
+  orch watch --json --on-finish 'notify-send \"$ORCH_LABEL $ORCH_STATE\"'")]
     Watch(WatchArgs),
     /// The status table, redrawn as workers change (q or Ctrl-C to quit)
     Top(TopArgs),
     /// One read-only reviewer per lens in a new run; prints the run id
+    #[command(after_help = "Examples:
+  orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
+  orch fanout --lens security,\"perf=allocations, copies and locks\" --context pack.md --merge \"Review the diff of HEAD~3..\"")]
     Fanout(FanoutArgs),
     /// Run a pipeline file (or a shipped pipeline by name)
+    #[command(
+        after_help = "Shipped pipelines: triangulated-review, review-fix-verify, scout-act-verify,
+split-by-sections, research-synthesis, options-sprint (see docs/patterns.md).
+
+Examples:
+  orch run review-fix-verify --var target=src/merge/ --dry-run
+  orch run split-by-sections --var task=\"port to thiserror\" --var sections=src/a/,src/b/
+  orch run ./my-pipeline.toml --var context=pack.md"
+    )]
     Run(RunArgs),
     /// Print a run's plan: its stages and which one is in progress
     Plan(PlanArgs),
     /// Context packs: write a skeleton, or check one
-    #[command(subcommand)]
+    #[command(subcommand, disable_help_subcommand = true)]
     Pack(PackCommand),
     /// Curate a run's final messages into one ranked, de-duplicated result
+    #[command(after_help = "Examples:
+  orch merge                         # the latest run, as markdown (also saved as merge.md)
+  orch merge 20261124-1412 --json --min-severity medium
+  orch merge --synthesize && orch wait")]
     Merge(MergeArgs),
     /// Change a run's settings (e.g. --max-parallel)
     Set(SetArgs),
@@ -279,8 +315,10 @@ pub struct FanoutArgs {
     /// Read the task from FILE
     #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
     pub prompt_file: Option<PathBuf>,
-    /// 2-6 lenses, comma-separated: names from share/lenses or inline name=text
-    #[arg(long, value_name = "LENS,...", value_delimiter = ',', required = true)]
+    /// 2-6 lenses, comma-separated or repeated: names from share/lenses, or inline
+    /// name=text (its text may hold commas: a comma starts a new lens only before a
+    /// known lens name or another name=text)
+    #[arg(long, value_name = "LENS,...", required = true)]
     pub lens: Vec<String>,
     /// Attach a context pack to every reviewer
     #[arg(long, value_name = "FILE")]
@@ -428,7 +466,7 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct LsArgs {
-    /// Print JSON lines' worth as one JSON array
+    /// Print the runs as one JSON array
     #[arg(long)]
     pub json: bool,
 }

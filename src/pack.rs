@@ -29,11 +29,7 @@ pub const REQUIRED: &[&str] = &["Goal", "Success check"];
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum PackError {
-    #[error(
-        "context pack {}: {} (`orch pack new` writes a skeleton with every section)",
-        path.display(),
-        describe(missing, empty)
-    )]
+    #[error("context pack {}: {}", path.display(), describe(missing, empty))]
     Incomplete {
         path: PathBuf,
         /// Required sections with no heading at all.
@@ -43,13 +39,22 @@ pub enum PackError {
     },
 }
 
+/// What is wrong and what to do: fill in what is there but empty; add what is missing
+/// (the skeleton from `orch pack new` has every section).
 fn describe(missing: &[String], empty: &[String]) -> String {
     let mut parts = Vec::new();
     if !missing.is_empty() {
-        parts.push(format!("no {} section", missing.join(" or ")));
+        parts.push(format!(
+            "no {} section (add it; `orch pack new` writes a skeleton with every section)",
+            missing.join(" or ")
+        ));
     }
     if !empty.is_empty() {
-        parts.push(format!("empty {} section", empty.join(" and ")));
+        parts.push(format!(
+            "fill in its {} section{}",
+            empty.join(" and "),
+            if empty.len() > 1 { "s" } else { "" }
+        ));
     }
     parts.join("; ")
 }
@@ -246,7 +251,7 @@ mod tests {
         let err = check("## Success check\ntests pass\n").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "context pack ctx.md: no Goal section (`orch pack new` writes a skeleton with every section)"
+            "context pack ctx.md: no Goal section (add it; `orch pack new` writes a skeleton with every section)"
         );
     }
 
@@ -263,11 +268,14 @@ mod tests {
     fn empty_section_counts_as_empty_even_with_a_hint() {
         let err =
             check("## Goal\n<!-- what good looks like -->\n\n## Success check\nok\n").unwrap_err();
-        assert!(err.to_string().contains("empty Goal section"), "{err}");
+        assert!(
+            err.to_string().contains("fill in its Goal section"),
+            "{err}"
+        );
         let err = check("## Goal\n## Success check\n").unwrap_err();
         assert!(
             err.to_string()
-                .contains("empty Goal and Success check section"),
+                .contains("fill in its Goal and Success check sections"),
             "{err}"
         );
     }
@@ -295,7 +303,7 @@ mod tests {
             check(text)
                 .unwrap_err()
                 .to_string()
-                .contains("empty Success check")
+                .contains("fill in its Success check section")
         );
         assert_eq!(sections(text)[0], ("Goal", "ship".to_string()));
     }

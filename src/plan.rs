@@ -11,6 +11,9 @@ use crate::store::RunRecord;
 pub enum StepState {
     Completed,
     InProgress,
+    /// Its workers have all ended but some not `done`: the orchestrator must act
+    /// (retry, or change course) before the plan can go on. It is the current step.
+    Failed,
     Pending,
 }
 
@@ -43,8 +46,11 @@ pub fn derive(record: &RunRecord, workers: &[(String, Option<String>, State)]) -
         // A stage of workers is complete when all have ended; a stage without workers
         // (the orchestrator's step) is never complete by itself.
         let complete = !mine.is_empty() && mine.iter().all(|(_, st)| st.is_final());
-        let state = if complete && !in_progress_given {
+        let state = if complete && !in_progress_given && problems.is_empty() {
             StepState::Completed
+        } else if complete && !in_progress_given {
+            in_progress_given = true;
+            StepState::Failed
         } else if !in_progress_given {
             in_progress_given = true;
             StepState::InProgress
@@ -68,6 +74,7 @@ pub fn render(steps: &[Step]) -> String {
         let mark = match s.state {
             StepState::Completed => "[x]",
             StepState::InProgress => "[>]",
+            StepState::Failed => "[!]",
             StepState::Pending => "[ ]",
         };
         out.push_str(&format!("{mark} {}. {}", i + 1, s.name));

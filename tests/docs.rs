@@ -10,24 +10,38 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every man page orch ships: `orch.1` and one per visible subcommand.
+/// Every man page orch ships: `orch.1` and one per visible subcommand, nested ones
+/// too (`orch-pack-new.1`). Each command is renamed `orch-…` so the NAME line and the
+/// references between pages match the files.
 fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let cmd = orch::cli::Cli::command();
-    let mut pages = Vec::new();
-    let mut buf = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut buf).unwrap();
-    pages.push(("orch.1".to_string(), buf));
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("orch-{}", sub.get_name());
-        let sub = sub.clone().bin_name(format!("orch {}", sub.get_name()));
+    fn walk(cmd: &clap::Command, page: &str, bin: &str, out: &mut Vec<(String, Vec<u8>)>) {
+        let named = cmd
+            .clone()
+            .name(leak(page.to_string()))
+            .bin_name(bin.to_string());
         let mut buf = Vec::new();
-        clap_mangen::Man::new(sub)
-            .title(name.clone())
+        clap_mangen::Man::new(named)
+            .title(page.to_string())
             .render(&mut buf)
             .unwrap();
-        pages.push((format!("{name}.1"), buf));
+        out.push((format!("{page}.1"), buf));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(
+                sub,
+                &format!("{page}-{}", sub.get_name()),
+                &format!("{bin} {}", sub.get_name()),
+                out,
+            );
+        }
     }
+    let mut pages = Vec::new();
+    walk(&orch::cli::Cli::command(), "orch", "orch", &mut pages);
     pages
+}
+
+/// clap wants a `'static` name; these few strings live for the test's run.
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
 }
 
 #[test]
@@ -129,4 +143,22 @@ fn readme_commands_are_the_ones_ci_runs() {
             .unwrap();
         assert!(out.status.success(), "orch {word} --help");
     }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_like_any_filter() {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orch"))
+        .args(["completions", "fish"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader (`| head`) went away
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -397,7 +397,7 @@ fn context_packs_are_validated_when_a_pipeline_uses_them() {
         (
             "empty.md",
             "Goal:\n<!-- fill me -->\n\nSuccess check: cargo test\n",
-            "empty Goal section",
+            "fill in its Goal section",
         ),
     ];
     for (file, text, expected) in cases {
@@ -411,7 +411,7 @@ fn context_packs_are_validated_when_a_pipeline_uses_them() {
             e.contains(&format!("context pack {}: {expected}", pack.display())),
             "{e}"
         );
-        assert!(e.contains("orch pack new"), "{e}");
+        assert!(e.contains("orch pack new") || e.contains("fill in"), "{e}");
         assert!(e.contains("scout-act-verify.toml:15:"), "{e}");
     }
 

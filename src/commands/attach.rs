@@ -1,5 +1,6 @@
 //! `orch attach`: the terminal into a worker's tmux window.
 
+use std::io::IsTerminal;
 use std::os::unix::process::CommandExt;
 
 use anyhow::Result;
@@ -11,6 +12,13 @@ use crate::store::{Home, LaunchRecord};
 use crate::tmux::Tmux;
 
 pub fn run(args: AttachArgs) -> Result<i32> {
+    if !std::io::stdin().is_terminal() {
+        return Err(UserError::usage(format!(
+            "attach needs a terminal; without one, `orch logs -f {}` follows the worker",
+            args.worker
+        ))
+        .into());
+    }
     let home = Home::from_env()?;
     let w = home.resolve_worker(&args.worker)?;
     let launch: LaunchRecord = read_json_opt(&w.launch_path())?.ok_or_else(|| {

@@ -17,18 +17,23 @@ pub const MAX_LENSES: usize = 6;
 
 pub fn run(args: FanoutArgs) -> Result<i32> {
     let task = spawn::read_prompt(args.prompt.as_deref(), args.prompt_file.as_deref())?;
-    if !(MIN_LENSES..=MAX_LENSES).contains(&args.lens.len()) {
+    let home = Home::from_env()?;
+    let share = Share::new(&home.root);
+    let specs: Vec<String> = args
+        .lens
+        .iter()
+        .flat_map(|l| split_lens_list(l, &share.lens_names()))
+        .collect();
+    if !(MIN_LENSES..=MAX_LENSES).contains(&specs.len()) {
         return Err(UserError::usage(format!(
             "--lens takes {MIN_LENSES} to {MAX_LENSES} lenses, got {}; e.g. --lens correctness,security,tests",
-            args.lens.len()
+            specs.len()
         ))
         .into());
     }
     spawn::check_tools()?;
-    let home = Home::from_env()?;
-    let share = Share::new(&home.root);
     let mut lenses = Vec::new();
-    for spec in &args.lens {
+    for spec in &specs {
         let lens = share
             .lens(spec)
             .map_err(|e| UserError::usage(e.to_string()))?;
@@ -107,4 +112,59 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
     crate::sched::tick_locked(&home, &run)?;
     println!("{}", run.id);
     Ok(0)
+}
+
+/// Splits `--lens a,b,perf=allocations, copies and locks,api=naming`. A comma starts a
+/// new lens before a known lens name or a `name=text`; anything else after an inline
+/// lens is more of its text.
+pub fn split_lens_list(text: &str, known: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for piece in text.split(',') {
+        let p = piece.trim();
+        let inline = p
+            .split_once('=')
+            .is_some_and(|(n, _)| !n.trim().is_empty() && !n.trim().contains(char::is_whitespace));
+        let new_lens = inline || known.iter().any(|k| k == p);
+        match out.last_mut() {
+            Some(last) if !new_lens && last.contains('=') => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => out.push(p.to_string()),
+        }
+    }
+    out.retain(|l| !l.is_empty());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_lens_list;
+
+    #[test]
+    fn inline_lenses_keep_their_commas() {
+        let known: Vec<String> = ["security", "tests"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            split_lens_list(
+                "security,perf=allocations, copies and locks,api=naming,tests",
+                &known
+            ),
+            [
+                "security",
+                "perf=allocations, copies and locks",
+                "api=naming",
+                "tests"
+            ]
+        );
+        // A name that is not a known lens stays a lens of its own (and is reported
+        // unknown), unless it follows inline text.
+        assert_eq!(
+            split_lens_list("security,nosuch", &known),
+            ["security", "nosuch"]
+        );
+        assert_eq!(split_lens_list("a=x, y", &known), ["a=x, y"]);
+    }
 }

@@ -85,8 +85,9 @@ pub fn read_context(path: Option<&Path>) -> Result<Option<String>> {
     Ok(Some(crate::pack::for_prompt(&text)))
 }
 
-/// The prompt a worker gets: a known role's template (worker preamble, lens, context
-/// pack, task, deliverable format), or the task with the lens and pack attached.
+/// The prompt a worker gets: its role's template (worker preamble, lens, context pack,
+/// task, deliverable format), or — with no role, or `--raw` — the task with the lens
+/// and pack attached.
 pub fn compose_prompt(
     share: &Share,
     role: Option<&str>,
@@ -101,10 +102,12 @@ pub fn compose_prompt(
         context,
         sandbox: sandbox.to_string(),
     };
-    if let Some(role) = role.filter(|r| crate::share::ROLES.contains(r)) {
-        let template = share
-            .template(role)
-            .map_err(|e| UserError::usage(e.to_string()))?;
+    // A role names its template (shipped, or the user's in $ORCH_HOME/templates/): a
+    // typo must not quietly drop the worker preamble and the output format merge needs.
+    if let Some(role) = role {
+        let template = share.template(role).map_err(|e| {
+            UserError::usage(format!("{e} (or pass --raw to send the prompt as is)"))
+        })?;
         return Ok(crate::share::render(&template, &vars));
     }
     let mut text = vars.task.clone();

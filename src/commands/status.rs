@@ -1,6 +1,7 @@
 //! `orch status`: the workers of one run, from disk.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -158,7 +159,10 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             State::Queued => w
                 .waiting_for
                 .as_ref()
-                .map(|r| format!("waiting for {r}"))
+                .map(|r| match r.strip_prefix("after ") {
+                    Some(deps) => format!("waits for {deps} to end"),
+                    None => format!("waits for {r}"),
+                })
                 .unwrap_or_else(|| "about to start".into()),
             s if s.is_final() && s != State::Done => w.error.clone().unwrap_or_default(),
             _ => w.last_activity.clone().unwrap_or_default(),
@@ -175,7 +179,12 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             } else {
                 "-".into()
             },
-            clip(&activity, 70),
+            // On a terminal the table fits the screen; piped, nothing is cut off.
+            if std::io::stdout().is_terminal() {
+                clip(&activity, 70)
+            } else {
+                activity.split_whitespace().collect::<Vec<_>>().join(" ")
+            },
         ];
         let mut p = row.clone();
         let code = if w.stalled {

@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 use crate::cli::StopArgs;
 use crate::state::{self, State};
 use crate::store::fsutil::{is_locked, read_json_opt, write_json};
-use crate::store::{ExitRecord, Home, StartRecord, StopRequest, WorkerDir};
+use crate::store::{ExitRecord, Home, StartRecord, StopRequest, Target, WorkerDir};
 
 pub fn run(args: StopArgs) -> Result<i32> {
     let home = Home::from_env()?;
@@ -27,16 +27,10 @@ pub fn run(args: StopArgs) -> Result<i32> {
 
 /// A target is RUN/LABEL, LABEL (latest run), or a run (all its workers).
 pub fn resolve_targets(home: &Home, target: &str) -> Result<Vec<WorkerDir>> {
-    if target.contains('/') {
-        return Ok(vec![home.resolve_worker(target)?]);
-    }
-    match home.resolve_worker(target) {
-        Ok(w) => Ok(vec![w]),
-        Err(worker_err) => match home.resolve_run(target) {
-            Ok(run) => Ok(run.labels()?.iter().map(|l| run.worker(l)).collect()),
-            Err(_) => Err(worker_err),
-        },
-    }
+    Ok(match home.resolve_target(target)? {
+        Target::Worker(w) => vec![w],
+        Target::Run(run) => run.labels()?.iter().map(|l| run.worker(l)).collect(),
+    })
 }
 
 /// Stops every worker given and returns each one's final state.

@@ -18,7 +18,7 @@ use crate::commands::stop;
 use crate::error::{EXIT_FAILED, EXIT_TIMEOUT};
 use crate::sched;
 use crate::state::{self, State, ViewOptions};
-use crate::store::{Home, Tokens, WorkerDir};
+use crate::store::{Home, Target, Tokens, WorkerDir};
 use crate::ui;
 use crate::watch::{self, Mode, WorkerKey};
 
@@ -60,19 +60,11 @@ impl Targets {
             t.runs.insert(home.latest_run()?.id);
         }
         for a in args {
-            // Same reading as `orch stop`: RUN/LABEL, else LABEL of the latest run, else a run.
-            if a.contains('/') {
-                t.add(home.resolve_worker(a)?);
-                continue;
-            }
-            match home.resolve_worker(a) {
-                Ok(w) => t.add(w),
-                Err(worker_err) => match home.resolve_run(a) {
-                    Ok(run) => {
-                        t.runs.insert(run.id);
-                    }
-                    Err(_) => return Err(worker_err),
-                },
+            match home.resolve_target(a)? {
+                Target::Worker(w) => t.add(w),
+                Target::Run(run) => {
+                    t.runs.insert(run.id);
+                }
             }
         }
         for r in t.runs.clone() {

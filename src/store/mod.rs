@@ -133,7 +133,7 @@ impl Home {
                 let hint = ids::closest(reference, all.iter().map(String::as_str))
                     .map(|c| format!("; did you mean {c}?"))
                     .unwrap_or_else(|| "; `orch ls` lists runs".to_string());
-                Err(UserError::failed(format!("no run {}{hint}", ids::shown(reference))).into())
+                Err(UserError::usage(format!("no run {}{hint}", ids::shown(reference))).into())
             }
             n => {
                 let list: Vec<&str> = matches.iter().take(8).map(|s| s.as_str()).collect();
@@ -171,7 +171,7 @@ impl Home {
             let hint = ids::closest(label, labels.iter().map(String::as_str))
                 .map(|c| format!("; did you mean {}/{c}?", run.id))
                 .unwrap_or_else(|| format!("; workers of {}: {}", run.id, labels.join(", ")));
-            return Err(UserError::failed(format!(
+            return Err(UserError::usage(format!(
                 "no worker {} in run {}{hint}",
                 ids::shown(label),
                 run.id
@@ -179,6 +179,30 @@ impl Home {
             .into());
         }
         Ok(w)
+    }
+
+    /// What a command that takes workers or runs (`wait`, `stop`) means by `text`:
+    /// `RUN/LABEL`; else a label of the latest run; else a run (id or unique prefix).
+    pub fn resolve_target(&self, text: &str) -> Result<Target> {
+        if text.contains('/') {
+            return Ok(Target::Worker(self.resolve_worker(text)?));
+        }
+        let worker_err = match self.resolve_worker(text) {
+            Ok(w) => return Ok(Target::Worker(w)),
+            Err(e) => e,
+        };
+        match self.resolve_run(text) {
+            Ok(run) => Ok(Target::Run(run)),
+            // An ambiguous run prefix says so; anything else is best told as the
+            // worker that was not found (with its did-you-mean).
+            Err(e)
+                if e.downcast_ref::<UserError>()
+                    .is_some_and(|u| u.message.contains("ambiguous")) =>
+            {
+                Err(e)
+            }
+            Err(_) => Err(worker_err),
+        }
     }
 
     /// Resolves a run reference, or the latest run when none is given.
@@ -196,6 +220,13 @@ fn default_home() -> Option<PathBuf> {
         Some(d) => d.to_path_buf(),
         None => dirs.data_local_dir().to_path_buf(),
     })
+}
+
+/// A worker or a whole run, as named on the command line.
+#[derive(Debug, Clone)]
+pub enum Target {
+    Worker(WorkerDir),
+    Run(RunDir),
 }
 
 #[derive(Debug, Clone)]

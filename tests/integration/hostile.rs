@@ -216,19 +216,19 @@ fn missing_cd_unknown_and_ambiguous_runs() {
     refused(
         &t,
         orch(&t, &["status", &typo]),
-        1,
+        2,
         &[&format!("no run \"{typo}\"; did you mean {run}?")],
     );
     refused(
         &t,
         orch(&t, &["spawn", "--run", &typo, "p"]),
-        1,
+        2,
         &["did you mean"],
     );
     refused(
         &t,
         orch(&t, &["result", &format!("{run}/W9")]),
-        1,
+        2,
         &["no worker \"W9\"", "did you mean"],
     );
     let b = t.spawn(&["second"]);

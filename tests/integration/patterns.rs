@@ -562,3 +562,26 @@ fn stop_reaches_a_writer_waiting_for_the_writer_slot() {
     assert_eq!(t.state(&a), "running", "the other writer is untouched");
     t.ok(&["stop", &a]);
 }
+
+#[test]
+fn a_failed_stage_holds_the_plan() {
+    let t = TestHome::new();
+    let run = t
+        .ok(&[
+            "fanout",
+            "--lens",
+            "correctness,security",
+            "Review\nFAKE:fail=no model",
+        ])
+        .trim()
+        .to_string();
+    t.fails(&["wait", &run], 1);
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[!] 1. review"), "{plan}");
+    assert!(
+        plan.contains("[ ] 2. merge"),
+        "the plan does not move on: {plan}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&t.ok(&["plan", &run, "--json"])).unwrap();
+    assert_eq!(json["steps"][0]["state"], "failed");
+}

@@ -112,7 +112,7 @@ fn retry_refuses_running_and_queued_workers_and_changes_nothing() {
     let err = t.fails(&["retry", &b], 1);
     assert!(err.contains("queued"), "{err}");
     assert!(!t.worker_dir(&a).join("attempt-1").exists());
-    let err = t.fails(&["retry", &format!("{run}/nope")], 1);
+    let err = t.fails(&["retry", &format!("{run}/nope")], 2);
     assert!(err.contains("no worker \"nope\""), "{err}");
     let err = t.fails(&["retry", "--failed", &a], 2);
     assert!(err.contains("--failed takes a run"), "{err}");

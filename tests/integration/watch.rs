@@ -195,7 +195,7 @@ fn wait_on_a_run_includes_workers_added_while_waiting() {
 fn wait_rejects_an_unknown_target_without_waiting() {
     let t = TestHome::new();
     t.spawn(&["x"]);
-    let err = t.fails(&["wait", "nosuch"], 1);
+    let err = t.fails(&["wait", "nosuch"], 2);
     assert!(
         err.starts_with("orch: no worker \"nosuch\" in run"),
         "{err}"
@@ -401,4 +401,18 @@ fn wait_waits_through_an_automatic_retry() {
     let w = t.worker(&a);
     assert_eq!(w["state"], "done");
     assert_eq!(w["attempt"], 2);
+}
+
+#[test]
+fn wait_and_stop_say_when_a_run_prefix_is_ambiguous() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x"]);
+    let b = t.spawn(&["y"]);
+    t.ok(&["wait", &a, &b]);
+    // Both runs start with today's date.
+    let prefix = &run_of(&a)[..8];
+    for cmd in ["wait", "stop"] {
+        let err = t.fails(&[cmd, prefix], 2);
+        assert!(err.contains("ambiguous"), "{cmd}: {err}");
+    }
 }
