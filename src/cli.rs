@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Workers are addressed as RUN/LABEL, or LABEL for the latest run; a unique prefix of a
-run id is enough. State lives in $ORCH_HOME (default ~/.local/state/orch).
+run id, or its random tail (k3f of 20261124-1412-k3f), is enough. State lives in $ORCH_HOME (default ~/.local/state/orch).
 
 Exit status: 0 success; 1 the thing asked about failed (a worker failed, an error);
 2 bad usage or input; 124 a wait timed out.

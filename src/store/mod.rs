@@ -114,7 +114,8 @@ impl Home {
         Ok(ids)
     }
 
-    /// Resolves a run reference: an exact id or a unique prefix.
+    /// Resolves a run reference: an exact id, a unique prefix, or a unique suffix of
+    /// three or more characters.
     pub fn resolve_run(&self, reference: &str) -> Result<RunDir> {
         ids::validate_run_ref(reference)?;
         // An exact id (what scripts and `spawn --run` pass) needs no scan of every run.
@@ -126,7 +127,11 @@ impl Home {
         if all.iter().any(|id| id == reference) {
             return Ok(self.run(reference));
         }
-        let matches: Vec<&String> = all.iter().filter(|id| id.starts_with(reference)).collect();
+        let mut matches: Vec<&String> = all.iter().filter(|id| id.starts_with(reference)).collect();
+        if matches.is_empty() && reference.len() >= 3 {
+            // The random tail (`k3f` of 20261124-1412-k3f) tells runs of one day apart.
+            matches = all.iter().filter(|id| id.ends_with(reference)).collect();
+        }
         match matches.len() {
             1 => Ok(self.run(matches[0])),
             0 => {

@@ -317,3 +317,14 @@ fn attach_shows_the_workers_pane() {
     assert_eq!(t.state(&a), "running");
     t.ok(&["stop", &a]);
 }
+
+#[test]
+fn a_run_is_found_by_its_random_tail_too() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x"]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "done", 20);
+    let tail = &run[run.len() - 3..];
+    let st: serde_json::Value = serde_json::from_str(&t.ok(&["status", tail, "--json"])).unwrap();
+    assert_eq!(st["run"], run.as_str());
+}
