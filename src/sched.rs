@@ -16,8 +16,12 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::state::{self, State};
-use crate::store::fsutil::{is_locked, write_atomic, write_json, write_json_deferred};
-use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, RunRecord, WorkerDir, WorkerSpec};
+use crate::store::fsutil::{
+    is_locked, read_json_opt, write_atomic, write_json, write_json_deferred,
+};
+use crate::store::{
+    ExitRecord, Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec,
+};
 use crate::tmux::Tmux;
 
 /// Starts what can start; returns the labels launched. Cheap when nothing is queued.
@@ -214,6 +218,12 @@ pub fn launch(
 ) -> Result<()> {
     let env = crate::envfile::read(&w.env_path())?;
     let codex = crate::codex::resolve_program(&env)?;
+    // A worker queued by `orch resume` continues its codex thread with the prompt
+    // already in input.md.
+    let resume_thread = match resume_thread {
+        Some(t) => Some(t),
+        None => read_json_opt::<ResumeRequest>(&w.resume_path())?.map(|r| r.thread_id),
+    };
     if !spec.after.is_empty() && resume_thread.is_none() {
         write_input_with_dependencies(run, w, spec)?;
     }
@@ -225,7 +235,8 @@ pub fn launch(
         codex,
         resume_thread,
     };
-    // Written before the window exists so the wrapper can read it the moment it starts.
+    // Written before the window exists so the wrapper can read it the moment it starts
+    // (launch.json keeps the thread, so the resume request has done its work).
     write_json(&w.launch_path(), &launch)?;
     crate::testhook::crash_point("launch-written");
     let exe = std::env::current_exe().context("cannot find the orch program itself")?;
@@ -242,7 +253,13 @@ pub fn launch(
     crate::testhook::crash_point("window-created");
     // The window id means nothing after a crash (the window dies with the machine), and
     // the launch itself is already durable above: one folder fsync fewer per launch.
-    write_json_deferred(&w.launch_path(), &launch)
+    write_json_deferred(&w.launch_path(), &launch)?;
+    match std::fs::remove_file(w.resume_path()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", w.resume_path().display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The prompt plus the final messages of the workers it depends on: curated input

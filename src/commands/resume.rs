@@ -8,8 +8,8 @@ use crate::cli::ResumeArgs;
 use crate::codex::events;
 use crate::error::UserError;
 use crate::state::{self, State};
-use crate::store::fsutil::{read_json_opt, write_atomic};
-use crate::store::{ExitRecord, Home, WorkerDir};
+use crate::store::fsutil::{read_json_opt, write_atomic, write_json};
+use crate::store::{ExitRecord, Home, ResumeRequest, WorkerDir};
 use crate::{retry, sched};
 
 pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
@@ -41,7 +41,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
         }
         _ => {}
     }
-    let spec = w.spec()?;
+    w.spec()?;
     let thread = thread_id(&w).ok_or_else(|| {
         UserError::failed(format!(
             "{a} has no codex thread to resume (it never started a conversation); run it again with `orch retry {a}`"
@@ -50,8 +50,19 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     retry::requeue_locked(&w, true)?;
     // The wrapper feeds input.md when present; the launch leaves it alone on resume.
     write_atomic(&w.input_path(), prompt.as_bytes())?;
-    sched::launch(&home, &run, &w, &spec, Some(thread.clone()))?;
-    println!("{a} resuming thread {thread}");
+    // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
+    write_json(
+        &w.resume_path(),
+        &ResumeRequest {
+            thread_id: thread.clone(),
+        },
+    )?;
+    let started = sched::tick_locked(&home, &run)?.contains(&w.label);
+    if started {
+        println!("{a} resuming thread {thread}");
+    } else {
+        println!("{a} queued to resume thread {thread} (`orch status` says what it waits for)");
+    }
     Ok(0)
 }
 

@@ -392,6 +392,9 @@ impl WorkerDir {
     pub fn stop_path(&self) -> PathBuf {
         self.path("stop.json")
     }
+    pub fn resume_path(&self) -> PathBuf {
+        self.path("resume.json")
+    }
     /// The files one attempt produces; moved into `attempt-N/` before a retry.
     pub const ATTEMPT_FILES: &'static [&'static str] = &[
         "launch.json",
@@ -402,6 +405,7 @@ impl WorkerDir {
         "last-message.md",
         "exit.json",
         "stop.json",
+        "resume.json",
     ];
 }
 

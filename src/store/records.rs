@@ -179,3 +179,9 @@ impl ExitRecord {
 pub struct StopRequest {
     pub requested_at: DateTime<Utc>,
 }
+
+/// Left by `orch resume` on a worker it queued: the launch continues this codex thread.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResumeRequest {
+    pub thread_id: String,
+}

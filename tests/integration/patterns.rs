@@ -585,3 +585,22 @@ fn a_failed_stage_holds_the_plan() {
     let json: serde_json::Value = serde_json::from_str(&t.ok(&["plan", &run, "--json"])).unwrap();
     assert_eq!(json["steps"][0]["state"], "failed");
 }
+
+#[test]
+fn resume_waits_for_a_slot_like_any_worker() {
+    let t = TestHome::new();
+    let a = t.spawn(&["--max-parallel", "1", "first"]);
+    t.wait_state(&a, "done", 20);
+    let run = run_of(&a).to_string();
+    let b = t.spawn(&["--run", &run, "busy\nFAKE:sleep=1"]);
+    t.wait_state(&b, "running", 20);
+    let out = t.ok(&["resume", &a, "and then?"]);
+    assert!(out.contains("queued to resume"), "{out}");
+    assert_eq!(t.worker(&a)["waiting_for"], "a slot (max-parallel 1)");
+    t.wait_state(&a, "done", 20);
+    let inv = t.invocations(&a);
+    let argv = inv.last().unwrap()["argv"].to_string();
+    assert!(argv.contains("\"resume\""), "{argv}");
+    assert_eq!(inv.last().unwrap()["prompt"], "and then?");
+    assert!(!t.worker_dir(&a).join("resume.json").exists());
+}
