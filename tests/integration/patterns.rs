@@ -512,7 +512,7 @@ fn a_queued_writer_starts_when_the_writer_ahead_ends_with_no_command_looking() {
 }
 
 #[test]
-fn stop_reaches_a_writer_waiting_for_the_writer_slot() {
+fn stop_reaches_a_resumed_writer_queued_for_the_writer_slot() {
     let t = TestHome::new();
     let tree = t.path().join("tree");
     std::fs::create_dir(&tree).unwrap();
@@ -528,8 +528,8 @@ fn stop_reaches_a_writer_waiting_for_the_writer_slot() {
     ]);
     let run = run_of(&a).to_string();
     t.wait_state(&a, "running", 20);
-    // --force launches at once; a second forced writer would too, so make one that
-    // waits inside its wrapper: resume a done writer while the tree is taken.
+    // A forced writer runs beside it; once done, resuming it (no longer forced) must
+    // wait for the tree's writer slot.
     let b = t.spawn(&[
         "--run",
         &run,
@@ -552,15 +552,23 @@ fn stop_reaches_a_writer_waiting_for_the_writer_slot() {
         serde_json::to_vec(&spec).unwrap(),
     )
     .unwrap();
-    t.ok(&["resume", &b, "more"]);
-    eventually(20, "the resumed writer waiting in its window", || {
-        (t.state(&b) == "starting").then_some(())
-    });
+    assert!(t.ok(&["resume", &b, "more"]).contains("queued"));
+    let w = t.worker(&b);
+    assert_eq!(w["state"], "queued");
+    assert!(
+        w["waiting_for"].as_str().unwrap().contains("writer slot"),
+        "{w}"
+    );
     let out = t.ok(&["stop", "--grace", "5", &b]);
     assert!(out.contains("stopped"), "{out}");
     assert_eq!(t.state(&b), "stopped");
     assert_eq!(t.state(&a), "running", "the other writer is untouched");
     t.ok(&["stop", &a]);
+    assert_eq!(
+        t.state(&b),
+        "stopped",
+        "a stopped resume does not start later"
+    );
 }
 
 #[test]
