@@ -334,6 +334,30 @@ impl Tmux {
 /// Refuses a tmux older than 3.0 (orch relies on `=` exact targets and new-window
 /// -P -F of 3.0). One `tmux -V`, about a millisecond; unreadable versions pass.
 pub fn check_version() -> Result<(), UserError> {
+    // Running `tmux -V` costs a process on every spawn; the answer only changes with
+    // the binary, so a good answer is remembered per binary (path, size, mtime).
+    let key = which("tmux").and_then(|bin| {
+        let m = std::fs::metadata(&bin).ok()?;
+        let mtime = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(format!(
+            "{} {} {}",
+            bin.display(),
+            m.len(),
+            mtime.as_nanos()
+        ))
+    });
+    let cache = crate::store::Home::from_env()
+        .ok()
+        .map(|h| h.root.join("tmux").join("version-ok"));
+    if let (Some(k), Some(c)) = (&key, &cache)
+        && std::fs::read_to_string(c).is_ok_and(|t| t == *k)
+    {
+        return Ok(());
+    }
     let Ok(out) = Command::new("tmux").arg("-V").stdin(Stdio::null()).output() else {
         return Ok(());
     };
@@ -342,7 +366,14 @@ pub fn check_version() -> Result<(), UserError> {
         Some(v) if v < (3, 0) => Err(UserError::failed(format!(
             "{text} is too old: orch needs tmux 3.0 or newer; install a newer tmux"
         ))),
-        _ => Ok(()),
+        _ => {
+            if let (Some(k), Some(c)) = (key, cache)
+                && c.parent().is_some_and(|d| create_private_dir(d).is_ok())
+            {
+                let _ = crate::store::fsutil::write_atomic(&c, k.as_bytes());
+            }
+            Ok(())
+        }
     }
 }
 
