@@ -16,9 +16,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::state::{self, State};
-use crate::store::fsutil::{
-    is_locked, read_json_opt, write_atomic, write_json, write_json_deferred,
-};
+use crate::store::fsutil::{is_locked, read_json_opt, write_atomic, write_json};
 use crate::store::{
     ExitRecord, Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec,
 };
@@ -227,7 +225,7 @@ pub fn launch(
     if !spec.after.is_empty() && resume_thread.is_none() {
         write_input_with_dependencies(run, w, spec)?;
     }
-    let mut launch = LaunchRecord {
+    let launch = LaunchRecord {
         attempt: next_attempt(w),
         launched_at: Utc::now(),
         session: run.id.clone(),
@@ -249,11 +247,13 @@ pub fn launch(
         w.label.clone().into(),
     ];
     let tmux = Tmux::for_home(&home.root)?;
-    launch.window_id = tmux.new_window(&run.id, &w.label, &spec.cd, &argv)?;
+    let window = tmux.new_window(&run.id, &w.label, &spec.cd, &argv)?;
     crate::testhook::crash_point("window-created");
-    // The window id means nothing after a crash (the window dies with the machine), and
-    // the launch itself is already durable above: one folder fsync fewer per launch.
-    write_json_deferred(&w.launch_path(), &launch)?;
+    // The window id means nothing after a crash (the window dies with the machine) and
+    // launch.json is already durable above, so the id goes to a side file with no fsync:
+    // this is on every spawn's path. A torn or missing `window` only hides the window.
+    crate::store::fsutil::write_atomic_unsynced(&w.window_path(), window.as_bytes())
+        .with_context(|| format!("cannot write {}", w.window_path().display()))?;
     match std::fs::remove_file(w.resume_path()) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(e).with_context(|| format!("cannot remove {}", w.resume_path().display()))

@@ -203,7 +203,7 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     };
     if let Some(l) = &launch {
         v.attempt = l.attempt;
-        v.window = Some(l.window_id.clone());
+        v.window = w.window_id();
     }
 
     if let Some(exit) = match read_json_opt::<ExitRecord>(&w.exit_path()) {

@@ -28,7 +28,8 @@ pub fn run(args: AttachArgs) -> Result<i32> {
         ))
     })?;
     let tmux = Tmux::for_home(&home.root)?;
-    if !tmux.window_ids()?.contains(&launch.window_id) {
+    let window = w.window_id().unwrap_or_default();
+    if window.is_empty() || !tmux.window_ids()?.contains(&window) {
         return Err(UserError::failed(format!(
             "the tmux window of {} is gone (server restarted or window cleaned up); `orch logs {}` shows what it did",
             w.address(),
@@ -36,8 +37,6 @@ pub fn run(args: AttachArgs) -> Result<i32> {
         ))
         .into());
     }
-    let err = tmux
-        .attach_command(&launch.session, &launch.window_id)
-        .exec();
+    let err = tmux.attach_command(&launch.session, &window).exec();
     Err(anyhow::anyhow!("cannot run tmux attach: {err}"))
 }

@@ -15,8 +15,7 @@ use chrono::{DateTime, Utc};
 
 use crate::cli::GcArgs;
 use crate::state::{self, State, ViewOptions};
-use crate::store::fsutil::read_json_opt;
-use crate::store::{Home, LaunchRecord, RunDir, WorkerDir};
+use crate::store::{Home, RunDir, WorkerDir};
 use crate::tmux::Tmux;
 
 const HALF_MADE_GRACE: Duration = Duration::from_secs(60);
@@ -166,19 +165,16 @@ impl Gc {
 
 /// The tmux windows a worker's attempts ran in.
 fn window_ids(w: &WorkerDir) -> Vec<String> {
-    let mut paths = vec![w.launch_path()];
+    let mut dirs = vec![w.dir.clone()];
     if let Ok(rd) = std::fs::read_dir(&w.dir) {
         for e in rd.flatten() {
             if e.file_name().to_string_lossy().starts_with("attempt-") {
-                paths.push(e.path().join("launch.json"));
+                dirs.push(e.path());
             }
         }
     }
-    paths
-        .iter()
-        .filter_map(|p| read_json_opt::<LaunchRecord>(p).ok().flatten())
-        .map(|l| l.window_id)
-        .filter(|id| !id.is_empty())
+    dirs.iter()
+        .filter_map(|d| crate::store::window_in(d))
         .collect()
 }
 

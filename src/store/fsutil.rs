@@ -47,6 +47,16 @@ pub fn write_atomic_deferred(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Replaces `path` whole (temp file + rename) without any fsync: for facts worth
+/// nothing after a crash (a tmux window id), on a hot path.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Writes several records into one folder atomically, leaving the folder's fsync to the
 /// caller (see `write_atomic_deferred`): every file's data is synced first (the fsyncs
 /// run concurrently, so the file system can commit them together), then the names are
@@ -80,12 +90,6 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &json_bytes(value)?)
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// `write_json` without the folder's fsync; see `write_atomic_deferred`.
-pub fn write_json_deferred<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    write_atomic_deferred(path, &json_bytes(value)?)
         .with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -395,6 +395,14 @@ impl WorkerDir {
     pub fn resume_path(&self) -> PathBuf {
         self.path("resume.json")
     }
+    pub fn window_path(&self) -> PathBuf {
+        self.path("window")
+    }
+    /// The tmux window id of the current attempt, best effort (see `sched::launch`);
+    /// records of older orch versions kept it in launch.json.
+    pub fn window_id(&self) -> Option<String> {
+        window_in(&self.dir)
+    }
     /// The files one attempt produces; moved into `attempt-N/` before a retry.
     pub const ATTEMPT_FILES: &'static [&'static str] = &[
         "launch.json",
@@ -406,7 +414,21 @@ impl WorkerDir {
         "exit.json",
         "stop.json",
         "resume.json",
+        "window",
     ];
+}
+
+/// The window id recorded in a worker (or attempt) folder, if any.
+pub fn window_in(dir: &Path) -> Option<String> {
+    let id = fs::read_to_string(dir.join("window")).ok().or_else(|| {
+        fsutil::read_json_opt::<LaunchRecord>(&dir.join("launch.json"))
+            .ok()
+            .flatten()
+            .map(|l| l.window_id)
+    })?;
+    let id = id.trim().to_string();
+    (id.starts_with('@') && id[1..].chars().all(|c| c.is_ascii_digit()) && id.len() > 1)
+        .then_some(id)
 }
 
 /// Reads the boot id so records can tell this boot from an earlier one.

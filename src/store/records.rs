@@ -90,6 +90,8 @@ pub struct LaunchRecord {
     pub attempt: u32,
     pub launched_at: DateTime<Utc>,
     pub session: String,
+    /// Kept for records of older versions; the id now lives in the `window` file.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub window_id: String,
     pub codex: PathBuf,
     /// Set for `orch resume`: continue this codex thread.
