@@ -487,12 +487,12 @@ fn resume_sends_the_earlier_conversation_and_the_new_prompt() {
     );
 }
 
+/// The worker's tmux window id, from its `window` record.
 fn window_id(t: &OrchHome, address: &str) -> String {
-    let launch: Value = serde_json::from_str(
-        &std::fs::read_to_string(t.worker_dir(address).join("launch.json")).expect("launch.json"),
-    )
-    .expect("launch.json is JSON");
-    launch["window_id"].as_str().expect("window_id").to_owned()
+    std::fs::read_to_string(t.worker_dir(address).join("window"))
+        .expect("the worker's window record")
+        .trim()
+        .to_owned()
 }
 
 fn tmux(t: &OrchHome, args: &[&str]) {
