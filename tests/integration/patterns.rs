@@ -240,9 +240,8 @@ fn set_max_parallel_later_frees_queued_workers() {
 #[test]
 fn one_writer_per_working_tree() {
     let t = TestHome::new();
-    let tree = t.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    let tree = tree.to_str().unwrap();
+    let tree = t.subdir("tree");
+    let tree = tree.as_str();
     let a = t.spawn(&[
         "--cd",
         tree,
@@ -489,9 +488,8 @@ fn pack_new_writes_a_skeleton_that_check_refuses_until_filled() {
 #[test]
 fn a_queued_writer_starts_when_the_writer_ahead_ends_with_no_command_looking() {
     let t = TestHome::new();
-    let tree = t.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    let tree = tree.to_str().unwrap();
+    let tree = t.subdir("tree");
+    let tree = tree.as_str();
     let a = t.spawn(&[
         "--cd",
         tree,
@@ -514,9 +512,8 @@ fn a_queued_writer_starts_when_the_writer_ahead_ends_with_no_command_looking() {
 #[test]
 fn stop_reaches_a_resumed_writer_queued_for_the_writer_slot() {
     let t = TestHome::new();
-    let tree = t.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    let tree = tree.to_str().unwrap();
+    let tree = t.subdir("tree");
+    let tree = tree.as_str();
     let a = t.spawn(&[
         "--label",
         "first",

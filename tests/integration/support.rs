@@ -48,6 +48,13 @@ impl TestHome {
         self.tmp.path()
     }
 
+    /// A new folder in the test's temp dir (e.g. a working tree), as a string argument.
+    pub fn subdir(&self, name: &str) -> String {
+        let dir = self.tmp.path().join(name);
+        std::fs::create_dir(&dir).unwrap();
+        dir.to_str().unwrap().to_string()
+    }
+
     pub fn cmd(&self) -> std::process::Command {
         let mut c = std::process::Command::new(orch_bin());
         c.env("ORCH_HOME", &self.home)
