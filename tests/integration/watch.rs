@@ -416,3 +416,17 @@ fn wait_and_stop_say_when_a_run_prefix_is_ambiguous() {
         assert!(err.contains("ambiguous"), "{cmd}: {err}");
     }
 }
+
+#[test]
+fn watch_bell_rings_the_terminal_when_a_worker_ends() {
+    let t = TestHome::new();
+    let mut cmd = t.cmd();
+    cmd.args(["watch", "--bell"]).stdin(Stdio::inherit());
+    let mut p = rexpect::session::spawn_command(cmd, Some(15_000)).unwrap();
+    // Let the watcher take its first look before the worker exists.
+    std::thread::sleep(Duration::from_millis(300));
+    let a = t.spawn(&["ring me"]);
+    p.exp_string(&format!("{a} done")).unwrap();
+    p.exp_string("\x07").unwrap();
+    p.send_control('c').unwrap();
+}
