@@ -97,13 +97,11 @@ pub fn run(args: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The pipeline loader has checked the name against `codex::SANDBOXES`; clap's own
+/// parser for `--sandbox` turns it into the enum, so the names live in one place.
 fn sandbox(name: &str) -> Result<Sandbox> {
-    Ok(match name {
-        "read-only" => Sandbox::ReadOnly,
-        "workspace-write" => Sandbox::WorkspaceWrite,
-        "danger-full-access" => Sandbox::DangerFullAccess,
-        other => return Err(UserError::usage(format!("unknown sandbox {other:?}")).into()),
-    })
+    <Sandbox as clap::ValueEnum>::from_str(name, false)
+        .map_err(|_| UserError::usage(format!("unknown sandbox {name:?}")).into())
 }
 
 /// Workers ordered so each comes after everything it waits for (the pipeline loader
