@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use notify::Watcher as _;
-use orch::state::State;
+use orch::lifecycle::state::State;
 use orch::store::fsutil::{create_private_dir, open_lock_file, write_json};
 use orch::store::{
     ExitRecord, Home, LaunchRecord, RunDir, RunRecord, SCHEMA, StartRecord, Tokens, WorkerSpec,
@@ -194,7 +194,7 @@ fn running_worker(home: &Home, run: &RunDir, label: &str) -> File {
             lens: None,
             stage: None,
             created_at: Utc::now(),
-            sandbox: "read-only".into(),
+            sandbox: orch::model::Sandbox::ReadOnly,
             cd: home.root.clone(),
             model: None,
             profile: None,

@@ -1,24 +1,24 @@
 //! orch: codex workers as detached tmux windows, with every fact on disk.
+//!
+//! The crate is built in layers; each imports only the layers above it in this list
+//! (`tests/layers.rs` holds it to that, `docs/architecture.md` says where each concept
+//! lives):
+//!
+//! - [`model`]: plain data (states, sandboxes, tokens, names, errors); no I/O.
+//! - [`store`]: the on-disk protocol: every path and record, atomic I/O.
+//! - [`sys`]: the outside world: tmux, processes, logind, codex, the file watcher.
+//! - [`content`]: user-editable text: templates, lenses, packs, pipelines.
+//! - [`merge`]: a pure library that curates workers' final messages.
+//! - [`lifecycle`]: state derivation, transitions, retry policy, scheduling, the wrapper.
+//! - [`ops`]: the use cases commands share; never a clap type.
+//! - [`cli`]: clap, one thin file per command, rendering, exit codes.
 #![forbid(unsafe_code)]
 
 pub mod cli;
-pub mod codex;
-pub mod commands;
-pub mod envfile;
-pub mod error;
-pub mod logind;
+pub mod content;
+pub mod lifecycle;
 pub mod merge;
-pub mod pack;
-pub mod pipeline;
-pub mod plan;
-pub mod procs;
-pub mod retry;
-pub mod sched;
-pub mod share;
-pub mod state;
+pub mod model;
+pub mod ops;
 pub mod store;
-pub mod testhook;
-pub mod tmux;
-pub mod ui;
-pub mod watch;
-pub mod worker;
+pub mod sys;

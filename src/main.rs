@@ -2,11 +2,11 @@ use clap::Parser;
 
 fn main() {
     quiet_on_closed_stdout();
-    let cli = orch::cli::Cli::parse();
-    let code = match orch::commands::dispatch(cli) {
+    let cli = orch::cli::args::Cli::parse();
+    let code = match orch::cli::dispatch(cli) {
         Ok(code) => code,
         Err(err) => {
-            let (message, code) = orch::error::report(&err);
+            let (message, code) = orch::model::error::report(&err);
             if let Some(m) = message {
                 eprintln!("orch: {m}");
             }

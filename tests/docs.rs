@@ -35,7 +35,7 @@ fn man_pages() -> Vec<(String, Vec<u8>)> {
         }
     }
     let mut pages = Vec::new();
-    walk(&orch::cli::Cli::command(), "orch", "orch", &mut pages);
+    walk(&orch::cli::args::Cli::command(), "orch", "orch", &mut pages);
     pages
 }
 

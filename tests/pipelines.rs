@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use orch::pipeline::{self, Plan};
-use orch::share::{self, PipelineSource, Share};
+use orch::content::pipeline::{self, Plan};
+use orch::content::share::{self, PipelineSource, Share};
 
 /// Each shipped pipeline with the vars it requires.
 const SHIPPED: &[(&str, &[(&str, &str)])] = &[
@@ -86,7 +86,7 @@ fn check_plan(plan: &Plan) {
         let writers = plan
             .workers
             .iter()
-            .filter(|w| w.stage == stage.name && w.sandbox != "read-only")
+            .filter(|w| w.stage == stage.name && w.sandbox.as_str() != "read-only")
             .count();
         assert!(
             writers <= 1 || plan.name == "split-by-sections",
@@ -164,7 +164,7 @@ fn later_stages_wait_and_read_earlier_outputs() {
     let plan = pipeline::load(&path, &vars(&[("target", "src/")]), &share).unwrap();
     let by = |l: &str| plan.workers.iter().find(|w| w.label == l).unwrap();
     assert_eq!(by("fix").after, ["review"]);
-    assert_eq!(by("fix").sandbox, "workspace-write");
+    assert_eq!(by("fix").sandbox.as_str(), "workspace-write");
     assert_eq!(by("verify").after, ["fix"]);
     assert_eq!(by("verify").inputs, ["review", "fix"]);
     let filled = pipeline::fill_outputs(&by("verify").prompt, |l| format!("/run/{l}/last.md"));
@@ -193,7 +193,7 @@ fn split_by_sections_takes_any_number_of_sections() {
         let all = sections.join(", ");
         for (w, section) in plan.workers.iter().zip(&sections) {
             assert_eq!(w.item.as_deref(), Some(*section));
-            assert_eq!(w.sandbox, "workspace-write");
+            assert_eq!(w.sandbox.as_str(), "workspace-write");
             assert!(w.after.is_empty());
             assert!(
                 w.prompt.contains(&format!("Your section is {section};"))
@@ -442,6 +442,6 @@ fn the_example_in_docs_patterns_loads() {
     assert_eq!(plan.workers.len(), 3);
     assert_eq!(plan.workers[2].after, ["review-1", "review-2"]);
     assert_eq!(plan.workers[2].inputs, ["review-1", "review-2"]);
-    assert_eq!(plan.workers[2].sandbox, "workspace-write");
+    assert_eq!(plan.workers[2].sandbox.as_str(), "workspace-write");
     assert_eq!(plan.max_parallel, Some(2));
 }

@@ -12,8 +12,8 @@
 //! ```
 
 pub mod delivered;
+pub mod envfile;
 pub mod fsutil;
-pub mod ids;
 pub mod records;
 
 use std::fs::{self, File};
@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::error::UserError;
+use crate::model::UserError;
+use crate::model::names as ids;
 use fsutil::{ReadError, create_private_dir, read_json};
 pub use records::*;
 

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::model::Tokens;
+use crate::model::{Sandbox, State};
+
 /// Bumped when a record changes in a way an older orch could misread.
 pub const SCHEMA: u32 = 1;
 
@@ -56,7 +59,7 @@ pub struct WorkerSpec {
     #[serde(default)]
     pub stage: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub sandbox: String,
+    pub sandbox: Sandbox,
     /// Absolute working directory for codex (`--cd`).
     pub cd: PathBuf,
     #[serde(default)]
@@ -80,7 +83,7 @@ pub struct WorkerSpec {
 
 impl WorkerSpec {
     pub fn is_writer(&self) -> bool {
-        self.sandbox != "read-only"
+        self.sandbox.writes()
     }
 }
 
@@ -111,32 +114,12 @@ pub struct StartRecord {
     pub boot_id: String,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tokens {
-    pub input: u64,
-    pub cached_input: u64,
-    pub output: u64,
-    pub reasoning: u64,
-}
-
-impl Tokens {
-    pub fn add(&mut self, o: &Tokens) {
-        self.input += o.input;
-        self.cached_input += o.cached_input;
-        self.output += o.output;
-        self.reasoning += o.reasoning;
-    }
-    pub fn total(&self) -> u64 {
-        self.input + self.output
-    }
-}
-
 /// The final word on a worker, written atomically once.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExitRecord {
     #[serde(default = "schema")]
     pub schema: u32,
-    pub state: crate::state::State,
+    pub state: State,
     #[serde(default)]
     pub attempt: u32,
     #[serde(default)]
@@ -159,7 +142,7 @@ pub struct ExitRecord {
 impl ExitRecord {
     /// The record of a worker that ended without codex running: skipped, stopped while
     /// queued, or failed to launch.
-    pub fn never_ran(state: crate::state::State, error: impl Into<String>) -> ExitRecord {
+    pub fn never_ran(state: State, error: impl Into<String>) -> ExitRecord {
         ExitRecord {
             schema: SCHEMA,
             state,

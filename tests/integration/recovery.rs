@@ -600,11 +600,13 @@ fn stop_leaves_no_process_of_the_workers_group() {
     t.wait_state(&a, "running", 20);
     let pgid = started(&t, &a)["codex_pid"].as_u64().unwrap() as u32;
     eventually(10, "codex and its child", || {
-        (orch::procs::group_members(pgid).len() >= 2).then_some(())
+        (orch::sys::procs::group_members(pgid).len() >= 2).then_some(())
     });
     t.ok(&["stop", &a]);
     eventually(10, "the group to be gone", || {
-        orch::procs::group_members(pgid).is_empty().then_some(())
+        orch::sys::procs::group_members(pgid)
+            .is_empty()
+            .then_some(())
     });
     assert_eq!(t.state(&a), "stopped");
 }
@@ -652,7 +654,9 @@ fn processes_left_by_a_dead_wrapper_are_reported_and_stoppable() {
     assert!(t.worker_dir(&a).exists());
     t.ok(&["stop", &a]);
     eventually(10, "the group to be gone", || {
-        orch::procs::group_members(pgid).is_empty().then_some(())
+        orch::sys::procs::group_members(pgid)
+            .is_empty()
+            .then_some(())
     });
     assert_eq!(t.state(&a), "lost");
 }

@@ -1,0 +1,545 @@
+//! The command line, defined once: it feeds `--help`, the man page and completions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Workers are addressed as RUN/LABEL, or LABEL for the latest run; a unique prefix of a
+run id, or its random tail (k3f of 20261124-1412-k3f), is enough. State lives in $ORCH_HOME (default ~/.local/state/orch).
+
+Exit status: 0 success; 1 the thing asked about failed (a worker failed, an error);
+2 bad usage or input; 124 a wait timed out.
+
+Environment: ORCH_HOME (state root), ORCH_CODEX (the codex program), ORCH_TMUX_SOCKET
+(path of orch's private tmux socket), ORCH_SHARE_DIR (more templates, lenses and
+pipelines), NO_COLOR (no colour).
+
+Examples:
+  orch spawn \"Review src/ for race conditions\"       # prints RUN/W1
+  orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
+  orch run review-fix-verify --var target=src/merge/ --dry-run
+  orch status --json | jq '.workers[] | {label, state}'";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "orch",
+    version,
+    about = "Run codex exec workers as detached tmux windows, with every fact on disk",
+    long_about = "Run codex exec workers as detached tmux windows, with every fact on disk.\n\n\
+        Each worker is a `codex exec --json` in a window of orch's own tmux server; its prompt, \
+        events, stderr, final message and exit record are files in a run folder, so workers \
+        survive a dropped SSH session and `orch status` tells the truth after any crash.",
+    after_help = AFTER_HELP,
+    propagate_version = true,
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a codex worker in a new or existing run; prints RUN/LABEL
+    #[command(after_help = "Examples:
+  orch spawn \"Review src/ for race conditions\"
+  run=$(orch spawn --label scout --role scout \"Map the storage layer\" | cut -d/ -f1)
+  orch spawn --run $run --label fix --role implementer --sandbox workspace-write --after scout \"Fix what the scout found\"
+  orch spawn --prompt-file pack.md -- -c model_reasoning_effort=high")]
+    Spawn(SpawnArgs),
+    /// Show the workers of a run (default: the latest)
+    #[command(visible_alias = "st")]
+    Status(StatusArgs),
+    /// List all runs, newest first, with counts per state
+    Ls(LsArgs),
+    /// Show a worker's progress: commands run, files changed, messages
+    Logs(LogsArgs),
+    /// Attach the terminal to a worker's tmux window (detach with C-b d)
+    Attach(AttachArgs),
+    /// Print a worker's final message exactly as it wrote it
+    Result(ResultArgs),
+    /// Stop workers: Ctrl-C to codex, then TERM and KILL after a grace period
+    Stop(StopArgs),
+    /// Block until workers end; exit 0 if all ended done, 1 if any did not, 124 on timeout
+    #[command(after_help = "Examples:
+  orch wait                          # every worker of the latest run
+  orch wait 20261124-1412 --timeout 30m
+  orch wait W1 W2 --any --json")]
+    Wait(WaitArgs),
+    /// Print a line for each worker that ends, in all runs (long-running)
+    #[command(after_help = "Examples:
+  orch watch --bell
+  orch watch --json --on-finish 'notify-send \"$ORCH_LABEL $ORCH_STATE\"'")]
+    Watch(WatchArgs),
+    /// The status table, redrawn as workers change (q or Ctrl-C to quit)
+    Top(TopArgs),
+    /// One read-only reviewer per lens in a new run; prints the run id
+    #[command(after_help = "Examples:
+  orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
+  orch fanout --lens security,\"perf=allocations, copies and locks\" --context pack.md --merge \"Review the diff of HEAD~3..\"")]
+    Fanout(FanoutArgs),
+    /// Run a pipeline file (or a shipped pipeline by name)
+    #[command(
+        after_help = "Shipped pipelines: triangulated-review, review-fix-verify, scout-act-verify,
+split-by-sections, research-synthesis, options-sprint (see docs/patterns.md).
+
+Examples:
+  orch run review-fix-verify --var target=src/merge/ --dry-run
+  orch run split-by-sections --var task=\"port to thiserror\" --var sections=src/a/,src/b/
+  orch run ./my-pipeline.toml --var context=pack.md"
+    )]
+    Run(RunArgs),
+    /// Print a run's plan: its stages and which one is in progress
+    Plan(PlanArgs),
+    /// Context packs: write a skeleton, or check one
+    #[command(subcommand, disable_help_subcommand = true)]
+    Pack(PackCommand),
+    /// Curate a run's final messages into one ranked, de-duplicated result
+    #[command(after_help = "Examples:
+  orch merge                         # the latest run, as markdown (also saved as merge.md)
+  orch merge 20261124-1412 --json --min-severity medium
+  orch merge --synthesize && orch wait")]
+    Merge(MergeArgs),
+    /// Change a run's settings (e.g. --max-parallel)
+    Set(SetArgs),
+    /// Run a failed, stopped or lost worker again from its saved spec
+    Retry(RetryArgs),
+    /// Continue a worker's codex conversation with a new prompt
+    Resume(ResumeArgs),
+    /// Remove finished runs' windows and folders
+    Gc(GcArgs),
+    /// Check tmux, codex, ORCH_HOME, limits and records, each with a fix
+    Doctor(DoctorArgs),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Run a worker inside its tmux window (internal)
+    #[command(name = "__worker", hide = true)]
+    Worker(WorkerArgs),
+    /// Watch ORCH_HOME for `orch wait`, reporting changes on stdout (internal)
+    #[command(name = "__watch", hide = true)]
+    WatchHelper(WatchHelperArgs),
+}
+
+pub use crate::model::Sandbox;
+
+/// clap parses `--sandbox` straight into the model's type (its names are codex's).
+impl ValueEnum for Sandbox {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Sandbox::ALL
+    }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Options describing what a worker runs, shared by spawn, fanout and friends.
+#[derive(Debug, Args, Clone)]
+pub struct CodexOpts {
+    /// Working directory for codex (default: the current directory)
+    #[arg(long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+    /// codex sandbox policy
+    #[arg(long, value_enum, default_value = "read-only")]
+    pub sandbox: Sandbox,
+    /// Model for codex (`codex exec --model`)
+    #[arg(long)]
+    pub model: Option<String>,
+    /// codex config profile (`codex exec --profile`)
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// The task; `-` reads it from stdin
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Option<String>,
+    /// Read the prompt from FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+    /// Add the worker to this run (id or unique prefix) instead of making a new run
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    /// Worker label (default W1, W2, …): 1-64 of A-Z a-z 0-9 . _ -
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Worker role; a known role (reviewer, researcher, implementer, verifier, scout)
+    /// wraps the prompt in its template unless --raw
+    #[arg(long)]
+    pub role: Option<String>,
+    /// Focus of a reviewer: a lens name (see share/lenses) or inline name=text
+    #[arg(long)]
+    pub lens: Option<String>,
+    /// Send the prompt exactly as given, without the role's template
+    #[arg(long)]
+    pub raw: bool,
+    #[command(flatten)]
+    pub sched: SchedOpts,
+    #[command(flatten)]
+    pub codex: CodexOpts,
+    /// Arguments passed to `codex exec` verbatim
+    #[arg(last = true, value_name = "CODEX_ARGS")]
+    pub codex_args: Vec<String>,
+}
+
+/// When and how a worker may start.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SchedOpts {
+    /// Start only after these workers of the run ended done (comma-separated labels)
+    #[arg(long, value_name = "LABEL,...", value_delimiter = ',')]
+    pub after: Vec<String>,
+    /// At most N workers of the run running at once (sets it for the run)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// Attach a context pack (must have Goal and Success check)
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// A writer refuses to queue behind another writer of the same tree
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Start a writer even if another writes the same working tree (with a warning)
+    #[arg(long)]
+    pub force: bool,
+    /// Retry up to N times on failures that look transient (API errors, lost)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub retries: u32,
+    /// Ask codex for structured findings (`--output-schema` with orch's findings schema)
+    #[arg(long)]
+    pub findings_schema: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Run id or unique prefix (default: the latest run)
+    pub run: Option<String>,
+    /// Print JSON: {"run", "workers": [{"label", "state", "exit_code", "tokens", …}]}
+    #[arg(long)]
+    pub json: bool,
+    /// Redraw as workers change, like `orch top`
+    #[arg(long, conflicts_with = "json")]
+    pub watch: bool,
+    #[command(flatten)]
+    pub stall: StallOpts,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StallOpts {
+    /// Flag a running worker that wrote no event for this long (e.g. 90s, 15m, 2h)
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_secs)]
+    pub stall_after: u64,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PollOpts {
+    /// Poll every MS milliseconds instead of inotify (for network filesystems)
+    #[arg(long, value_name = "MS", num_args = 0..=1, default_missing_value = "500")]
+    pub poll: Option<u64>,
+}
+
+pub fn parse_secs(text: &str) -> Result<u64, String> {
+    crate::model::text::parse_duration(text)
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Workers that did not end done are named on stderr, one line each \
+    (`orch: RUN/LABEL STATE: why`). On a terminal, a progress line is redrawn on stderr."
+)]
+pub struct WaitArgs {
+    /// Runs, RUN/LABEL or LABEL (default: every worker of the latest run)
+    pub targets: Vec<String>,
+    /// Return as soon as one of them ends
+    #[arg(long)]
+    pub any: bool,
+    /// Give up after this long (exit 124), e.g. 90s, 30m
+    #[arg(long, value_name = "DURATION", value_parser = parse_secs)]
+    pub timeout: Option<u64>,
+    /// Print the final states as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Stop workers that stall (see --stall-after) instead of waiting for them
+    #[arg(long)]
+    pub kill_stalled: bool,
+    #[command(flatten)]
+    pub stall: StallOpts,
+    #[command(flatten)]
+    pub poll: PollOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only this run (default: all runs, including ones made later)
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Run CMD with `sh -c` once per ended worker (ORCH_RUN, ORCH_LABEL, ORCH_STATE,
+    /// ORCH_EXIT_CODE, ORCH_RESULT in its environment)
+    #[arg(long, value_name = "CMD")]
+    pub on_finish: Option<String>,
+    /// Ring the terminal bell and show a message in orch's tmux clients
+    #[arg(long)]
+    pub bell: bool,
+    /// Print JSON lines
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stall: StallOpts,
+    #[command(flatten)]
+    pub poll: PollOpts,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Not on a terminal, prints the table each time a worker's state changes and \
+    exits 0 once every worker of the run has ended."
+)]
+pub struct TopArgs {
+    /// Run id or unique prefix (default: the latest run)
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub stall: StallOpts,
+    #[command(flatten)]
+    pub poll: PollOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct FanoutArgs {
+    /// The task every reviewer gets; `-` reads it from stdin
+    #[arg(value_name = "PROMPT")]
+    pub prompt: Option<String>,
+    /// Read the task from FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+    /// 2-6 lenses, comma-separated or repeated: names from share/lenses, or inline
+    /// name=text (its text may hold commas: a comma starts a new lens only before a
+    /// known lens name or another name=text)
+    #[arg(long, value_name = "LENS,...", required = true)]
+    pub lens: Vec<String>,
+    /// Attach a context pack to every reviewer
+    #[arg(long, value_name = "FILE")]
+    pub context: Option<PathBuf>,
+    /// Merge the results when every reviewer has ended (writes merge.md in the run)
+    #[arg(long)]
+    pub merge: bool,
+    /// At most N reviewers running at once
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// Ask codex for structured findings (`--output-schema`)
+    #[arg(long)]
+    pub findings_schema: bool,
+    /// Working directory for codex (default: the current directory)
+    #[arg(long = "cd", value_name = "DIR")]
+    pub cd: Option<PathBuf>,
+    /// Model for codex
+    #[arg(long)]
+    pub model: Option<String>,
+    /// codex config profile
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Arguments passed to `codex exec` verbatim
+    #[arg(last = true, value_name = "CODEX_ARGS")]
+    pub codex_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A pipeline file, or the name of a shipped one (e.g. triangulated-review)
+    pub pipeline: String,
+    /// Set a pipeline variable (repeatable)
+    #[arg(long = "var", value_name = "KEY=VALUE")]
+    pub vars: Vec<String>,
+    /// Print the plan and every rendered prompt; spawn nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// At most N workers running at once (overrides the file)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Run id or unique prefix (default: the latest run)
+    pub run: Option<String>,
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackCommand {
+    /// Write a context-pack skeleton (Goal, Non-goals, Constraints, Pointers, Prior
+    /// decisions, Success check) to FILE (default context.md; - for stdout)
+    New {
+        file: Option<PathBuf>,
+        /// Overwrite an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check that a pack has a Goal and a Success check
+    Check { file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SeverityArg {
+    Critical,
+    High,
+    Medium,
+    Low,
+    Info,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Run id or unique prefix (default: the latest run)
+    pub run: Option<String>,
+    /// Print JSON instead of markdown
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the result to FILE
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Spawn a `synthesis` worker that writes a decision-ready summary of the merge
+    #[arg(long)]
+    pub synthesize: bool,
+    /// Leave out findings below this severity
+    #[arg(long, value_enum, default_value = "info")]
+    pub min_severity: SeverityArg,
+    /// Also read failed, stopped and lost workers' messages
+    #[arg(long)]
+    pub include_failed: bool,
+    /// Merge even though some workers are still running or queued
+    #[arg(long)]
+    pub partial: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SetArgs {
+    /// Run id or unique prefix
+    pub run: String,
+    /// At most N workers of the run running at once (0 removes the limit)
+    #[arg(long, value_name = "N")]
+    pub max_parallel: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    /// RUN/LABEL or LABEL; with --failed, a run
+    pub target: String,
+    /// Retry every failed, stopped, lost and skipped worker of the run
+    #[arg(long)]
+    pub failed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+    /// The follow-up prompt (default: "Continue where you stopped and finish the task.");
+    /// `-` reads it from stdin
+    pub prompt: Option<String>,
+    /// Read the prompt from FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
+    pub prompt_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Only runs whose workers all ended longer ago than this (e.g. 7d, 12h)
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_secs)]
+    pub older_than: u64,
+    /// Say what would be removed; remove nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print the runs as one JSON array
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+    /// Keep printing as the worker goes on, until it ends
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Print the raw JSON events instead of readable lines
+    #[arg(long)]
+    pub raw: bool,
+    /// Print codex's stderr instead of its events
+    #[arg(long, conflicts_with = "raw")]
+    pub stderr: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResultArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// RUN/LABEL, LABEL, or a run id to stop all its workers
+    #[arg(required = true)]
+    pub targets: Vec<String>,
+    /// Seconds to wait after Ctrl-C before TERM, and after TERM before KILL
+    #[arg(long, default_value_t = 10)]
+    pub grace: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchHelperArgs {
+    #[arg(long)]
+    pub home: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[arg(long)]
+    pub home: PathBuf,
+    pub run: String,
+    pub label: String,
+}
+
+// Conversions into the operations' own types: the one place clap's structs end.
+impl From<&CodexOpts> for crate::ops::spawn::CodexSettings {
+    fn from(o: &CodexOpts) -> Self {
+        crate::ops::spawn::CodexSettings {
+            cd: o.cd.clone(),
+            sandbox: o.sandbox,
+            model: o.model.clone(),
+            profile: o.profile.clone(),
+        }
+    }
+}
+
+impl From<&SchedOpts> for crate::ops::spawn::AddOptions {
+    fn from(o: &SchedOpts) -> Self {
+        crate::ops::spawn::AddOptions {
+            max_parallel: o.max_parallel,
+            force: o.force,
+            no_wait: o.no_wait,
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! `orch doctor`: checks what orch depends on, each problem with the line that fixes it.
+
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::cli::args::DoctorArgs;
+use crate::lifecycle::state::{self, State, ViewOptions};
+use crate::store::Home;
+use crate::sys::tmux::{self, Tmux};
+
+#[derive(Debug, Serialize)]
+pub struct Check {
+    pub name: &'static str,
+    pub ok: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+fn ok(name: &'static str, detail: impl Into<String>) -> Check {
+    Check {
+        name,
+        ok: true,
+        detail: detail.into(),
+        fix: None,
+    }
+}
+
+fn problem(name: &'static str, detail: impl Into<String>, fix: impl Into<String>) -> Check {
+    Check {
+        name,
+        ok: false,
+        detail: detail.into(),
+        fix: Some(fix.into()),
+    }
+}
+
+const MIN_FREE_BYTES: u64 = 100 << 20;
+
+pub fn run(args: DoctorArgs) -> Result<i32> {
+    let mut checks = vec![check_tmux(), check_codex()];
+    match Home::from_env() {
+        Ok(home) => {
+            checks.push(check_home_mode(&home.root));
+            checks.push(check_space(&home.root));
+            if let Ok(t) = Tmux::for_home(&home.root) {
+                checks.push(check_home_mode_named(
+                    "tmux socket",
+                    t.socket.parent().unwrap_or(Path::new("/")),
+                ));
+            }
+            checks.extend(check_records(&home));
+        }
+        Err(e) => checks.push(problem(
+            "orch home",
+            format!("{e:#}"),
+            "set ORCH_HOME to a writable folder on a disk with space",
+        )),
+    }
+    checks.extend(check_inotify());
+    checks.push(check_logind());
+    let bad = checks.iter().filter(|c| !c.ok).count();
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"ok": bad == 0, "checks": checks}))?
+        );
+    } else {
+        for c in &checks {
+            println!(
+                "{} {:<12} {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+            if let Some(f) = &c.fix {
+                println!("     {:<12} fix: {f}", "");
+            }
+        }
+        println!(
+            "{}",
+            if bad == 0 {
+                "no problems found".to_string()
+            } else {
+                format!("{bad} problem(s)")
+            }
+        );
+    }
+    Ok(if bad == 0 { 0 } else { 1 })
+}
+
+fn check_tmux() -> Check {
+    let out = std::process::Command::new("tmux").arg("-V").output();
+    match out {
+        Err(_) => problem(
+            "tmux",
+            "tmux not found on PATH",
+            "install tmux 3.0 or newer (e.g. `apt-get install tmux`)",
+        ),
+        Ok(o) => {
+            let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            match tmux::parse_version(&v) {
+                Some(n) if n >= (3, 0) => ok("tmux", v),
+                _ => problem(
+                    "tmux",
+                    format!("{v:?} is older than 3.0 or unreadable"),
+                    "install tmux 3.0 or newer",
+                ),
+            }
+        }
+    }
+}
+
+fn check_codex() -> Check {
+    match crate::sys::codex::resolve_program(&crate::store::envfile::capture()) {
+        Err(e) => problem(
+            "codex",
+            e.to_string(),
+            "install codex (`npm install -g @openai/codex`) or set ORCH_CODEX",
+        ),
+        Ok(p) => match std::process::Command::new(&p).arg("--version").output() {
+            Ok(o) if o.status.success() => ok(
+                "codex",
+                format!(
+                    "{} ({})",
+                    String::from_utf8_lossy(&o.stdout).trim(),
+                    p.display()
+                ),
+            ),
+            _ => problem(
+                "codex",
+                format!("{} --version failed", p.display()),
+                "reinstall codex or point ORCH_CODEX at a working binary",
+            ),
+        },
+    }
+}
+
+fn check_home_mode(root: &Path) -> Check {
+    check_home_mode_named("orch home", root)
+}
+
+fn check_home_mode_named(name: &'static str, dir: &Path) -> Check {
+    use std::os::unix::fs::PermissionsExt;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.permissions().mode() & 0o077 == 0 => {
+            ok(name, format!("{} (private, 0700)", dir.display()))
+        }
+        Ok(m) => problem(
+            name,
+            format!(
+                "{} is mode {:o}: other users can read it",
+                dir.display(),
+                m.permissions().mode() & 0o777
+            ),
+            format!("chmod 700 {}", dir.display()),
+        ),
+        Err(e) => problem(
+            name,
+            format!("{}: {e}", dir.display()),
+            "set ORCH_HOME to a writable folder",
+        ),
+    }
+}
+
+// statvfs field types differ between platforms (u32 on some 32-bit ones).
+#[allow(clippy::unnecessary_cast)]
+fn check_space(root: &Path) -> Check {
+    match nix::sys::statvfs::statvfs(root) {
+        Ok(s) => {
+            let free = s.blocks_available() as u64 * s.fragment_size() as u64;
+            let inodes = s.files_available() as u64;
+            let detail = format!(
+                "{} MiB and {inodes} inodes free under {}",
+                free >> 20,
+                root.display()
+            );
+            if free < MIN_FREE_BYTES || (s.files() > 0 && inodes < 1000) {
+                problem(
+                    "disk space",
+                    detail,
+                    "free space on that disk, or set ORCH_HOME to another one",
+                )
+            } else {
+                ok("disk space", detail)
+            }
+        }
+        Err(e) => problem(
+            "disk space",
+            format!("cannot stat {}: {e}", root.display()),
+            "check ORCH_HOME",
+        ),
+    }
+}
+
+/// `orch wait` and `watch` use inotify; too few watches makes them fall back to polling.
+fn check_inotify() -> Vec<Check> {
+    let read = |f: &str| -> Option<u64> {
+        std::fs::read_to_string(format!("/proc/sys/fs/inotify/{f}"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let mut out = Vec::new();
+    for (file, min) in [("max_user_watches", 8192u64), ("max_user_instances", 128)] {
+        match read(file) {
+            Some(n) if n >= min => out.push(ok("inotify", format!("{file} = {n}"))),
+            Some(n) => out.push(problem(
+                "inotify",
+                format!("{file} = {n} (below {min}): wait/watch will poll"),
+                format!("sudo sysctl fs.inotify.{file}={}", min * 64),
+            )),
+            None => out.push(ok(
+                "inotify",
+                format!("{file} not readable (not Linux?); wait/watch poll"),
+            )),
+        }
+    }
+    out
+}
+
+/// Workers survive logout only if logind does not kill the user's processes, or the
+/// user lingers (their user manager, where orch puts its tmux server, outlives logout).
+fn check_logind() -> Check {
+    match (
+        crate::sys::logind::kill_user_processes(),
+        crate::sys::logind::linger(),
+    ) {
+        (None, _) => ok("logout", "no systemd-logind: workers survive logout"),
+        (Some(false), _) => ok(
+            "logout",
+            "logind KillUserProcesses=no: workers survive logout",
+        ),
+        (Some(true), Some(true)) => ok(
+            "logout",
+            "logind KillUserProcesses=yes, but linger is on: orch's tmux server runs in a user scope that survives logout",
+        ),
+        (Some(true), _) => problem(
+            "logout",
+            "logind KillUserProcesses=yes and linger is off: logging out kills every worker",
+            "loginctl enable-linger $USER (or set KillUserProcesses=no in /etc/systemd/logind.conf)",
+        ),
+    }
+}
+
+/// Records that fail to parse, half-made workers, and orphaned processes.
+fn check_records(home: &Home) -> Vec<Check> {
+    let mut out = Vec::new();
+    let ids = match home.run_ids() {
+        Ok(ids) => ids,
+        Err(e) => {
+            return vec![problem(
+                "records",
+                format!("{e:#}"),
+                "check ORCH_HOME's permissions",
+            )];
+        }
+    };
+    let opts = ViewOptions {
+        activity: false,
+        ..ViewOptions::default()
+    };
+    let mut workers = 0;
+    for id in &ids {
+        let run = home.run(id);
+        if let Err(e) = run.record() {
+            out.push(problem(
+                "records",
+                format!("{e:#}"),
+                format!(
+                    "move {} aside, or `orch gc` once it is old",
+                    run.record_path().display()
+                ),
+            ));
+            continue;
+        }
+        for l in run.labels().unwrap_or_default() {
+            let w = run.worker(&l);
+            workers += 1;
+            let v = state::view(&w, &opts);
+            match v.state {
+                State::Corrupt => out.push(problem(
+                    "records",
+                    format!("{}: {}", w.address(), v.error.unwrap_or_default()),
+                    "move the damaged file aside (the worker's other files stay readable)",
+                )),
+                State::Incomplete => out.push(problem(
+                    "records",
+                    format!(
+                        "{}: half-made worker (its spawn was interrupted)",
+                        w.address()
+                    ),
+                    "orch gc",
+                )),
+                _ => {}
+            }
+            if let Some(pids) = crate::sys::procs::orphaned(&w) {
+                out.push(problem(
+                    "processes",
+                    format!(
+                        "{}: its wrapper died but processes {} still run, unsupervised",
+                        w.address(),
+                        super::gc::join(&pids)
+                    ),
+                    format!("orch stop {}", w.address()),
+                ));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(ok(
+            "records",
+            format!("{} runs, {workers} workers, all readable", ids.len()),
+        ));
+    }
+    out
+}

@@ -1,0 +1,77 @@
+//! `orch logs`: a worker's progress as readable lines (or raw events / stderr).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::cli::args::LogsArgs;
+use crate::lifecycle::state;
+use crate::model::error::UserError;
+use crate::store::Home;
+use crate::sys::codex::events;
+
+pub fn run(args: LogsArgs) -> Result<i32> {
+    let home = Home::from_env()?;
+    let w = home.resolve_worker(&args.worker)?;
+    let path = if args.stderr {
+        w.stderr_path()
+    } else {
+        w.events_path()
+    };
+    let mut pos = 0u64;
+    let mut pending = String::new();
+    let stdout = std::io::stdout();
+    let mut last_pass = false;
+    loop {
+        if let Ok(mut f) = File::open(&path) {
+            f.seek(SeekFrom::Start(pos))?;
+            let mut reader = BufReader::new(f);
+            let mut line = String::new();
+            loop {
+                line.clear();
+                let n = reader.read_line(&mut line)?;
+                if n == 0 {
+                    break;
+                }
+                if !line.ends_with('\n') {
+                    // A line still being written: keep it for the next round.
+                    pending.push_str(&line);
+                    pos += n as u64;
+                    break;
+                }
+                pos += n as u64;
+                let full = std::mem::take(&mut pending) + &line;
+                let mut out = stdout.lock();
+                let shown = if args.raw || args.stderr {
+                    Some(full.trim_end().to_string())
+                } else {
+                    events::parse(&full).and_then(|ev| events::describe(&ev, 200))
+                };
+                if let Some(s) = shown
+                    && writeln!(out, "{s}").is_err()
+                {
+                    return Ok(0); // reader went away (e.g. `| head`)
+                }
+            }
+        } else if !args.follow && !w.dir.join("launch.json").exists() {
+            return Err(UserError::failed(format!(
+                "{} has not started yet; nothing to show",
+                w.address()
+            ))
+            .into());
+        }
+        if !args.follow || last_pass {
+            if !pending.is_empty() && (args.raw || args.stderr) {
+                let _ = writeln!(stdout.lock(), "{}", pending.trim_end());
+            }
+            return Ok(0);
+        }
+        // Once the worker has ended, one more pass picks up its last lines.
+        last_pass = state::state_of(&w).is_final();
+        if !last_pass {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! One file per subcommand: resolve the arguments, call one operation, render.
+
+pub mod attach;
+pub mod doctor;
+pub mod fanout;
+pub mod gc;
+pub mod logs;
+pub mod ls;
+pub mod merge;
+pub mod pack;
+pub mod plan;
+pub mod result;
+pub mod resume;
+pub mod retry;
+pub mod run;
+pub mod set;
+pub mod spawn;
+pub mod status;
+pub mod stop;
+pub mod top;
+pub mod wait;
+pub mod watch;

@@ -1,0 +1,79 @@
+//! `orch resume`: continue a worker's codex conversation (`codex exec resume ID`) with
+//! a new prompt, as a new attempt; the original flags come from the spec, since codex
+//! does not remember them.
+
+use anyhow::Result;
+
+use crate::cli::args::ResumeArgs;
+use crate::lifecycle::state::{self, State};
+use crate::lifecycle::{retry, sched};
+use crate::model::error::UserError;
+use crate::store::fsutil::{read_json_opt, write_atomic, write_json};
+use crate::store::{ExitRecord, Home, ResumeRequest, WorkerDir};
+use crate::sys::codex::events;
+
+pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
+
+pub fn run(args: ResumeArgs) -> Result<i32> {
+    let prompt = match (args.prompt.as_deref(), args.prompt_file.as_deref()) {
+        (None, None) => DEFAULT_PROMPT.to_string(),
+        (p, f) => crate::ops::spawn::read_prompt(p, f)?,
+    };
+    let home = Home::from_env()?;
+    let w = home.resolve_worker(&args.worker)?;
+    let run = home.run(&w.run);
+    crate::ops::spawn::check_tools()?;
+    let _lock = run.lock()?;
+    let a = w.address();
+    match state::state_of(&w) {
+        State::Queued | State::Starting | State::Running => {
+            return Err(UserError::failed(format!(
+                "{a} is still running or queued; wait for it (`orch wait {a}`) or stop it first"
+            ))
+            .into());
+        }
+        State::Corrupt | State::Incomplete => {
+            return Err(UserError::failed(format!(
+                "{a} has no usable record to resume from; see `orch status {}`",
+                w.run
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    w.spec()?;
+    let thread = thread_id(&w).ok_or_else(|| {
+        UserError::failed(format!(
+            "{a} has no codex thread to resume (it never started a conversation); run it again with `orch retry {a}`"
+        ))
+    })?;
+    retry::requeue_locked(&w, true)?;
+    // The wrapper feeds input.md when present; the launch leaves it alone on resume.
+    write_atomic(&w.input_path(), prompt.as_bytes())?;
+    // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
+    write_json(
+        &w.resume_path(),
+        &ResumeRequest {
+            thread_id: thread.clone(),
+        },
+    )?;
+    let started = sched::tick_locked(&home, &run)?.contains(&w.label);
+    if started {
+        println!("{a} resuming thread {thread}");
+    } else {
+        println!("{a} queued to resume thread {thread} (`orch status` says what it waits for)");
+    }
+    Ok(0)
+}
+
+/// The codex thread of the worker's last attempt: from exit.json, else from the
+/// `thread.started` event (a worker lost before writing its exit record).
+fn thread_id(w: &WorkerDir) -> Option<String> {
+    if let Ok(Some(x)) = read_json_opt::<ExitRecord>(&w.exit_path())
+        && x.thread_id.is_some()
+    {
+        return x.thread_id;
+    }
+    let text = std::fs::read_to_string(w.events_path()).ok()?;
+    events::summarize(text.lines()).thread_id
+}

@@ -1,0 +1,152 @@
+//! `orch status`: the workers of one run, from disk.
+
+use std::io::IsTerminal;
+
+use anyhow::Result;
+
+use crate::cli::args::{PollOpts, StatusArgs, TopArgs};
+use crate::cli::render;
+use crate::lifecycle::sched;
+use crate::lifecycle::state::{State, ViewOptions, WorkerView};
+use crate::model::text;
+use crate::ops::status::{RunStatus, collect};
+use crate::store::Home;
+
+pub fn run(args: StatusArgs) -> Result<i32> {
+    if args.watch {
+        return super::top::run(TopArgs {
+            run: args.run,
+            stall: args.stall,
+            poll: PollOpts { poll: None },
+        });
+    }
+    let home = Home::from_env()?;
+    let run = home.run_or_latest(args.run.as_deref())?;
+    // Any orch command may start queued workers whose turn has come.
+    let _ = sched::tick(&home, &run);
+    let opts = ViewOptions {
+        stall_after: std::time::Duration::from_secs(args.stall.stall_after),
+        activity: true,
+    };
+    let status = collect(&home, &run, &opts)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status, render::color_enabled()));
+    }
+    let broken: Vec<&WorkerView> = status
+        .workers
+        .iter()
+        .filter(|w| w.state == State::Corrupt)
+        .collect();
+    for w in &broken {
+        eprintln!(
+            "orch: worker {}/{} has a damaged record: {}",
+            status.run,
+            w.label,
+            w.error.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(if broken.is_empty() { 0 } else { 1 })
+}
+
+pub fn render(status: &RunStatus, color: bool) -> String {
+    let age = (chrono::Utc::now() - status.created_at).num_seconds();
+    let mut out = format!(
+        "run {} · {} workers · started {} ago · tokens {} in / {} out\n",
+        status.run,
+        status.workers.len(),
+        text::duration(age),
+        render::tokens_short(status.tokens.input),
+        render::tokens_short(status.tokens.output),
+    );
+    if !status.plan.is_empty() {
+        out.push_str(&crate::lifecycle::plan::render(&status.plan));
+    }
+    if status.workers.is_empty() {
+        out.push_str("no workers yet\n");
+        return out;
+    }
+    let header: Vec<String> = [
+        "LABEL",
+        "ROLE",
+        "STATE",
+        "ELAPSED",
+        "TOKENS",
+        "LAST ACTIVITY",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut rows = vec![header.clone()];
+    let mut painted = vec![
+        header
+            .iter()
+            .map(|h| render::paint(color, "1", h))
+            .collect::<Vec<_>>(),
+    ];
+    for w in &status.workers {
+        let state = if w.stalled {
+            "running (stalled)".to_string()
+        } else {
+            w.state.to_string()
+        };
+        let role = match (&w.role, &w.lens) {
+            (Some(r), Some(l)) => format!("{r}:{l}"),
+            (Some(r), None) => r.clone(),
+            (None, Some(l)) => l.clone(),
+            (None, None) => "-".into(),
+        };
+        let activity = match w.state {
+            State::Queued => w
+                .waiting_for
+                .as_ref()
+                .map(|r| match r.strip_prefix("after ") {
+                    Some(deps) => format!("waits for {deps} to end"),
+                    None => format!("waits for {r}"),
+                })
+                .unwrap_or_else(|| "about to start".into()),
+            s if s.is_final() && s != State::Done => w.error.clone().unwrap_or_default(),
+            _ => w.last_activity.clone().unwrap_or_default(),
+        };
+        let row = vec![
+            w.label.clone(),
+            role,
+            state.clone(),
+            w.elapsed_secs
+                .map(text::duration)
+                .unwrap_or_else(|| "-".into()),
+            if w.tokens.total() > 0 {
+                render::tokens_short(w.tokens.total())
+            } else {
+                "-".into()
+            },
+            // On a terminal the table fits the screen; piped, nothing is cut off.
+            if std::io::stdout().is_terminal() {
+                clip(&activity, 70)
+            } else {
+                activity.split_whitespace().collect::<Vec<_>>().join(" ")
+            },
+        ];
+        let mut p = row.clone();
+        let code = if w.stalled {
+            "33"
+        } else {
+            render::state_color(w.state)
+        };
+        p[2] = render::paint(color, code, &state);
+        rows.push(row);
+        painted.push(p);
+    }
+    out.push_str(&render::table(&rows, &painted));
+    out
+}
+
+fn clip(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > max {
+        format!("{}…", flat.chars().take(max - 1).collect::<String>())
+    } else {
+        flat
+    }
+}

@@ -1,0 +1,363 @@
+//! `orch watch`: one line per worker that ends (or stalls), in every run, for as long
+//! as it runs. Deliveries are recorded in `$ORCH_HOME/watch/delivered.json` (see
+//! `store::delivered`), so a restarted watcher catches up on what ended while it was
+//! away and repeats nothing; a watcher's first start announces only what ends later.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::io::{IsTerminal, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::cli::args::WatchArgs;
+use crate::cli::render;
+use crate::lifecycle::state::{self, State, ViewOptions, WorkerView};
+use crate::model::names as ids;
+use crate::model::text;
+use crate::store::delivered::Deliveries;
+use crate::store::{Home, Tokens, WorkerDir};
+use crate::sys::tmux::Tmux;
+use crate::sys::watch::{self, Mode, WorkerKey};
+
+/// Dead processes write nothing and stalls are silence: look at live workers this often.
+const SWEEP: Duration = Duration::from_secs(1);
+
+/// One line of `orch watch --json`. Field names are a contract: add, never rename.
+#[derive(Debug, Serialize)]
+struct Notice {
+    run: String,
+    label: String,
+    /// A final state, or "stalled".
+    state: String,
+    attempt: u32,
+    exit_code: Option<i32>,
+    error: Option<String>,
+    tokens: Tokens,
+    elapsed_secs: Option<i64>,
+    finished_at: Option<DateTime<Utc>>,
+    last_event_at: Option<DateTime<Utc>>,
+    /// Path of the final message.
+    result: String,
+}
+
+struct Watch {
+    home: Home,
+    args: WatchArgs,
+    deliveries: Deliveries,
+    opts: ViewOptions,
+    /// Last state seen per worker; workers not ended are swept.
+    known: BTreeMap<WorkerKey, State>,
+    /// Keys this process has handled (delivered by it or by a twin): no lock needed.
+    handled: HashSet<String>,
+    runs: BTreeSet<String>,
+    tmux: Option<Tmux>,
+}
+
+pub fn run(args: WatchArgs) -> Result<i32> {
+    let home = Home::from_env()?;
+    let scope = match &args.run {
+        Some(r) => Some(home.resolve_run(r)?.id),
+        None => None,
+    };
+    let subscriber = format!(
+        "run={} on-finish={}",
+        scope.as_deref().unwrap_or("*"),
+        args.on_finish.as_deref().unwrap_or("-")
+    );
+    let deliveries = Deliveries::open(&home, &subscriber)?;
+    let mut watcher = watch::Watcher::new(&home, Mode::from_poll(args.poll.poll))?;
+    let tmux = args.bell.then(|| Tmux::for_home(&home.root).ok()).flatten();
+    let mut w = Watch {
+        opts: ViewOptions {
+            stall_after: Duration::from_secs(args.stall.stall_after),
+            activity: false,
+        },
+        home,
+        args,
+        deliveries,
+        known: BTreeMap::new(),
+        handled: HashSet::new(),
+        runs: BTreeSet::new(),
+        tmux,
+    };
+    if let Some(r) = scope {
+        w.runs.insert(r);
+    }
+
+    // First look: everything in scope. A new subscriber takes it as already told.
+    let mut pending = Vec::new();
+    for r in w.list_runs() {
+        w.runs.insert(r);
+    }
+    for r in w.runs.clone() {
+        pending.extend(w.scan_run(&r));
+    }
+    let home_root = w.home.root.clone();
+    let new = w
+        .deliveries
+        .start(pending.iter().map(|(k, _, _)| k.clone()), |key| {
+            key.split('/')
+                .next()
+                .is_some_and(|r| home_root.join("runs").join(r).is_dir())
+        })?;
+    if new {
+        w.handled.extend(pending.drain(..).map(|(k, _, _)| k));
+    }
+    for (key, wd, view) in pending {
+        w.deliver(&key, &wd, &view)?;
+    }
+
+    let mut next_sweep = Instant::now() + SWEEP;
+    loop {
+        let now = Instant::now();
+        if now >= next_sweep {
+            w.sweep()?;
+            next_sweep = Instant::now() + SWEEP;
+        }
+        let Some(ch) = watcher.next(next_sweep.saturating_duration_since(Instant::now())) else {
+            continue;
+        };
+        let mut runs: BTreeSet<String> = ch.runs.clone();
+        if ch.rescan {
+            runs.extend(w.list_runs());
+            runs.extend(w.runs.iter().cloned());
+        }
+        for r in runs {
+            if w.in_scope(&r) {
+                w.runs.insert(r.clone());
+                for (key, wd, view) in w.scan_run(&r) {
+                    w.deliver(&key, &wd, &view)?;
+                }
+            }
+        }
+        for (run, label) in &ch.workers {
+            if w.in_scope(run) {
+                w.runs.insert(run.clone());
+                let wd = w.home.run(run).worker(label);
+                if let Some((key, view)) = w.check(&wd) {
+                    w.deliver(&key, &wd, &view)?;
+                }
+            }
+        }
+    }
+}
+
+impl Watch {
+    fn in_scope(&self, run: &str) -> bool {
+        match &self.args.run {
+            Some(_) => self.runs.contains(run),
+            None => true,
+        }
+    }
+
+    fn list_runs(&self) -> Vec<String> {
+        if self.args.run.is_some() {
+            return self.runs.iter().cloned().collect();
+        }
+        // Names only: `Home::run_ids` also orders them, reading run.json of same-minute
+        // runs, which an idle watcher would otherwise pay every second.
+        let Ok(rd) = std::fs::read_dir(self.home.runs_dir()) else {
+            return Vec::new();
+        };
+        rd.filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.') && ids::validate_run_ref(n).is_ok())
+            .collect()
+    }
+
+    fn scan_run(&mut self, run: &str) -> Vec<(String, WorkerDir, WorkerView)> {
+        let r = self.home.run(run);
+        let mut out = Vec::new();
+        for l in r.labels().unwrap_or_default() {
+            let wd = r.worker(&l);
+            if let Some((key, view)) = self.check(&wd) {
+                out.push((key, wd, view));
+            }
+        }
+        out
+    }
+
+    /// Re-reads one worker; returns the notice it is due, if any.
+    fn check(&mut self, wd: &WorkerDir) -> Option<(String, WorkerView)> {
+        let view = state::view(wd, &self.opts);
+        self.known
+            .insert((wd.run.clone(), wd.label.clone()), view.state);
+        let key = if state::has_ended(wd, view.state) {
+            // Worker, attempt and the exit record's time: a retry is a new notice.
+            let when = view
+                .finished_at
+                .map(|t| t.to_rfc3339())
+                .unwrap_or_else(|| view.state.to_string());
+            format!("{}#{}#{when}", wd.address(), view.attempt)
+        } else if view.stalled {
+            format!("{}#{}#stalled", wd.address(), view.attempt)
+        } else {
+            return None;
+        };
+        (!self.handled.contains(&key)).then_some((key, view))
+    }
+
+    fn sweep(&mut self) -> Result<()> {
+        if self.args.run.is_none() {
+            for r in self.list_runs() {
+                if self.runs.insert(r.clone()) {
+                    for (key, wd, view) in self.scan_run(&r) {
+                        self.deliver(&key, &wd, &view)?;
+                    }
+                }
+            }
+        }
+        let live: Vec<WorkerKey> = self
+            .known
+            .iter()
+            .filter(|(_, st)| !st.is_final() || **st == State::Incomplete)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for (run, label) in live {
+            let wd = self.home.run(&run).worker(&label);
+            if let Some((key, view)) = self.check(&wd) {
+                self.deliver(&key, &wd, &view)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, key: &str, wd: &WorkerDir, view: &WorkerView) -> Result<()> {
+        if !self.handled.insert(key.to_string()) {
+            return Ok(());
+        }
+        let stalled = key.ends_with("#stalled");
+        self.deliveries.once(key, || {
+            // Tokens: the exit record has them; a stalled worker's come from its events.
+            let view = if stalled {
+                state::view(
+                    wd,
+                    &ViewOptions {
+                        activity: true,
+                        ..ViewOptions::default()
+                    },
+                )
+            } else {
+                view.clone()
+            };
+            self.announce(wd, &view, stalled);
+        })?;
+        Ok(())
+    }
+
+    fn announce(&self, wd: &WorkerDir, v: &WorkerView, stalled: bool) {
+        let state = if stalled {
+            "stalled".to_string()
+        } else {
+            v.state.to_string()
+        };
+        let notice = Notice {
+            run: wd.run.clone(),
+            label: wd.label.clone(),
+            state: state.clone(),
+            attempt: v.attempt,
+            exit_code: v.exit_code,
+            error: v.error.clone(),
+            tokens: v.tokens,
+            elapsed_secs: v.elapsed_secs,
+            finished_at: v.finished_at,
+            last_event_at: v.last_event_at,
+            result: wd.last_message_path().display().to_string(),
+        };
+        let line = if self.args.json {
+            serde_json::to_string(&notice).unwrap_or_default()
+        } else {
+            text_line(&notice, self.opts.stall_after)
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        if self.args.bell {
+            self.ring(&format!("orch: {} {state}", wd.address()));
+        }
+        if !stalled && let Some(cmd) = &self.args.on_finish {
+            run_hook(cmd, &notice);
+        }
+    }
+
+    fn ring(&self, message: &str) {
+        // BEL on whichever of our streams is a terminal; over SSH the terminal is local.
+        if std::io::stderr().is_terminal() {
+            let _ = std::io::stderr().write_all(b"\x07");
+        } else if std::io::stdout().is_terminal() {
+            let _ = std::io::stdout().write_all(b"\x07");
+        }
+        if let Some(t) = &self.tmux {
+            let _ = t.display_message(message);
+        }
+    }
+}
+
+fn text_line(n: &Notice, stall_after: Duration) -> String {
+    let mut parts = vec![format!(
+        "{} {}/{} {}",
+        chrono::Local::now().format("%H:%M:%S"),
+        n.run,
+        n.label,
+        n.state
+    )];
+    if n.state == "stalled" {
+        parts.push(format!(
+            "no event for {}",
+            text::duration(stall_after.as_secs() as i64)
+        ));
+    } else if let Some(c) = n.exit_code {
+        parts.push(format!("exit {c}"));
+    }
+    if let Some(e) = n.elapsed_secs {
+        parts.push(text::duration(e));
+    }
+    parts.push(format!(
+        "tokens {} in / {} out",
+        render::tokens_short(n.tokens.input),
+        render::tokens_short(n.tokens.output)
+    ));
+    if n.state != "stalled"
+        && let Some(e) = &n.error
+    {
+        parts.push(e.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    parts.join(" · ")
+}
+
+/// Runs the user's hook; its failure is reported, never fatal. Its stdout goes to our
+/// stderr so `--json` output stays one JSON object per line.
+fn run_hook(cmd: &str, n: &Notice) {
+    use std::os::fd::AsFd;
+    let stderr = std::io::stderr()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(Stdio::from)
+        .unwrap_or_else(|_| Stdio::inherit());
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .env("ORCH_RUN", &n.run)
+        .env("ORCH_LABEL", &n.label)
+        .env("ORCH_STATE", &n.state)
+        .env(
+            "ORCH_EXIT_CODE",
+            n.exit_code.map(|c| c.to_string()).unwrap_or_default(),
+        )
+        .env("ORCH_RESULT", &n.result)
+        .env("ORCH_TOKENS_IN", n.tokens.input.to_string())
+        .env("ORCH_TOKENS_OUT", n.tokens.output.to_string())
+        .stdin(Stdio::null())
+        .stdout(stderr)
+        .status();
+    let who = format!("{}/{}", n.run, n.label);
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => eprintln!("orch: --on-finish hook for {who} failed ({s}); watching on"),
+        Err(e) => eprintln!("orch: cannot run the --on-finish hook for {who}: {e}; watching on"),
+    }
+}

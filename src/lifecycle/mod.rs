@@ -1,0 +1,9 @@
+//! A worker's life: what state its folder says it is in (`state`), the records that move
+//! it between states (`transition`, their only writer), automatic retries (`retry`),
+//! starting queued workers (`sched`), and the wrapper that runs in its window (`worker`).
+
+pub mod plan;
+pub mod retry;
+pub mod sched;
+pub mod state;
+pub mod worker;

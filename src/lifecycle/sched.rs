@@ -1,0 +1,307 @@
+//! Scheduling without a daemon: queued workers are started here, under the run's lock,
+//! whenever something could have freed them — a spawn, a worker ending (its wrapper
+//! calls `tick`), or any orch command that looks at the run.
+//!
+//! Rules: `--after` dependencies must be `done` (a dependency that ended otherwise makes
+//! its dependents `skipped`); at most `max_parallel` workers active per run; at most one
+//! writing worker per working tree (the wrapper also holds the tree's writer lock, so
+//! writers in different runs exclude each other too).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use crate::lifecycle::state::{self, State};
+use crate::store::fsutil::{is_locked, read_json_opt, write_atomic, write_json};
+use crate::store::{
+    ExitRecord, Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec,
+};
+use crate::sys::tmux::Tmux;
+
+/// Starts what can start; returns the labels launched. Cheap when nothing is queued.
+pub fn tick(home: &Home, run: &RunDir) -> Result<Vec<String>> {
+    let labels = run.labels()?;
+    let any_queued = labels
+        .iter()
+        .any(|l| state::state_of(&run.worker(l)) == State::Queued);
+    if !any_queued && !crate::lifecycle::retry::any_due(run, &labels) {
+        return Ok(Vec::new());
+    }
+    let _lock = run.lock()?;
+    tick_locked(home, run)
+}
+
+/// `tick_locked` right after a spawn added `label`. When no other worker waits and the
+/// new one's start depends on no other worker's state (no `--after`, no parallel limit,
+/// not a waiting writer), the full tick would launch exactly it; this does so without
+/// reading every worker's records (about seven file reads per worker, the bulk of a
+/// spawn into a large run). Anything else gets the full tick. Caller holds the run lock.
+pub fn tick_after_add(home: &Home, run: &RunDir, label: &str) -> Result<Vec<String>> {
+    let record = run.record()?;
+    let w = run.worker(label);
+    let spec = match w.spec() {
+        Ok(s) => s,
+        Err(_) => return tick_locked(home, run),
+    };
+    let waits_for_writer_slot = spec.is_writer() && !spec.force_writer;
+    let independent =
+        spec.after.is_empty() && record.max_parallel.is_none() && !waits_for_writer_slot;
+    if !independent || others_may_wait(run, label)? {
+        return tick_locked(home, run);
+    }
+    match launch(home, run, &w, &spec, None) {
+        Ok(()) => Ok(vec![label.to_string()]),
+        Err(e) => {
+            write_failed_launch(&w, &format!("{e:#}"))?;
+            Err(e.context(format!("cannot start {}", w.address())))
+        }
+    }
+}
+
+/// True if a worker other than `label` has neither a launch nor an exit record (queued,
+/// or half-made) or has an automatic retry planned: the full tick must look at those.
+fn others_may_wait(run: &RunDir, label: &str) -> Result<bool> {
+    let rd = match std::fs::read_dir(run.workers_dir()) {
+        Ok(rd) => rd,
+        Err(e) => return Err(e).with_context(|| format!("cannot list workers of {}", run.id)),
+    };
+    for entry in rd {
+        let name = entry?.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name == label || crate::model::names::validate_label(name).is_err() {
+            continue;
+        }
+        let o = run.worker(name);
+        if (!o.launch_path().exists() && !o.exit_path().exists())
+            || o.path(crate::lifecycle::retry::PLAN_FILE).exists()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Why a queued worker has not started, or `None` if it could start now.
+pub fn waiting_reason(
+    spec: &WorkerSpec,
+    states: &HashMap<String, State>,
+    specs: &HashMap<String, WorkerSpec>,
+    record: &RunRecord,
+    home: &Home,
+) -> Option<String> {
+    let pending: Vec<&str> = spec
+        .after
+        .iter()
+        .filter(|d| states.get(*d) != Some(&State::Done))
+        .map(String::as_str)
+        .collect();
+    if !pending.is_empty() {
+        return Some(format!("after {}", pending.join(",")));
+    }
+    if let Some(max) = record.max_parallel {
+        let active = states.values().filter(|s| s.is_active()).count();
+        if active >= max as usize {
+            return Some(format!("a slot (max-parallel {max})"));
+        }
+    }
+    if spec.is_writer() && !spec.force_writer {
+        let tree = working_tree(&spec.cd);
+        let busy_here = specs.iter().any(|(l, s)| {
+            s.is_writer()
+                && l != &spec.label
+                && states.get(l).is_some_and(|st| st.is_active())
+                && working_tree(&s.cd) == tree
+        });
+        if busy_here || is_locked(&writer_lock_path(home, &tree)) {
+            return Some(format!("the writer slot of {}", tree.display()));
+        }
+    }
+    None
+}
+
+pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
+    let record = run.record()?;
+    crate::lifecycle::retry::start_due_locked(run)?;
+    let labels = run.labels()?;
+    let mut states: HashMap<String, State> = HashMap::new();
+    let mut specs: HashMap<String, WorkerSpec> = HashMap::new();
+    for l in &labels {
+        let w = run.worker(l);
+        let st = state::state_of(&w);
+        states.insert(l.clone(), st);
+        // Only queued and active workers' specs are ever consulted below.
+        if !st.is_final()
+            && let Ok(s) = w.spec()
+        {
+            specs.insert(l.clone(), s);
+        }
+    }
+    let mut launched = Vec::new();
+    // Skipping can cascade (a skipped worker skips its own dependents): repeat until stable.
+    loop {
+        let mut changed = false;
+        for l in &labels {
+            if states[l] != State::Queued {
+                continue;
+            }
+            let Some(spec) = specs.get(l).cloned() else {
+                continue;
+            };
+            let failed_dep = spec.after.iter().find_map(|d| {
+                let st = states.get(d).copied().unwrap_or(State::Lost);
+                // A dependency waiting out a retry back-off may still end done.
+                (st.is_final()
+                    && st != State::Done
+                    && crate::lifecycle::retry::pending(&run.worker(d)).is_none())
+                .then(|| (d.clone(), st))
+            });
+            let w = run.worker(l);
+            if let Some((dep, st)) = failed_dep {
+                write_skipped(&w, &format!("dependency {dep} ended {st}"))?;
+                states.insert(l.clone(), State::Skipped);
+                changed = true;
+                continue;
+            }
+            if waiting_reason(&spec, &states, &specs, &record, home).is_some() {
+                continue;
+            }
+            match launch(home, run, &w, &spec, None) {
+                Ok(()) => {
+                    states.insert(l.clone(), State::Starting);
+                    launched.push(l.clone());
+                    changed = true;
+                }
+                Err(e) => {
+                    write_failed_launch(&w, &format!("{e:#}"))?;
+                    states.insert(l.clone(), State::Failed);
+                    return Err(e.context(format!("cannot start {}", w.address())));
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(launched)
+}
+
+fn write_skipped(w: &WorkerDir, why: &str) -> Result<()> {
+    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Skipped, why))
+}
+
+fn write_failed_launch(w: &WorkerDir, why: &str) -> Result<()> {
+    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Failed, why))
+}
+
+/// The attempt number the next launch of `w` gets.
+pub fn next_attempt(w: &WorkerDir) -> u32 {
+    let mut n = 1;
+    while w.path(&format!("attempt-{n}")).exists() {
+        n += 1;
+    }
+    n
+}
+
+/// Opens the worker's tmux window running the hidden `orch __worker` wrapper.
+pub fn launch(
+    home: &Home,
+    run: &RunDir,
+    w: &WorkerDir,
+    spec: &WorkerSpec,
+    resume_thread: Option<String>,
+) -> Result<()> {
+    let env = crate::store::envfile::read(&w.env_path())?;
+    let codex = crate::sys::codex::resolve_program(&env)?;
+    // A worker queued by `orch resume` continues its codex thread with the prompt
+    // already in input.md.
+    let resume_thread = match resume_thread {
+        Some(t) => Some(t),
+        None => read_json_opt::<ResumeRequest>(&w.resume_path())?.map(|r| r.thread_id),
+    };
+    if !spec.after.is_empty() && resume_thread.is_none() {
+        write_input_with_dependencies(run, w, spec)?;
+    }
+    let launch = LaunchRecord {
+        attempt: next_attempt(w),
+        launched_at: Utc::now(),
+        session: run.id.clone(),
+        window_id: String::new(),
+        codex,
+        resume_thread,
+    };
+    // Written before the window exists so the wrapper can read it the moment it starts
+    // (launch.json keeps the thread, so the resume request has done its work).
+    write_json(&w.launch_path(), &launch)?;
+    crate::sys::testhook::crash_point("launch-written");
+    let exe = std::env::current_exe().context("cannot find the orch program itself")?;
+    let argv: Vec<OsString> = vec![
+        exe.into(),
+        "__worker".into(),
+        "--home".into(),
+        home.root.clone().into(),
+        run.id.clone().into(),
+        w.label.clone().into(),
+    ];
+    let tmux = Tmux::for_home(&home.root)?;
+    let window = tmux.new_window(&run.id, &w.label, &spec.cd, &argv)?;
+    crate::sys::testhook::crash_point("window-created");
+    // The window id means nothing after a crash (the window dies with the machine) and
+    // launch.json is already durable above, so the id goes to a side file with no fsync:
+    // this is on every spawn's path. A torn or missing `window` only hides the window.
+    crate::store::fsutil::write_atomic_unsynced(&w.window_path(), window.as_bytes())
+        .with_context(|| format!("cannot write {}", w.window_path().display()))?;
+    match std::fs::remove_file(w.resume_path()) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(e).with_context(|| format!("cannot remove {}", w.resume_path().display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The prompt plus the final messages of the workers it depends on: curated input
+/// (each dependency's deliverable), never their raw logs.
+fn write_input_with_dependencies(run: &RunDir, w: &WorkerDir, spec: &WorkerSpec) -> Result<()> {
+    let mut text = std::fs::read_to_string(w.prompt_path())
+        .with_context(|| format!("cannot read the prompt of {}", w.address()))?;
+    text.push_str("\n\n---\n\n# Results of the workers this task builds on\n");
+    for dep in &spec.after {
+        let d = run.worker(dep);
+        let msg = std::fs::read_to_string(d.last_message_path()).unwrap_or_default();
+        let role = d
+            .spec()
+            .ok()
+            .and_then(|s| match (s.role, s.lens) {
+                (Some(r), Some(l)) => Some(format!(" ({r}, lens {l})")),
+                (Some(r), None) => Some(format!(" ({r})")),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let _ = write!(text, "\n## {dep}{role}\n\n{}\n", msg.trim_end());
+    }
+    write_atomic(&w.input_path(), text.as_bytes())
+        .with_context(|| format!("cannot write {}", w.input_path().display()))
+}
+
+/// The working tree a path belongs to: its git top level, else the folder itself.
+pub fn working_tree(dir: &Path) -> PathBuf {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut cur = Some(dir.as_path());
+    while let Some(d) = cur {
+        if d.join(".git").exists() {
+            return d.to_path_buf();
+        }
+        cur = d.parent();
+    }
+    dir
+}
+
+pub fn writer_lock_path(home: &Home, tree: &Path) -> PathBuf {
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(tree, &mut h);
+    home.writers_dir()
+        .join(format!("{:016x}.lock", std::hash::Hasher::finish(&h)))
+}

@@ -1,0 +1,481 @@
+//! The worker wrapper: the hidden `orch __worker` that each tmux window runs.
+//!
+//! It holds `live.lock` for its whole life and lets codex inherit the descriptor, so the
+//! lock is released by the kernel only when both are gone: `status` tells running from
+//! lost with one lock attempt. It feeds the prompt on stdin, appends every event line
+//! to events.jsonl as it arrives, shows readable progress in the pane, forwards Ctrl-C
+//! and TERM to codex's process group, and ends by writing exit.json atomically.
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+
+use crate::lifecycle::state::State;
+use crate::store::fsutil::{open_append, open_lock_file, read_json, write_json};
+use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, StartRecord, WorkerDir, WorkerSpec};
+use crate::sys::codex::{self, events};
+
+/// Writes to the pane, ignoring errors: the pane may be gone (server killed) and the
+/// record on disk matters more than the screen.
+macro_rules! pane {
+    ($($arg:tt)*) => {{
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, $($arg)*);
+        let _ = out.flush();
+    }};
+}
+
+/// Signals the wrapper received, and the process group they are forwarded to (0 until
+/// codex runs: before that a signal only sets its flag).
+#[derive(Clone, Default)]
+struct Signals {
+    interrupted: Arc<AtomicBool>,
+    hung_up: Arc<AtomicBool>,
+    child_pg: Arc<AtomicI32>,
+}
+
+impl Signals {
+    /// Installed as soon as the wrapper holds its life lock, so a Ctrl-C or `orch stop`
+    /// while it waits (for the writer slot, say) is recorded as stopped, not lost.
+    fn install() -> Result<Signals> {
+        let s = Signals::default();
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+        let t = s.clone();
+        std::thread::spawn(move || {
+            for sig in signals.forever() {
+                let forward = match sig {
+                    SIGHUP => {
+                        // The pane or the whole tmux server went away.
+                        t.hung_up.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    SIGTERM => {
+                        t.interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGTERM
+                    }
+                    _ => {
+                        t.interrupted.store(true, Ordering::SeqCst);
+                        Signal::SIGINT
+                    }
+                };
+                let pg = t.child_pg.load(Ordering::SeqCst);
+                if pg > 0 {
+                    let _ = killpg(Pid::from_raw(pg), forward);
+                }
+            }
+        });
+        Ok(s)
+    }
+
+    fn stop_asked(&self, w: &WorkerDir) -> bool {
+        self.interrupted.load(Ordering::SeqCst) || w.stop_path().exists()
+    }
+}
+
+/// How long a new wrapper waits for the life lock: a status call holds it (shared) for
+/// an instant, and the previous attempt's last processes may take a moment to go.
+const LIFE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the layers above want done once a worker has ended for good (no retry coming),
+/// such as the merge `fanout --merge` asked for. Passed in by the caller, so the
+/// lifecycle never imports the operations built on it.
+pub struct Hooks {
+    pub on_end: fn(&RunDir, &str),
+}
+
+pub fn run(home: &Home, run_id: &str, label: &str, hooks: &Hooks) -> Result<i32> {
+    let run = home.run(run_id);
+    let w = run.worker(label);
+    let lock = open_lock_file(&w.live_lock_path())
+        .with_context(|| format!("cannot open {}", w.live_lock_path().display()))?;
+    let started_at = Utc::now();
+    if !take_life_lock(&lock) {
+        // Something of an earlier attempt (a background process codex left) still holds
+        // the lock: say so in a record rather than leave the worker `starting`.
+        let msg = "processes of an earlier attempt still hold its live.lock (`orch doctor` lists them; stop them, then `orch retry`)";
+        pane!("orch: {}: {msg}", w.address());
+        if !w.exit_path().exists() {
+            write_early_failure(&w, started_at, msg)?;
+            after_exit(home, &run, &w, None, hooks);
+        }
+        return Ok(1);
+    }
+    // Let codex (and its children) inherit the locked descriptor.
+    nix::fcntl::fcntl(
+        &lock,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .context("cannot share the life lock with codex")?;
+    let sig = Signals::install()?;
+    match attempt(home, &run, &w, lock, &sig, started_at, hooks) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            // Any failure of the wrapper itself still ends in a record, never in a
+            // silent `lost`, and dependents hear of it.
+            let msg = format!("{e:#}");
+            pane!("orch: {msg}");
+            if !w.exit_path().exists() {
+                write_early_failure(&w, started_at, &msg)?;
+            }
+            after_exit(home, &run, &w, None, hooks);
+            Ok(1)
+        }
+    }
+}
+
+fn take_life_lock(lock: &File) -> bool {
+    let deadline = std::time::Instant::now() + LIFE_LOCK_WAIT;
+    loop {
+        if lock.try_lock().is_ok() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn write_early_failure(w: &WorkerDir, started_at: chrono::DateTime<Utc>, msg: &str) -> Result<()> {
+    let mut rec = ExitRecord::never_ran(State::Failed, msg);
+    rec.started_at = Some(started_at);
+    rec.attempt = read_json::<LaunchRecord>(&w.launch_path()).map_or(0, |l| l.attempt);
+    write_json(&w.exit_path(), &rec)
+}
+
+/// One attempt, from the life lock to the exit record.
+fn attempt(
+    home: &Home,
+    run: &RunDir,
+    w: &WorkerDir,
+    lock: File,
+    sig: &Signals,
+    started_at: chrono::DateTime<Utc>,
+    hooks: &Hooks,
+) -> Result<i32> {
+    let spec: WorkerSpec = read_json(&w.spec_path())?;
+    let launch: LaunchRecord = read_json(&w.launch_path())?;
+    let finish = |state: State, error: Option<String>| -> Result<()> {
+        write_exit(
+            w,
+            &launch,
+            state,
+            None,
+            None,
+            &events::Summary::default(),
+            started_at,
+            error,
+        )
+    };
+
+    let env = crate::store::envfile::read(&w.env_path())?;
+    let writer = if spec.is_writer() && !spec.force_writer {
+        match take_writer_slot(home, &spec, w, sig)? {
+            Some(f) => Some(f),
+            None => {
+                finish(State::Stopped, Some("stopped before it started".into()))?;
+                drop(lock);
+                after_exit(home, run, w, None, hooks);
+                return Ok(0);
+            }
+        }
+    } else {
+        None
+    };
+    if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
+        finish(State::Stopped, Some("stopped before it started".into()))?;
+        drop((lock, writer));
+        after_exit(home, run, w, Some(&spec), hooks);
+        return Ok(0);
+    }
+
+    let input_path = if w.input_path().exists() {
+        w.input_path()
+    } else {
+        w.prompt_path()
+    };
+    let stdin = File::open(&input_path)
+        .with_context(|| format!("cannot open the prompt {}", input_path.display()))?;
+    let stderr = open_append(&w.stderr_path())?;
+    let mut events_file = open_append(&w.events_path())?;
+    let args = codex::exec_args(
+        &spec,
+        &w.last_message_path(),
+        launch.resume_thread.as_deref(),
+    );
+
+    pane!(
+        "orch worker {} · {} · sandbox {} · attempt {}",
+        w.address(),
+        spec.role.as_deref().unwrap_or("worker"),
+        spec.sandbox,
+        launch.attempt
+    );
+    pane!("codex: {}", launch.codex.display());
+
+    let mut cmd = Command::new(&launch.codex);
+    cmd.args(&args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("ORCH_WORKER", w.address())
+        .current_dir(&spec.cd)
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .process_group(0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("cannot start codex {}: {e}", launch.codex.display());
+            pane!("{msg}");
+            finish(State::Failed, Some(msg))?;
+            drop((lock, writer));
+            after_exit(home, run, w, Some(&spec), hooks);
+            return Ok(1);
+        }
+    };
+    let pgid = child.id() as i32;
+    sig.child_pg.store(pgid, Ordering::SeqCst);
+    // A stop that came while codex was being started is passed on now.
+    if sig.stop_asked(w) {
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGINT);
+    }
+    write_json(
+        &w.started_path(),
+        &StartRecord {
+            attempt: launch.attempt,
+            started_at,
+            wrapper_pid: std::process::id(),
+            codex_pid: child.id(),
+            boot_id: crate::store::boot_id(),
+        },
+    )?;
+    let interrupted = &sig.interrupted;
+    let hung_up = &sig.hung_up;
+
+    let mut summary = events::Summary::default();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(_) => break,
+        }
+        let _ = events_file.write_all(line.as_bytes());
+        if !line.ends_with('\n') {
+            let _ = events_file.write_all(b"\n");
+        }
+        if let Some(ev) = events::parse(&line) {
+            summary.add(&ev);
+            if let Some(text) = events::describe(&ev, 160) {
+                pane!("{} {text}", Utc::now().format("%H:%M:%S"));
+            }
+        }
+    }
+    let status = child.wait().context("cannot wait for codex")?;
+    let _ = events_file.sync_all();
+    // Leave no stragglers in codex's process group.
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+
+    let exit_code = status.code();
+    let signal = status.signal().map(|s| {
+        Signal::try_from(s)
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|_| s.to_string())
+    });
+    let done = exit_code == Some(0) && summary.turn_completed;
+    let (state, error) = if done {
+        (State::Done, None)
+    } else if w.stop_path().exists() || interrupted.load(Ordering::SeqCst) {
+        (State::Stopped, Some("stopped by the user".to_string()))
+    } else if hung_up.load(Ordering::SeqCst) {
+        (
+            State::Lost,
+            Some(
+                "its tmux window or server went away while it ran; `orch retry` runs it again"
+                    .to_string(),
+            ),
+        )
+    } else {
+        let why = summary
+            .failure()
+            .or_else(|| stderr_tail(w))
+            .unwrap_or_else(|| match (&exit_code, &signal) {
+                (Some(0), _) => "codex exited 0 without completing its turn".into(),
+                (Some(c), _) => format!("codex exited with code {c}"),
+                (None, Some(s)) => format!("codex was killed by {s}"),
+                _ => "codex ended abnormally".into(),
+            });
+        (State::Failed, Some(with_login_hint(why)))
+    };
+    write_exit(
+        w,
+        &launch,
+        state,
+        exit_code,
+        signal,
+        &summary,
+        started_at,
+        error.clone(),
+    )?;
+
+    let took = (Utc::now() - started_at).num_seconds();
+    pane!(
+        "── {state} after {} · tokens {} in / {} out{} ──",
+        crate::model::text::duration(took),
+        summary.tokens.input,
+        summary.tokens.output,
+        error.map(|e| format!(" · {e}")).unwrap_or_default()
+    );
+    if state == State::Done {
+        pane!("final message: {}", w.last_message_path().display());
+    }
+    // A retry's new wrapper must be able to take the life lock, and the next writer
+    // of this tree the writer slot, before the scheduler looks.
+    drop((lock, writer));
+    after_exit(home, run, w, Some(&spec), hooks);
+    Ok(if state == State::Done { 0 } else { 1 })
+}
+
+/// A worker ended: start whatever it unblocked (in other runs too, when it freed a
+/// working tree's writer slot), then wait out a planned retry's back-off here.
+fn after_exit(home: &Home, run: &RunDir, w: &WorkerDir, spec: Option<&WorkerSpec>, hooks: &Hooks) {
+    let plan = crate::lifecycle::retry::pending(w);
+    if let Err(e) = crate::lifecycle::sched::tick(home, run) {
+        pane!("orch: scheduling the rest of the run failed: {e:#}");
+    }
+    if spec.is_some_and(|s| s.is_writer() && !s.force_writer) {
+        // Writers of this tree may wait in other runs; nothing else would wake them.
+        for id in home.run_ids().unwrap_or_default() {
+            if id != run.id {
+                let _ = crate::lifecycle::sched::tick(home, &home.run(&id));
+            }
+        }
+    }
+    if let Some(p) = plan {
+        pane!(
+            "retrying at {} (attempt {}/{}): {}",
+            p.at.with_timezone(&chrono::Local).format("%H:%M:%S"),
+            p.attempt,
+            p.of,
+            p.reason
+        );
+        crate::lifecycle::retry::after_exit(home, run, w, &p);
+    } else {
+        // A worker about to be retried has not ended yet: a `fanout --merge` waits for it.
+        (hooks.on_end)(run, &w.label);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_exit(
+    w: &WorkerDir,
+    launch: &LaunchRecord,
+    state: State,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    summary: &events::Summary,
+    started_at: chrono::DateTime<Utc>,
+    error: Option<String>,
+) -> Result<()> {
+    let record = ExitRecord {
+        schema: crate::store::SCHEMA,
+        state,
+        attempt: launch.attempt,
+        exit_code,
+        signal,
+        thread_id: summary
+            .thread_id
+            .clone()
+            .or_else(|| launch.resume_thread.clone()),
+        tokens: summary.tokens,
+        started_at: Some(started_at),
+        finished_at: Utc::now(),
+        error,
+        turn_completed: summary.turn_completed,
+    };
+    // The retry plan goes down first: whoever sees the exit record must also see that
+    // another attempt is coming (`wait` would otherwise return on the first failure).
+    crate::lifecycle::retry::plan(w, &record);
+    write_json(&w.exit_path(), &record)
+}
+
+/// A failure that looks like missing credentials gets the fix attached: the most
+/// common first-run failure, and codex's own message does not say what to do.
+fn with_login_hint(why: String) -> String {
+    let l = why.to_lowercase();
+    let auth = [
+        "401",
+        "unauthorized",
+        "not logged in",
+        "api key",
+        "authentication",
+    ]
+    .iter()
+    .any(|k| l.contains(k));
+    if auth {
+        format!(
+            "{why} — codex is not logged in: run `codex login` (or export OPENAI_API_KEY) in the shell you spawn from, then `orch retry`"
+        )
+    } else {
+        why
+    }
+}
+
+/// The last non-empty line codex wrote on stderr, if any.
+fn stderr_tail(w: &WorkerDir) -> Option<String> {
+    let mut f = File::open(w.stderr_path()).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
+    let mut buf = String::new();
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes).ok()?;
+    buf.push_str(&String::from_utf8_lossy(&bytes));
+    buf.lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(|l| l.chars().take(300).collect())
+}
+
+/// Waits until this worker is the only writer of its working tree; `None` when it was
+/// stopped (or its window closed) while waiting.
+fn take_writer_slot(
+    home: &Home,
+    spec: &WorkerSpec,
+    w: &WorkerDir,
+    sig: &Signals,
+) -> Result<Option<File>> {
+    let tree = crate::lifecycle::sched::working_tree(&spec.cd);
+    crate::store::fsutil::create_private_dir(&home.writers_dir())?;
+    let path = crate::lifecycle::sched::writer_lock_path(home, &tree);
+    let file = open_lock_file(&path)?;
+    let mut told = false;
+    while file.try_lock().is_err() {
+        if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        if !told {
+            pane!(
+                "waiting for the writer slot of {} (another worker writes there)",
+                tree.display()
+            );
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = fs::write(&path, format!("{}\n", tree.display()));
+    Ok(Some(file))
+}

@@ -1,0 +1,69 @@
+//! A run's status as `status`, `top` and the MCP server report it: every worker's view,
+//! why queued ones wait, counts, tokens and the plan.
+
+use std::collections::HashMap;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::lifecycle::sched;
+use crate::lifecycle::state::{self, State, ViewOptions, WorkerView};
+use crate::store::{Home, RunDir, RunRecord, Tokens};
+
+/// `orch status --json`. Field names are a contract: add, never rename.
+#[derive(Debug, Serialize)]
+pub struct RunStatus {
+    pub run: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub kind: String,
+    pub max_parallel: Option<u32>,
+    pub counts: std::collections::BTreeMap<&'static str, usize>,
+    pub tokens: Tokens,
+    /// The run's stages as steps (empty for ad-hoc runs).
+    pub plan: Vec<crate::lifecycle::plan::Step>,
+    pub workers: Vec<WorkerView>,
+}
+
+pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
+    let record: RunRecord = run.record()?;
+    let labels = run.labels()?;
+    let mut workers: Vec<WorkerView> = labels
+        .iter()
+        .map(|l| state::view(&run.worker(l), opts))
+        .collect();
+    // Say why queued workers wait.
+    if workers.iter().any(|w| w.state == State::Queued) {
+        let states: HashMap<String, State> =
+            workers.iter().map(|w| (w.label.clone(), w.state)).collect();
+        let specs: HashMap<_, _> = labels
+            .iter()
+            .filter_map(|l| run.worker(l).spec().ok().map(|s| (l.clone(), s)))
+            .collect();
+        for w in workers.iter_mut().filter(|w| w.state == State::Queued) {
+            if let Some(spec) = specs.get(&w.label) {
+                w.waiting_for = sched::waiting_reason(spec, &states, &specs, &record, home);
+            }
+        }
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    let mut tokens = Tokens::default();
+    for w in &workers {
+        *counts.entry(w.state.as_str()).or_insert(0) += 1;
+        tokens.add(&w.tokens);
+    }
+    let stage_states: Vec<_> = workers
+        .iter()
+        .map(|w| (w.label.clone(), w.stage.clone(), w.state))
+        .collect();
+    let plan = crate::lifecycle::plan::derive(&record, &stage_states);
+    Ok(RunStatus {
+        plan,
+        run: record.id,
+        created_at: record.created_at,
+        kind: record.kind,
+        max_parallel: record.max_parallel,
+        counts,
+        tokens,
+        workers,
+    })
+}

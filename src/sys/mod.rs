@@ -1,0 +1,9 @@
+//! The outside world orch talks to: tmux, processes, logind, the codex program and its
+//! event stream, and the file-system watcher.
+
+pub mod codex;
+pub mod logind;
+pub mod procs;
+pub mod testhook;
+pub mod tmux;
+pub mod watch;

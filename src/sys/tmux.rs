@@ -1,0 +1,413 @@
+//! The only place that speaks to tmux.
+//!
+//! A thin adapter over `std::process::Command` rather than the `tmux_interface` crate:
+//! that crate (0.4) is marked experimental, builds targets from strings without the
+//! exact-match `=` prefix and leaves quoting to the caller. Here every call:
+//! - uses orch's private server (`-S socket`), never the user's own;
+//! - passes `-f /dev/null`, so a user's tmux.conf can't change what orch relies on;
+//! - targets sessions as `=RUN` (exact, not prefix) and windows by id (`@N`);
+//! - gives the worker command as separate argv words, which tmux runs with execvp,
+//!   so no user text ever passes through a shell.
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use anyhow::{Context, Result, anyhow};
+
+use crate::model::error::UserError;
+use crate::store::fsutil::create_private_dir;
+
+#[derive(Debug, Clone)]
+pub struct Tmux {
+    pub socket: PathBuf,
+}
+
+/// Unix socket paths are limited to 108 bytes; stay well under.
+const SOCKET_PATH_MAX: usize = 100;
+
+impl Tmux {
+    /// `ORCH_TMUX_SOCKET`, else `$ORCH_HOME/tmux/server` (or, when that path is too
+    /// long for a socket, a per-home folder under the runtime dir). Two homes never
+    /// share a server; the socket's folder is 0700 so other users can't attach.
+    pub fn for_home(home: &Path) -> Result<Tmux> {
+        if let Some(s) = std::env::var_os("ORCH_TMUX_SOCKET").filter(|s| !s.is_empty()) {
+            let socket = PathBuf::from(s);
+            // Made private if orch creates it; an existing folder is the user's choice
+            // and is left as it is (it may be their home).
+            if let Some(dir) = socket
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+            {
+                create_private_dir(dir).with_context(|| {
+                    format!(
+                        "cannot create the folder of ORCH_TMUX_SOCKET {}",
+                        socket.display()
+                    )
+                })?;
+            }
+            return Ok(Tmux { socket });
+        }
+        let mut socket = home.join("tmux").join("server");
+        if socket.as_os_str().len() > SOCKET_PATH_MAX {
+            let base = std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    PathBuf::from(format!("/tmp/orch-{}", nix::unistd::getuid().as_raw()))
+                });
+            let mut h = std::hash::DefaultHasher::new();
+            std::hash::Hash::hash(&home, &mut h);
+            socket = base
+                .join("orch")
+                .join(format!("{:016x}", std::hash::Hasher::finish(&h)));
+        }
+        create_private_dir(socket.parent().expect("socket has a folder")).with_context(|| {
+            format!("cannot create tmux socket folder for {}", socket.display())
+        })?;
+        Ok(Tmux { socket })
+    }
+
+    fn command(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
+        c.stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, args: &[&OsStr]) -> Result<Output> {
+        self.command().args(args).output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!(UserError::failed(
+                    "tmux not found; install it (e.g. `apt-get install tmux` or `brew install tmux`), version 3.0 or newer"
+                ))
+            } else {
+                anyhow!("cannot run tmux: {e}")
+            }
+        })
+    }
+
+    fn ok(&self, args: &[&OsStr]) -> Result<String> {
+        let out = self.run(args)?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            return Err(anyhow!("tmux {}: {err}", args[0].to_string_lossy()));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// Opens a detached window running `argv` in session `session` (made if needed)
+    /// and returns its window id. The new server, if this starts one, keeps finished
+    /// panes (`remain-on-exit`) so a worker's last screen stays inspectable.
+    pub fn new_window(
+        &self,
+        session: &str,
+        name: &str,
+        cwd: &Path,
+        argv: &[OsString],
+    ) -> Result<String> {
+        let target = format!("={session}:");
+        let mut args: Vec<&OsStr> = vec![
+            "new-window".as_ref(),
+            "-d".as_ref(),
+            "-P".as_ref(),
+            "-F".as_ref(),
+            "#{window_id}".as_ref(),
+            "-t".as_ref(),
+            target.as_ref(),
+            "-n".as_ref(),
+            name.as_ref(),
+            "-c".as_ref(),
+            cwd.as_os_str(),
+            "--".as_ref(),
+        ];
+        args.extend(argv.iter().map(OsString::as_os_str));
+        let first = match self.ok(&args) {
+            Ok(id) => return Ok(id),
+            Err(e) => e,
+        };
+        if first.downcast_ref::<UserError>().is_some() {
+            return Err(first);
+        }
+        // No server or no such session yet: make the session, setting the server's
+        // options in the same call (before the first pane exists).
+        let mut args: Vec<&OsStr> = vec![
+            "set-option".as_ref(),
+            "-g".as_ref(),
+            "remain-on-exit".as_ref(),
+            "on".as_ref(),
+            ";".as_ref(),
+            "set-option".as_ref(),
+            "-g".as_ref(),
+            "history-limit".as_ref(),
+            "50000".as_ref(),
+            ";".as_ref(),
+            "new-session".as_ref(),
+            "-d".as_ref(),
+            "-P".as_ref(),
+            "-F".as_ref(),
+            "#{window_id}".as_ref(),
+            "-s".as_ref(),
+            session.as_ref(),
+            "-n".as_ref(),
+            name.as_ref(),
+            "-x".as_ref(),
+            "200".as_ref(),
+            "-y".as_ref(),
+            "50".as_ref(),
+            "-c".as_ref(),
+            cwd.as_os_str(),
+            "--".as_ref(),
+        ];
+        args.extend(argv.iter().map(OsString::as_os_str));
+        let out = self.run_detached(&args)?;
+        if out.status.success() {
+            let text = String::from_utf8_lossy(&out.stdout);
+            return Ok(text.trim().lines().last().unwrap_or_default().to_string());
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        // An old tmux fails here with an obscure message; say what to do instead.
+        let old = self
+            .version()
+            .ok()
+            .and_then(|v| parse_version(&v).map(|n| (v, n)))
+            .filter(|(_, n)| *n < (3, 0))
+            .map(|(v, _)| format!("; {v} is too old, install tmux 3.0 or newer"))
+            .unwrap_or_default();
+        Err(anyhow!(
+            "cannot open a tmux window: tmux new-session: {err} (after: {first}){old}"
+        ))
+    }
+
+    /// Runs the tmux client call that may start the server, detached from the caller:
+    /// in its own session (setsid, else its own process group) with stdin from
+    /// /dev/null, so the hang-up of the spawning terminal never reaches the server.
+    /// Where logind kills a user's processes at logout, the server is started inside a
+    /// `systemd-run --user --scope` unit; if that does not work here, silently without.
+    fn run_detached(&self, args: &[&OsStr]) -> Result<Output> {
+        let setsid = which("setsid");
+        let client = |program: &OsStr| -> Command {
+            let mut c = Command::new(program);
+            if setsid.is_some() {
+                c.arg("-w").arg("tmux");
+            }
+            c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
+            c.args(args).stdin(Stdio::null());
+            c
+        };
+        let program: &OsStr = setsid.as_deref().map_or("tmux".as_ref(), |p| p.as_os_str());
+        if !self.server_running()
+            && crate::sys::logind::kill_user_processes() == Some(true)
+            && which("systemd-run").is_some()
+        {
+            let inner = client(program);
+            let mut c = Command::new("systemd-run");
+            c.args(["--user", "--scope", "--quiet", "--collect", "--"])
+                .arg(inner.get_program())
+                .args(inner.get_args())
+                .stdin(Stdio::null());
+            if let Ok(out) = c.output()
+                && out.status.success()
+            {
+                return Ok(out);
+            }
+        }
+        let mut c = client(program);
+        if setsid.is_none() {
+            c.process_group(0);
+        }
+        c.output().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                anyhow!(UserError::failed(
+                    "tmux not found; install it (e.g. `apt-get install tmux` or `brew install tmux`), version 3.0 or newer"
+                ))
+            } else {
+                anyhow!("cannot run tmux: {e}")
+            }
+        })
+    }
+
+    /// Window ids that exist on the server, or none if no server runs.
+    pub fn window_ids(&self) -> Result<Vec<String>> {
+        let out = self.run(&[
+            "list-windows".as_ref(),
+            "-a".as_ref(),
+            "-F".as_ref(),
+            "#{window_id}".as_ref(),
+        ])?;
+        if !out.status.success() {
+            return Ok(Vec::new());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    pub fn kill_window(&self, window_id: &str) -> Result<()> {
+        self.ok(&["kill-window".as_ref(), "-t".as_ref(), window_id.as_ref()])
+            .map(drop)
+    }
+
+    /// The window ids of one session (none if it or the server is gone).
+    pub fn session_windows(&self, session: &str) -> Vec<String> {
+        let target = format!("={session}");
+        self.ok(&[
+            "list-windows".as_ref(),
+            "-t".as_ref(),
+            target.as_ref(),
+            "-F".as_ref(),
+            "#{window_id}".as_ref(),
+        ])
+        .map(|out| out.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+    }
+
+    /// Ends a run's session and any window left in it; fine if it is already gone.
+    pub fn kill_session(&self, session: &str) -> Result<()> {
+        let target = format!("={session}");
+        self.run(&["kill-session".as_ref(), "-t".as_ref(), target.as_ref()])
+            .map(drop)
+    }
+
+    pub fn kill_server(&self) -> Result<()> {
+        self.ok(&["kill-server".as_ref()]).map(drop)
+    }
+
+    pub fn server_running(&self) -> bool {
+        self.run(&["list-sessions".as_ref()])
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Shows `text` in the status line of every client attached to orch's server.
+    pub fn display_message(&self, text: &str) -> Result<()> {
+        let clients = self.ok(&[
+            "list-clients".as_ref(),
+            "-F".as_ref(),
+            "#{client_name}".as_ref(),
+        ])?;
+        for c in clients.lines() {
+            let _ = self.ok(&[
+                "display-message".as_ref(),
+                "-c".as_ref(),
+                c.as_ref(),
+                "--".as_ref(),
+                text.as_ref(),
+            ]);
+        }
+        Ok(())
+    }
+
+    pub fn version(&self) -> Result<String> {
+        let out = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .map_err(|_| UserError::failed("tmux not found; install tmux 3.0 or newer"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// The command that attaches the caller's terminal to `window_id` of `session`.
+    /// Inside orch's own server it switches the client instead; inside another tmux it
+    /// nests (TMUX unset), since a client can't switch to a session on another server.
+    pub fn attach_command(&self, session: &str, window_id: &str) -> Command {
+        let inside_ours = std::env::var_os("TMUX")
+            .and_then(|t| {
+                t.to_str()
+                    .and_then(|t| t.split(',').next())
+                    .map(PathBuf::from)
+            })
+            .is_some_and(|s| same_file(&s, &self.socket));
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
+        let session_target = format!("={session}");
+        if inside_ours {
+            c.args(["switch-client", "-t", window_id]);
+        } else {
+            c.env_remove("TMUX");
+            c.args(["select-window", "-t", window_id, ";"]);
+            c.args(["attach-session", "-t", &session_target]);
+        }
+        c
+    }
+}
+
+/// Refuses a tmux older than 3.0 (orch relies on `=` exact targets and new-window
+/// -P -F of 3.0). One `tmux -V`, about a millisecond; unreadable versions pass.
+pub fn check_version() -> Result<(), UserError> {
+    // Running `tmux -V` costs a process on every spawn; the answer only changes with
+    // the binary, so a good answer is remembered per binary (path, size, mtime).
+    let key = which("tmux").and_then(|bin| {
+        let m = std::fs::metadata(&bin).ok()?;
+        let mtime = m
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?;
+        Some(format!(
+            "{} {} {}",
+            bin.display(),
+            m.len(),
+            mtime.as_nanos()
+        ))
+    });
+    let cache = crate::store::Home::from_env()
+        .ok()
+        .map(|h| h.root.join("tmux").join("version-ok"));
+    if let (Some(k), Some(c)) = (&key, &cache)
+        && std::fs::read_to_string(c).is_ok_and(|t| t == *k)
+    {
+        return Ok(());
+    }
+    let Ok(out) = Command::new("tmux").arg("-V").stdin(Stdio::null()).output() else {
+        return Ok(());
+    };
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    match parse_version(&text) {
+        Some(v) if v < (3, 0) => Err(UserError::failed(format!(
+            "{text} is too old: orch needs tmux 3.0 or newer; install a newer tmux"
+        ))),
+        _ => {
+            if let (Some(k), Some(c)) = (key, cache)
+                && c.parent().is_some_and(|d| create_private_dir(d).is_ok())
+            {
+                let _ = crate::store::fsutil::write_atomic(&c, k.as_bytes());
+            }
+            Ok(())
+        }
+    }
+}
+
+/// `tmux 3.3a` → (3, 3); `tmux next-3.4` → (3, 4).
+pub fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let v = text.split_whitespace().nth(1)?;
+    let v = v.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let (major, rest) = v.split_once('.')?;
+    let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((major.parse().ok()?, minor.parse().ok()?))
+}
+
+/// The full path of `program` on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn versions() {
+        assert_eq!(super::parse_version("tmux 3.3a"), Some((3, 3)));
+        assert_eq!(super::parse_version("tmux next-3.4"), Some((3, 4)));
+        assert_eq!(super::parse_version("tmux 2.9"), Some((2, 9)));
+        assert_eq!(super::parse_version("garbage"), None);
+    }
+}
