@@ -1,9 +1,12 @@
 //! A worker's life: what state its folder says it is in (`state`), the records that move
 //! it between states (`transition`, their only writer), automatic retries (`retry`),
-//! starting queued workers (`sched`), and the wrapper that runs in its window (`worker`).
+//! starting queued workers (`sched`), the wrapper that runs in its window (`worker`), and the one-writer-per-tree rule
+//! (`writer`).
 
 pub mod plan;
 pub mod retry;
 pub mod sched;
 pub mod state;
+pub mod transition;
 pub mod worker;
+pub mod writer;

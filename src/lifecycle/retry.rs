@@ -18,16 +18,16 @@
 //! - never for a worker the user stopped (stop.json), and `orch stop` cancels a plan.
 
 use std::fs;
-use std::io::ErrorKind;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::transition;
 use crate::lifecycle::state::{self, State, WorkerView};
-use crate::store::fsutil::{create_private_dir, read_json_opt, sync_dir, write_json};
+use crate::store::fsutil::read_json_opt;
 use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, WorkerDir};
 use crate::sys::codex::events::{self, Event};
 
@@ -46,66 +46,12 @@ pub struct Plan {
     pub reason: String,
 }
 
-fn plan_path(w: &WorkerDir) -> std::path::PathBuf {
+pub fn plan_path(w: &WorkerDir) -> std::path::PathBuf {
     w.path(PLAN_FILE)
 }
 
 pub fn pending(w: &WorkerDir) -> Option<Plan> {
     read_json_opt(&plan_path(w)).ok().flatten()
-}
-
-/// Moves the files of the worker's last attempt into `attempt-N/` (N is the number
-/// that attempt ran as, which is what `sched::next_attempt` counts). A worker that never
-/// launched (skipped, stopped while queued) has nothing worth keeping: its record goes.
-/// exit.json moves last, so a crash half-way leaves a worker that still reads as ended;
-/// the retry plan goes after it, so no reader sees the old exit without its plan.
-pub fn archive_attempt(w: &WorkerDir) -> Result<()> {
-    let ran = w.launch_path().exists() || w.started_path().exists();
-    let mut files: Vec<&str> = WorkerDir::ATTEMPT_FILES
-        .iter()
-        .copied()
-        .filter(|f| *f != "exit.json")
-        .collect();
-    files.push("exit.json");
-    if !ran {
-        for f in files {
-            remove_if_exists(&w.path(f))?;
-        }
-        return remove_if_exists(&plan_path(w));
-    }
-    let n = crate::lifecycle::sched::next_attempt(w);
-    let dir = w.path(&format!("attempt-{n}"));
-    create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    for f in files {
-        match fs::rename(w.path(f), dir.join(f)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot move {f} of {}", w.address())),
-        }
-    }
-    remove_if_exists(&plan_path(w))?;
-    sync_dir(&dir)?;
-    sync_dir(&w.dir)?;
-    Ok(())
-}
-
-fn remove_if_exists(p: &std::path::Path) -> Result<()> {
-    match fs::remove_file(p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
-    }
-}
-
-/// Makes an ended worker queued again (caller holds the run lock). `refresh_env` saves
-/// the caller's environment for it, so a manual retry runs with the retrier's PATH and
-/// keys; an automatic one keeps the spawner's.
-pub fn requeue_locked(w: &WorkerDir, refresh_env: bool) -> Result<()> {
-    archive_attempt(w)?;
-    if refresh_env {
-        crate::store::envfile::write(&w.env_path(), &crate::store::envfile::capture())?;
-    }
-    Ok(())
 }
 
 /// Skipped workers that depend (directly or through other skipped ones) on `labels`
@@ -126,7 +72,7 @@ pub fn requeue_skipped_dependents(
             }
             let Ok(spec) = w.spec() else { continue };
             if spec.after.iter().any(|d| roots.contains(d)) {
-                requeue_locked(&w, refresh_env)?;
+                transition::requeue(&w, refresh_env)?;
                 roots.push(l.clone());
                 out.push(l);
                 changed = true;
@@ -211,12 +157,10 @@ fn wanted(w: &WorkerDir, state: State, attempt: u32, exit: Option<&ExitRecord>) 
     })
 }
 
-/// Called by the wrapper just before it writes `exit`: records a retry plan if the
-/// failure deserves one, so no reader ever sees the exit without the plan.
-pub fn plan(w: &WorkerDir, exit: &ExitRecord) -> Option<Plan> {
-    let plan = wanted(w, exit.state, exit.attempt, Some(exit))?;
-    write_json(&plan_path(w), &plan).ok()?;
-    Some(plan)
+/// The retry the policy wants for an attempt that just ended, if any (written by
+/// `transition::ended` before the exit record).
+pub fn wanted_after(w: &WorkerDir, exit: &ExitRecord) -> Option<Plan> {
+    wanted(w, exit.state, exit.attempt, Some(exit))
 }
 
 /// Hook run by a wrapper after its worker ended and the run was ticked: waits out the
@@ -273,7 +217,7 @@ pub fn start_due_locked(run: &RunDir) -> Result<Vec<String>> {
     for l in run.labels()? {
         let w = run.worker(&l);
         if due(&w).is_some() {
-            requeue_locked(&w, false)?;
+            transition::requeue(&w, false)?;
             started.push(l);
         }
     }
@@ -281,25 +225,6 @@ pub fn start_due_locked(run: &RunDir) -> Result<Vec<String>> {
         requeue_skipped_dependents(run, &started, false)?;
     }
     Ok(started)
-}
-
-/// `orch stop` on a worker waiting for its retry: the plan is dropped and the worker
-/// recorded as stopped. Returns whether there was a plan.
-pub fn cancel(run: &RunDir, w: &WorkerDir) -> Result<bool> {
-    let _lock = run.lock()?;
-    if pending(w).is_none() {
-        return Ok(false);
-    }
-    if let Some(mut exit) = read_json_opt::<ExitRecord>(&w.exit_path())? {
-        exit.state = State::Stopped;
-        exit.error = Some(format!(
-            "stopped while waiting to retry (after: {})",
-            exit.error.unwrap_or_default()
-        ));
-        write_json(&w.exit_path(), &exit)?;
-    }
-    remove_if_exists(&plan_path(w))?;
-    Ok(true)
 }
 
 /// Adds "retrying in 20s (attempt 2/3)" to an ended worker's error.

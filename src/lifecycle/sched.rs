@@ -10,16 +10,14 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use chrono::Utc;
 
+use super::{transition, writer};
 use crate::lifecycle::state::{self, State};
-use crate::store::fsutil::{is_locked, read_json_opt, write_atomic, write_json};
-use crate::store::{
-    ExitRecord, Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec,
-};
+use crate::store::fsutil::{read_json_opt, write_atomic};
+use crate::store::{Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec};
 use crate::sys::tmux::Tmux;
 
 /// Starts what can start; returns the labels launched. Cheap when nothing is queued.
@@ -47,7 +45,7 @@ pub fn tick_after_add(home: &Home, run: &RunDir, label: &str) -> Result<Vec<Stri
         Ok(s) => s,
         Err(_) => return tick_locked(home, run),
     };
-    let waits_for_writer_slot = spec.is_writer() && !spec.force_writer;
+    let waits_for_writer_slot = writer::needs_slot(&spec);
     let independent =
         spec.after.is_empty() && record.max_parallel.is_none() && !waits_for_writer_slot;
     if !independent || others_may_wait(run, label)? {
@@ -56,7 +54,7 @@ pub fn tick_after_add(home: &Home, run: &RunDir, label: &str) -> Result<Vec<Stri
     match launch(home, run, &w, &spec, None) {
         Ok(()) => Ok(vec![label.to_string()]),
         Err(e) => {
-            write_failed_launch(&w, &format!("{e:#}"))?;
+            transition::never_ran(&w, State::Failed, &format!("{e:#}"))?;
             Err(e.context(format!("cannot start {}", w.address())))
         }
     }
@@ -108,17 +106,10 @@ pub fn waiting_reason(
             return Some(format!("a slot (max-parallel {max})"));
         }
     }
-    if spec.is_writer() && !spec.force_writer {
-        let tree = working_tree(&spec.cd);
-        let busy_here = specs.iter().any(|(l, s)| {
-            s.is_writer()
-                && l != &spec.label
-                && states.get(l).is_some_and(|st| st.is_active())
-                && working_tree(&s.cd) == tree
-        });
-        if busy_here || is_locked(&writer_lock_path(home, &tree)) {
-            return Some(format!("the writer slot of {}", tree.display()));
-        }
+    if writer::needs_slot(spec)
+        && let Some(tree) = writer::occupied(home, spec, states, specs)
+    {
+        return Some(format!("the writer slot of {}", tree.display()));
     }
     None
 }
@@ -161,7 +152,7 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             });
             let w = run.worker(l);
             if let Some((dep, st)) = failed_dep {
-                write_skipped(&w, &format!("dependency {dep} ended {st}"))?;
+                transition::never_ran(&w, State::Skipped, &format!("dependency {dep} ended {st}"))?;
                 states.insert(l.clone(), State::Skipped);
                 changed = true;
                 continue;
@@ -176,7 +167,7 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
                     changed = true;
                 }
                 Err(e) => {
-                    write_failed_launch(&w, &format!("{e:#}"))?;
+                    transition::never_ran(&w, State::Failed, &format!("{e:#}"))?;
                     states.insert(l.clone(), State::Failed);
                     return Err(e.context(format!("cannot start {}", w.address())));
                 }
@@ -187,23 +178,6 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
         }
     }
     Ok(launched)
-}
-
-fn write_skipped(w: &WorkerDir, why: &str) -> Result<()> {
-    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Skipped, why))
-}
-
-fn write_failed_launch(w: &WorkerDir, why: &str) -> Result<()> {
-    write_json(&w.exit_path(), &ExitRecord::never_ran(State::Failed, why))
-}
-
-/// The attempt number the next launch of `w` gets.
-pub fn next_attempt(w: &WorkerDir) -> u32 {
-    let mut n = 1;
-    while w.path(&format!("attempt-{n}")).exists() {
-        n += 1;
-    }
-    n
 }
 
 /// Opens the worker's tmux window running the hidden `orch __worker` wrapper.
@@ -226,16 +200,15 @@ pub fn launch(
         write_input_with_dependencies(run, w, spec)?;
     }
     let launch = LaunchRecord {
-        attempt: next_attempt(w),
+        attempt: transition::next_attempt(w),
         launched_at: Utc::now(),
         session: run.id.clone(),
         window_id: String::new(),
         codex,
         resume_thread,
     };
-    // Written before the window exists so the wrapper can read it the moment it starts
-    // (launch.json keeps the thread, so the resume request has done its work).
-    write_json(&w.launch_path(), &launch)?;
+    // launch.json keeps the thread, so the resume request has done its work.
+    transition::launched(w, &launch)?;
     crate::sys::testhook::crash_point("launch-written");
     let exe = std::env::current_exe().context("cannot find the orch program itself")?;
     let argv: Vec<OsString> = vec![
@@ -284,24 +257,4 @@ fn write_input_with_dependencies(run: &RunDir, w: &WorkerDir, spec: &WorkerSpec)
     }
     write_atomic(&w.input_path(), text.as_bytes())
         .with_context(|| format!("cannot write {}", w.input_path().display()))
-}
-
-/// The working tree a path belongs to: its git top level, else the folder itself.
-pub fn working_tree(dir: &Path) -> PathBuf {
-    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let mut cur = Some(dir.as_path());
-    while let Some(d) = cur {
-        if d.join(".git").exists() {
-            return d.to_path_buf();
-        }
-        cur = d.parent();
-    }
-    dir
-}
-
-pub fn writer_lock_path(home: &Home, tree: &Path) -> PathBuf {
-    let mut h = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(tree, &mut h);
-    home.writers_dir()
-        .join(format!("{:016x}.lock", std::hash::Hasher::finish(&h)))
 }

@@ -6,7 +6,7 @@
 //! to events.jsonl as it arrives, shows readable progress in the pane, forwards Ctrl-C
 //! and TERM to codex's process group, and ends by writing exit.json atomically.
 
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -19,8 +19,9 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
+use super::{transition, writer};
 use crate::lifecycle::state::State;
-use crate::store::fsutil::{open_append, open_lock_file, read_json, write_json};
+use crate::store::fsutil::{open_append, open_lock_file, read_json};
 use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, StartRecord, WorkerDir, WorkerSpec};
 use crate::sys::codex::{self, events};
 
@@ -104,7 +105,7 @@ pub fn run(home: &Home, run_id: &str, label: &str, hooks: &Hooks) -> Result<i32>
         let msg = "processes of an earlier attempt still hold its live.lock (`orch doctor` lists them; stop them, then `orch retry`)";
         pane!("orch: {}: {msg}", w.address());
         if !w.exit_path().exists() {
-            write_early_failure(&w, started_at, msg)?;
+            transition::failed_early(&w, started_at, msg)?;
             after_exit(home, &run, &w, None, hooks);
         }
         return Ok(1);
@@ -124,7 +125,7 @@ pub fn run(home: &Home, run_id: &str, label: &str, hooks: &Hooks) -> Result<i32>
             let msg = format!("{e:#}");
             pane!("orch: {msg}");
             if !w.exit_path().exists() {
-                write_early_failure(&w, started_at, &msg)?;
+                transition::failed_early(&w, started_at, &msg)?;
             }
             after_exit(home, &run, &w, None, hooks);
             Ok(1)
@@ -143,13 +144,6 @@ fn take_life_lock(lock: &File) -> bool {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-}
-
-fn write_early_failure(w: &WorkerDir, started_at: chrono::DateTime<Utc>, msg: &str) -> Result<()> {
-    let mut rec = ExitRecord::never_ran(State::Failed, msg);
-    rec.started_at = Some(started_at);
-    rec.attempt = read_json::<LaunchRecord>(&w.launch_path()).map_or(0, |l| l.attempt);
-    write_json(&w.exit_path(), &rec)
 }
 
 /// One attempt, from the life lock to the exit record.
@@ -178,8 +172,16 @@ fn attempt(
     };
 
     let env = crate::store::envfile::read(&w.env_path())?;
-    let writer = if spec.is_writer() && !spec.force_writer {
-        match take_writer_slot(home, &spec, w, sig)? {
+    let writer = if writer::needs_slot(&spec) {
+        let tree = writer::working_tree(&spec.cd);
+        let give_up = || sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst);
+        let waiting = || {
+            pane!(
+                "waiting for the writer slot of {} (another worker writes there)",
+                tree.display()
+            )
+        };
+        match writer::take(home, &tree, give_up, waiting)? {
             Some(f) => Some(f),
             None => {
                 finish(State::Stopped, Some("stopped before it started".into()))?;
@@ -249,8 +251,8 @@ fn attempt(
     if sig.stop_asked(w) {
         let _ = killpg(Pid::from_raw(pgid), Signal::SIGINT);
     }
-    write_json(
-        &w.started_path(),
+    transition::started(
+        w,
         &StartRecord {
             attempt: launch.attempt,
             started_at,
@@ -356,7 +358,7 @@ fn after_exit(home: &Home, run: &RunDir, w: &WorkerDir, spec: Option<&WorkerSpec
     if let Err(e) = crate::lifecycle::sched::tick(home, run) {
         pane!("orch: scheduling the rest of the run failed: {e:#}");
     }
-    if spec.is_some_and(|s| s.is_writer() && !s.force_writer) {
+    if spec.is_some_and(writer::needs_slot) {
         // Writers of this tree may wait in other runs; nothing else would wake them.
         for id in home.run_ids().unwrap_or_default() {
             if id != run.id {
@@ -406,10 +408,7 @@ fn write_exit(
         error,
         turn_completed: summary.turn_completed,
     };
-    // The retry plan goes down first: whoever sees the exit record must also see that
-    // another attempt is coming (`wait` would otherwise return on the first failure).
-    crate::lifecycle::retry::plan(w, &record);
-    write_json(&w.exit_path(), &record)
+    transition::ended(w, &record).map(|_| ())
 }
 
 /// A failure that looks like missing credentials gets the fix attached: the most
@@ -448,34 +447,4 @@ fn stderr_tail(w: &WorkerDir) -> Option<String> {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .map(|l| l.chars().take(300).collect())
-}
-
-/// Waits until this worker is the only writer of its working tree; `None` when it was
-/// stopped (or its window closed) while waiting.
-fn take_writer_slot(
-    home: &Home,
-    spec: &WorkerSpec,
-    w: &WorkerDir,
-    sig: &Signals,
-) -> Result<Option<File>> {
-    let tree = crate::lifecycle::sched::working_tree(&spec.cd);
-    crate::store::fsutil::create_private_dir(&home.writers_dir())?;
-    let path = crate::lifecycle::sched::writer_lock_path(home, &tree);
-    let file = open_lock_file(&path)?;
-    let mut told = false;
-    while file.try_lock().is_err() {
-        if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        if !told {
-            pane!(
-                "waiting for the writer slot of {} (another worker writes there)",
-                tree.display()
-            );
-            told = true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let _ = fs::write(&path, format!("{}\n", tree.display()));
-    Ok(Some(file))
 }

@@ -9,12 +9,12 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 
 use crate::content::share::{Lens, Prompt, Share};
-use crate::lifecycle::sched;
+use crate::lifecycle::{sched, transition, writer};
 use crate::model::Sandbox;
 use crate::model::error::UserError;
 use crate::model::names::{self as ids, validate_label};
 use crate::store::envfile;
-use crate::store::fsutil::{sync_dir, write_atomic, write_atomic_all, write_json};
+use crate::store::fsutil::{sync_dir, write_atomic, write_json};
 use crate::store::{Home, RunDir, RunRecord, StageRecord, WorkerDir, WorkerSpec};
 use crate::sys::codex;
 
@@ -285,15 +285,8 @@ fn check_writer_slot(
     opts: &AddOptions,
 ) -> Result<()> {
     let cd = resolve_cd(worker.opts.cd.as_deref())?;
-    let tree = sched::working_tree(&cd);
-    let busy = crate::store::fsutil::is_locked(&sched::writer_lock_path(home, &tree))
-        || run.labels()?.iter().any(|l| {
-            let w = run.worker(l);
-            w.spec()
-                .is_ok_and(|s| s.is_writer() && sched::working_tree(&s.cd) == tree)
-                && !crate::lifecycle::state::state_of(&w).is_final()
-        });
-    if !busy {
+    let tree = writer::working_tree(&cd);
+    if !writer::claimed(home, run, &tree)? {
         return Ok(());
     }
     if opts.force {
@@ -377,17 +370,7 @@ fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
         retries: worker.retries,
         force_writer: worker.force_writer,
     };
-    let written = (|| -> Result<()> {
-        let mut spec_json = serde_json::to_vec_pretty(&spec)?;
-        spec_json.push(b'\n');
-        // spec.json is renamed last: a folder without it is a half-made spawn.
-        write_atomic_all(&[
-            (&w.prompt_path(), worker.prompt.as_bytes()),
-            (&w.env_path(), &envfile::encode(&envfile::capture())),
-            (&w.spec_path(), &spec_json),
-        ])
-        .with_context(|| format!("cannot write the records in {}", w.dir.display()))
-    })();
+    let written = transition::create(&w, &worker.prompt, &spec);
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&w.dir);
         return Err(e.context(format!("cannot record worker {}", w.address())));

@@ -4,13 +4,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use chrono::Utc;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use crate::lifecycle::state::{self, State};
-use crate::store::fsutil::{is_locked, read_json_opt, write_json};
-use crate::store::{ExitRecord, Home, StartRecord, StopRequest, Target, WorkerDir};
+use crate::lifecycle::transition;
+use crate::store::fsutil::{is_locked, read_json_opt};
+use crate::store::{Home, StartRecord, Target, WorkerDir};
 
 /// A target is RUN/LABEL, LABEL (latest run), or a run (all its workers).
 pub fn resolve_targets(home: &Home, target: &str) -> Result<Vec<WorkerDir>> {
@@ -32,28 +32,16 @@ pub fn stop_all(
         match st {
             State::Queued => stop_queued(home, w)?,
             State::Starting | State::Running => {
-                write_json(
-                    &w.stop_path(),
-                    &StopRequest {
-                        requested_at: Utc::now(),
-                    },
-                )?;
+                transition::request_stop(w)?;
                 signal(w, Signal::SIGINT);
                 live.push(w.clone());
             }
             // Lost, with an automatic retry owed: the stop request is what tells the
             // scheduler not to start it.
-            State::Lost => {
-                write_json(
-                    &w.stop_path(),
-                    &StopRequest {
-                        requested_at: Utc::now(),
-                    },
-                )?;
-            }
+            State::Lost => transition::request_stop(w)?,
             // Waiting out an automatic retry's back-off: stopping cancels the retry.
             _ => {
-                crate::lifecycle::retry::cancel(&home.run(&w.run), w)?;
+                transition::cancel_retry(&home.run(&w.run), w)?;
             }
         }
     }
@@ -103,8 +91,5 @@ fn stop_queued(home: &Home, w: &WorkerDir) -> Result<()> {
     if state::state_of(w) != State::Queued {
         return Ok(());
     }
-    write_json(
-        &w.exit_path(),
-        &ExitRecord::never_ran(State::Stopped, "stopped before it started"),
-    )
+    transition::never_ran(w, State::Stopped, "stopped before it started")
 }

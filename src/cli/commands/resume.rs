@@ -6,10 +6,10 @@ use anyhow::Result;
 
 use crate::cli::args::ResumeArgs;
 use crate::lifecycle::state::{self, State};
-use crate::lifecycle::{retry, sched};
+use crate::lifecycle::{sched, transition};
 use crate::model::error::UserError;
-use crate::store::fsutil::{read_json_opt, write_atomic, write_json};
-use crate::store::{ExitRecord, Home, ResumeRequest, WorkerDir};
+use crate::store::fsutil::read_json_opt;
+use crate::store::{ExitRecord, Home, WorkerDir};
 use crate::sys::codex::events;
 
 pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
@@ -47,16 +47,8 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
             "{a} has no codex thread to resume (it never started a conversation); run it again with `orch retry {a}`"
         ))
     })?;
-    retry::requeue_locked(&w, true)?;
-    // The wrapper feeds input.md when present; the launch leaves it alone on resume.
-    write_atomic(&w.input_path(), prompt.as_bytes())?;
     // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
-    write_json(
-        &w.resume_path(),
-        &ResumeRequest {
-            thread_id: thread.clone(),
-        },
-    )?;
+    transition::queue_resume(&w, &thread, &prompt)?;
     let started = sched::tick_locked(&home, &run)?.contains(&w.label);
     if started {
         println!("{a} resuming thread {thread}");

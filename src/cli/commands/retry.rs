@@ -4,7 +4,7 @@ use anyhow::Result;
 
 use crate::cli::args::RetryArgs;
 use crate::lifecycle::state::{self, State};
-use crate::lifecycle::{retry, sched};
+use crate::lifecycle::{retry, sched, transition};
 use crate::model::error::UserError;
 use crate::store::{Home, RunDir, WorkerDir};
 
@@ -50,7 +50,7 @@ pub fn run(args: RetryArgs) -> Result<i32> {
     };
     let labels: Vec<String> = chosen.iter().map(|w| w.label.clone()).collect();
     for w in &chosen {
-        retry::requeue_locked(w, true)?;
+        transition::requeue(w, true)?;
     }
     let mut requeued = labels.clone();
     requeued.extend(retry::requeue_skipped_dependents(&run, &labels, true)?);

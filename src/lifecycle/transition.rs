@@ -1,0 +1,194 @@
+//! The only writer of the records that move a worker from one state to another. Each
+//! function here is one transition, and carries its ordering rules, so no caller can get
+//! them wrong:
+//!
+//! | transition            | record(s) written                         | state after |
+//! |-----------------------|-------------------------------------------|-------------|
+//! | [`create`]            | prompt.md, env, then spec.json last       | queued      |
+//! | [`launched`]          | launch.json (before the window exists)    | starting    |
+//! | [`started`]           | started.json (wrapper holds live.lock)    | running     |
+//! | [`ended`]             | retry.json (if a retry is due), exit.json | final       |
+//! | [`never_ran`]         | exit.json without an attempt              | final       |
+//! | [`request_stop`]      | stop.json                                 | (unchanged) |
+//! | [`cancel_retry`]      | exit.json as stopped, retry.json removed  | stopped     |
+//! | [`requeue`]           | attempt files moved into attempt-N/       | queued      |
+//! | [`queue_resume`]      | requeue, then input.md and resume.json    | queued      |
+//!
+//! Rules: spec.json is written last at creation, so a folder without it is a half-made
+//! spawn; the retry plan goes down before the exit record, so whoever sees the exit also
+//! sees that another attempt is coming; exit.json is moved last when an attempt is
+//! archived, so a crash half-way leaves a worker that still reads as ended.
+
+use std::fs;
+use std::io::ErrorKind;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use super::retry;
+use crate::model::State;
+use crate::store::envfile;
+use crate::store::fsutil::{
+    create_private_dir, read_json_opt, sync_dir, write_atomic, write_atomic_all, write_json,
+};
+use crate::store::{ExitRecord, LaunchRecord, ResumeRequest, StartRecord, StopRequest, WorkerDir};
+use crate::store::{RunDir, WorkerSpec};
+
+/// A new worker's folder: prompt and environment first, spec.json renamed last. The
+/// caller fsyncs the folder (one fsync for the three files; see `ops::spawn`).
+pub fn create(w: &WorkerDir, prompt: &str, spec: &WorkerSpec) -> Result<()> {
+    let mut spec_json = serde_json::to_vec_pretty(spec)?;
+    spec_json.push(b'\n');
+    write_atomic_all(&[
+        (&w.prompt_path(), prompt.as_bytes()),
+        (&w.env_path(), &envfile::encode(&envfile::capture())),
+        (&w.spec_path(), &spec_json),
+    ])
+    .with_context(|| format!("cannot write the records in {}", w.dir.display()))
+}
+
+/// Written before the window exists, so the wrapper can read it the moment it starts.
+pub fn launched(w: &WorkerDir, launch: &LaunchRecord) -> Result<()> {
+    write_json(&w.launch_path(), launch)
+}
+
+/// Written by the wrapper once it holds the worker's life lock and codex runs.
+pub fn started(w: &WorkerDir, start: &StartRecord) -> Result<()> {
+    write_json(&w.started_path(), start)
+}
+
+/// The attempt ended. A retry plan, when the retry policy wants one, is written first:
+/// `wait` must never see the exit of a worker whose next attempt is coming without also
+/// seeing the plan. Returns the plan.
+pub fn ended(w: &WorkerDir, exit: &ExitRecord) -> Result<Option<retry::Plan>> {
+    let plan = retry::wanted_after(w, exit);
+    if let Some(p) = &plan {
+        // Best effort: a plan that cannot be written only costs the retry.
+        let _ = write_json(&retry::plan_path(w), p);
+    }
+    write_json(&w.exit_path(), exit)?;
+    Ok(plan)
+}
+
+/// A worker that ends without codex having run: skipped, stopped while queued, failed
+/// to launch, or a wrapper that failed before it could start codex.
+pub fn never_ran(w: &WorkerDir, state: State, why: &str) -> Result<()> {
+    write_json(&w.exit_path(), &ExitRecord::never_ran(state, why))
+}
+
+/// Like [`never_ran`] for a wrapper that failed after it started: keeps the attempt
+/// number and start time.
+pub fn failed_early(w: &WorkerDir, started_at: chrono::DateTime<Utc>, why: &str) -> Result<()> {
+    let mut rec = ExitRecord::never_ran(State::Failed, why);
+    rec.started_at = Some(started_at);
+    rec.attempt = read_json_opt::<LaunchRecord>(&w.launch_path())
+        .ok()
+        .flatten()
+        .map_or(0, |l| l.attempt);
+    write_json(&w.exit_path(), &rec)
+}
+
+/// `orch stop` asks: the wrapper then records `stopped`, not `failed`, and the scheduler
+/// never retries the worker.
+pub fn request_stop(w: &WorkerDir) -> Result<()> {
+    write_json(
+        &w.stop_path(),
+        &StopRequest {
+            requested_at: Utc::now(),
+        },
+    )
+}
+
+/// `orch stop` on a worker waiting out a retry's back-off: the plan is dropped and the
+/// worker recorded as stopped. Returns whether there was a plan. Takes the run lock.
+pub fn cancel_retry(run: &RunDir, w: &WorkerDir) -> Result<bool> {
+    let _lock = run.lock()?;
+    if retry::pending(w).is_none() {
+        return Ok(false);
+    }
+    if let Some(mut exit) = read_json_opt::<ExitRecord>(&w.exit_path())? {
+        exit.state = State::Stopped;
+        exit.error = Some(format!(
+            "stopped while waiting to retry (after: {})",
+            exit.error.unwrap_or_default()
+        ));
+        write_json(&w.exit_path(), &exit)?;
+    }
+    remove_if_exists(&retry::plan_path(w))?;
+    Ok(true)
+}
+
+/// Makes an ended worker queued again (caller holds the run lock): the files of its last
+/// attempt move into `attempt-N/` (N is the number that attempt ran as). A worker that
+/// never launched (skipped, stopped while queued) has nothing worth keeping: its record
+/// goes. `refresh_env` saves the caller's environment for it, so a manual retry runs with
+/// the retrier's PATH and keys; an automatic one keeps the spawner's.
+pub fn requeue(w: &WorkerDir, refresh_env: bool) -> Result<()> {
+    archive_attempt(w)?;
+    if refresh_env {
+        envfile::write(&w.env_path(), &envfile::capture())?;
+    }
+    Ok(())
+}
+
+/// `orch resume`: queued again, to continue codex thread `thread` with `prompt` (the
+/// wrapper feeds input.md; the launch leaves it alone on resume). Caller holds the run
+/// lock.
+pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str) -> Result<()> {
+    requeue(w, true)?;
+    write_atomic(&w.input_path(), prompt.as_bytes())?;
+    write_json(
+        &w.resume_path(),
+        &ResumeRequest {
+            thread_id: thread.to_string(),
+        },
+    )
+}
+
+fn archive_attempt(w: &WorkerDir) -> Result<()> {
+    let ran = w.launch_path().exists() || w.started_path().exists();
+    let mut files: Vec<&str> = WorkerDir::ATTEMPT_FILES
+        .iter()
+        .copied()
+        .filter(|f| *f != "exit.json")
+        .collect();
+    files.push("exit.json");
+    if !ran {
+        for f in files {
+            remove_if_exists(&w.path(f))?;
+        }
+        return remove_if_exists(&retry::plan_path(w));
+    }
+    let n = next_attempt(w);
+    let dir = w.path(&format!("attempt-{n}"));
+    create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    for f in files {
+        match fs::rename(w.path(f), dir.join(f)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("cannot move {f} of {}", w.address())),
+        }
+    }
+    remove_if_exists(&retry::plan_path(w))?;
+    sync_dir(&dir)?;
+    sync_dir(&w.dir)?;
+    Ok(())
+}
+
+/// The attempt number the next launch of `w` gets.
+pub fn next_attempt(w: &WorkerDir) -> u32 {
+    let mut n = 1;
+    while w.path(&format!("attempt-{n}")).exists() {
+        n += 1;
+    }
+    n
+}
+
+fn remove_if_exists(p: &Path) -> Result<()> {
+    match fs::remove_file(p) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("cannot remove {}", p.display())),
+    }
+}
