@@ -3,6 +3,7 @@
 //! starting queued workers (`sched`), the wrapper that runs in its window (`worker`), and the one-writer-per-tree rule
 //! (`writer`).
 
+pub mod activity;
 pub mod plan;
 pub mod retry;
 pub mod sched;

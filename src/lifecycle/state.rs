@@ -16,7 +16,6 @@ pub use crate::model::State;
 
 use crate::store::fsutil::{ReadError, is_locked, read_json_opt};
 use crate::store::{ExitRecord, LaunchRecord, StartRecord, Tokens, WorkerDir, WorkerSpec};
-use crate::sys::codex::events;
 
 /// How long a launched worker may take to take its lock before it counts as lost.
 const START_GRACE: Duration = Duration::from_secs(30);
@@ -248,10 +247,9 @@ fn apply_exit(w: &WorkerDir, v: &mut WorkerView, exit: ExitRecord) {
 
 /// Tokens so far, thread id and a one-line description of the last event.
 fn fill_activity(w: &WorkerDir, v: &mut WorkerView) {
-    let Ok(text) = fs::read_to_string(w.events_path()) else {
+    let Some(summary) = super::activity::summary(w) else {
         return;
     };
-    let summary = events::summarize(text.lines());
     v.tokens = summary.tokens;
     v.thread_id = summary.thread_id;
     v.last_activity = summary.last_activity;

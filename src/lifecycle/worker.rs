@@ -6,7 +6,7 @@
 //! to events.jsonl as it arrives, shows readable progress in the pane, forwards Ctrl-C
 //! and TERM to codex's process group, and ends by writing exit.json atomically.
 
-use std::fs::File;
+use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, Stdio};
@@ -19,7 +19,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::{transition, writer};
+use super::{activity, transition, writer};
 use crate::lifecycle::state::State;
 use crate::store::fsutil::{open_append, open_lock_file, read_json};
 use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, StartRecord, WorkerDir, WorkerSpec};
@@ -81,6 +81,10 @@ impl Signals {
         self.interrupted.load(Ordering::SeqCst) || w.stop_path().exists()
     }
 }
+
+/// How often the wrapper records what the event log adds up to, so a reader of a long
+/// log parses at most this much of it.
+const ACTIVITY_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// How long a new wrapper waits for the life lock: a status call holds it (shared) for
 /// an instant, and the previous attempt's last processes may take a moment to go.
@@ -264,7 +268,12 @@ fn attempt(
     let interrupted = &sig.interrupted;
     let hung_up = &sig.hung_up;
 
+    // `summary` is this codex run's (the exit record's facts); `log` covers the whole
+    // events.jsonl for readers (see `activity`), saved every few seconds.
     let mut summary = events::Summary::default();
+    let mut log = activity::summary(w).unwrap_or_default();
+    let mut log_offset = fs::metadata(w.events_path()).map_or(0, |m| m.len());
+    let mut saved_at = std::time::Instant::now();
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut reader = BufReader::new(stdout);
     let mut line = String::new();
@@ -275,17 +284,25 @@ fn attempt(
             Ok(_) => {}
             Err(_) => break,
         }
-        let _ = events_file.write_all(line.as_bytes());
         if !line.ends_with('\n') {
-            let _ = events_file.write_all(b"\n");
+            line.push('\n');
+        }
+        if events_file.write_all(line.as_bytes()).is_ok() {
+            log_offset += line.len() as u64;
         }
         if let Some(ev) = events::parse(&line) {
             summary.add(&ev);
+            log.add(&ev);
             if let Some(text) = events::describe(&ev, 160) {
                 pane!("{} {text}", Utc::now().format("%H:%M:%S"));
             }
         }
+        if saved_at.elapsed() >= ACTIVITY_SAVE_EVERY {
+            activity::save(w, log_offset, &log);
+            saved_at = std::time::Instant::now();
+        }
     }
+    activity::save(w, log_offset, &log);
     let status = child.wait().context("cannot wait for codex")?;
     let _ = events_file.sync_all();
     // Leave no stragglers in codex's process group.

@@ -381,6 +381,10 @@ impl WorkerDir {
     pub fn events_path(&self) -> PathBuf {
         self.path("events.jsonl")
     }
+    /// What events.jsonl adds up to, up to a byte offset (see `lifecycle::activity`).
+    pub fn events_summary_path(&self) -> PathBuf {
+        self.path("events.summary.json")
+    }
     pub fn stderr_path(&self) -> PathBuf {
         self.path("stderr.log")
     }
@@ -410,6 +414,7 @@ impl WorkerDir {
         "started.json",
         "input.md",
         "events.jsonl",
+        "events.summary.json",
         "stderr.log",
         "last-message.md",
         "exit.json",

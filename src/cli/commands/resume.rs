@@ -10,7 +10,6 @@ use crate::lifecycle::{sched, transition};
 use crate::model::error::UserError;
 use crate::store::fsutil::read_json_opt;
 use crate::store::{ExitRecord, Home, WorkerDir};
-use crate::sys::codex::events;
 
 pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
 
@@ -66,6 +65,5 @@ fn thread_id(w: &WorkerDir) -> Option<String> {
     {
         return x.thread_id;
     }
-    let text = std::fs::read_to_string(w.events_path()).ok()?;
-    events::summarize(text.lines()).thread_id
+    crate::lifecycle::activity::summary(w)?.thread_id
 }

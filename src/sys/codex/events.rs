@@ -165,8 +165,10 @@ pub fn describe(event: &Event, width: usize) -> Option<String> {
     })
 }
 
-/// What a stream of events adds up to.
-#[derive(Debug, Default, Clone)]
+/// What a stream of events adds up to. Serialisable: `lifecycle::activity` keeps it
+/// beside the log so readers parse only what is new.
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Summary {
     pub thread_id: Option<String>,
     /// From the last `turn.completed`: codex reports usage as a running total for the
