@@ -18,7 +18,7 @@ use super::{transition, writer};
 use crate::lifecycle::state::{self, State};
 use crate::store::fsutil::{read_json_opt, write_atomic};
 use crate::store::{Home, LaunchRecord, ResumeRequest, RunDir, RunRecord, WorkerDir, WorkerSpec};
-use crate::sys::tmux::Tmux;
+use crate::sys::tmux::{NewWindow, Tmux};
 
 /// Starts what can start; returns the labels launched. Cheap when nothing is queued.
 pub fn tick(home: &Home, run: &RunDir) -> Result<Vec<String>> {
@@ -51,13 +51,7 @@ pub fn tick_after_add(home: &Home, run: &RunDir, label: &str) -> Result<Vec<Stri
     if !independent || others_may_wait(run, label)? {
         return tick_locked(home, run);
     }
-    match launch(home, run, &w, &spec, None) {
-        Ok(()) => Ok(vec![label.to_string()]),
-        Err(e) => {
-            transition::never_ran(&w, State::Failed, &format!("{e:#}"))?;
-            Err(e.context(format!("cannot start {}", w.address())))
-        }
-    }
+    launch_all(home, run, &[(w, spec)])
 }
 
 /// True if a worker other than `label` has neither a launch nor an exit record (queued,
@@ -131,7 +125,7 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             specs.insert(l.clone(), s);
         }
     }
-    let mut launched = Vec::new();
+    let mut ready: Vec<(WorkerDir, WorkerSpec)> = Vec::new();
     // Skipping can cascade (a skipped worker skips its own dependents): repeat until stable.
     loop {
         let mut changed = false;
@@ -160,42 +154,96 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             if waiting_reason(&spec, &states, &specs, &record, home).is_some() {
                 continue;
             }
-            match launch(home, run, &w, &spec, None) {
-                Ok(()) => {
-                    states.insert(l.clone(), State::Starting);
-                    launched.push(l.clone());
-                    changed = true;
-                }
-                Err(e) => {
-                    transition::never_ran(&w, State::Failed, &format!("{e:#}"))?;
-                    states.insert(l.clone(), State::Failed);
-                    return Err(e.context(format!("cannot start {}", w.address())));
-                }
-            }
+            // Counted as started now, so max-parallel and the writer slot see it.
+            states.insert(l.clone(), State::Starting);
+            ready.push((w, spec));
+            changed = true;
         }
         if !changed {
             break;
         }
     }
-    Ok(launched)
+    launch_all(home, run, &ready)
 }
 
-/// Opens the worker's tmux window running the hidden `orch __worker` wrapper.
-pub fn launch(
-    home: &Home,
-    run: &RunDir,
-    w: &WorkerDir,
-    spec: &WorkerSpec,
-    resume_thread: Option<String>,
-) -> Result<()> {
+/// Opens the windows of every worker given (one tmux call for all of them, see
+/// `Tmux::new_windows`), each running the hidden `orch __worker` wrapper. Returns the
+/// labels launched; a worker that could not be launched is recorded `failed`, and the
+/// first such error is returned after the others were launched.
+fn launch_all(home: &Home, run: &RunDir, ready: &[(WorkerDir, WorkerSpec)]) -> Result<Vec<String>> {
+    if ready.is_empty() {
+        return Ok(Vec::new());
+    }
+    let exe = std::env::current_exe().context("cannot find the orch program itself")?;
+    let mut prepared: Vec<(&WorkerDir, &WorkerSpec, Vec<OsString>)> = Vec::new();
+    let mut first_error: Option<anyhow::Error> = None;
+    for (w, spec) in ready {
+        match prepare(run, w, spec) {
+            Ok(()) => {
+                crate::sys::testhook::crash_point("launch-written");
+                let argv: Vec<OsString> = vec![
+                    exe.clone().into(),
+                    "__worker".into(),
+                    "--home".into(),
+                    home.root.clone().into(),
+                    run.id.clone().into(),
+                    w.label.clone().into(),
+                ];
+                prepared.push((w, spec, argv));
+            }
+            Err(e) => {
+                transition::never_ran(w, State::Failed, &format!("{e:#}"))?;
+                first_error.get_or_insert(e.context(format!("cannot start {}", w.address())));
+            }
+        }
+    }
+    let windows: Vec<NewWindow<'_>> = prepared
+        .iter()
+        .map(|(w, spec, argv)| NewWindow {
+            name: &w.label,
+            cwd: &spec.cd,
+            argv,
+        })
+        .collect();
+    let (ids, tmux_error) = match Tmux::for_home(&home.root) {
+        Ok(tmux) => tmux.new_windows(&run.id, &windows),
+        Err(e) => (Vec::new(), Some(e)),
+    };
+    if !ids.is_empty() {
+        crate::sys::testhook::crash_point("window-created");
+    }
+    let mut launched = Vec::new();
+    for (i, (w, _, _)) in prepared.iter().enumerate() {
+        match ids.get(i) {
+            Some(id) => {
+                window_made(w, id)?;
+                launched.push(w.label.clone());
+            }
+            None => {
+                let why = tmux_error
+                    .as_ref()
+                    .map_or("tmux made no window".to_string(), |e| format!("{e:#}"));
+                transition::never_ran(w, State::Failed, &why)?;
+                if first_error.is_none() {
+                    first_error = Some(anyhow::anyhow!("cannot start {}: {why}", w.address()));
+                }
+            }
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(launched),
+    }
+}
+
+/// Everything a launch writes before the window exists: the dependencies' results in
+/// input.md and launch.json (so the wrapper can read it the moment it starts).
+fn prepare(run: &RunDir, w: &WorkerDir, spec: &WorkerSpec) -> Result<()> {
     let env = crate::store::envfile::read(&w.env_path())?;
     let codex = crate::sys::codex::resolve_program(&env)?;
     // A worker queued by `orch resume` continues its codex thread with the prompt
     // already in input.md.
-    let resume_thread = match resume_thread {
-        Some(t) => Some(t),
-        None => read_json_opt::<ResumeRequest>(&w.resume_path())?.map(|r| r.thread_id),
-    };
+    let resume_thread = read_json_opt::<ResumeRequest>(&w.resume_path())?.map(|r| r.thread_id);
     if !spec.after.is_empty() && resume_thread.is_none() {
         write_input_with_dependencies(run, w, spec)?;
     }
@@ -208,23 +256,13 @@ pub fn launch(
         resume_thread,
     };
     // launch.json keeps the thread, so the resume request has done its work.
-    transition::launched(w, &launch)?;
-    crate::sys::testhook::crash_point("launch-written");
-    let exe = std::env::current_exe().context("cannot find the orch program itself")?;
-    let argv: Vec<OsString> = vec![
-        exe.into(),
-        "__worker".into(),
-        "--home".into(),
-        home.root.clone().into(),
-        run.id.clone().into(),
-        w.label.clone().into(),
-    ];
-    let tmux = Tmux::for_home(&home.root)?;
-    let window = tmux.new_window(&run.id, &w.label, &spec.cd, &argv)?;
-    crate::sys::testhook::crash_point("window-created");
-    // The window id means nothing after a crash (the window dies with the machine) and
-    // launch.json is already durable above, so the id goes to a side file with no fsync:
-    // this is on every spawn's path. A torn or missing `window` only hides the window.
+    transition::launched(w, &launch)
+}
+
+/// The window exists: its id goes to a side file with no fsync (the id means nothing
+/// after a crash, the window dies with the machine, and launch.json is already durable;
+/// this is on every spawn's path). A torn or missing `window` only hides the window.
+fn window_made(w: &WorkerDir, window: &str) -> Result<()> {
     crate::store::fsutil::write_atomic_unsynced(&w.window_path(), window.as_bytes())
         .with_context(|| format!("cannot write {}", w.window_path().display()))?;
     match std::fs::remove_file(w.resume_path()) {

@@ -19,6 +19,13 @@ use anyhow::{Context, Result, anyhow};
 use crate::model::error::UserError;
 use crate::store::fsutil::create_private_dir;
 
+/// A window for [`Tmux::new_windows`]: its name, working folder and command.
+pub struct NewWindow<'a> {
+    pub name: &'a str,
+    pub cwd: &'a Path,
+    pub argv: &'a [OsString],
+}
+
 #[derive(Debug, Clone)]
 pub struct Tmux {
     pub socket: PathBuf,
@@ -177,6 +184,80 @@ impl Tmux {
         Err(anyhow!(
             "cannot open a tmux window: tmux new-session: {err} (after: {first}){old}"
         ))
+    }
+
+    /// Opens several detached windows in session `session` with as few tmux calls as it
+    /// can: the first as [`Tmux::new_window`] (it may have to make the session or the
+    /// server), the rest in one command sequence (`new-window … ; new-window …`), which
+    /// costs one client start instead of one per window. Returns the ids of the windows
+    /// made, in order, and the error that stopped the rest, if any.
+    pub fn new_windows(
+        &self,
+        session: &str,
+        windows: &[NewWindow<'_>],
+    ) -> (Vec<String>, Option<anyhow::Error>) {
+        let Some((first, rest)) = windows.split_first() else {
+            return (Vec::new(), None);
+        };
+        let mut ids = match self.new_window(session, first.name, first.cwd, first.argv) {
+            Ok(id) => vec![id],
+            Err(e) => return (Vec::new(), Some(e)),
+        };
+        // tmux ends a command at any argument that ends in ';': such a word (a path,
+        // say) could only be passed on its own, one window per call.
+        let chainable = |w: &NewWindow<'_>| {
+            w.argv
+                .iter()
+                .chain([&OsString::from(w.name), &w.cwd.as_os_str().to_os_string()])
+                .all(|a| !a.as_encoded_bytes().ends_with(b";"))
+        };
+        if !rest.iter().all(chainable) {
+            for w in rest {
+                match self.new_window(session, w.name, w.cwd, w.argv) {
+                    Ok(id) => ids.push(id),
+                    Err(e) => return (ids, Some(e)),
+                }
+            }
+            return (ids, None);
+        }
+        let target = format!("={session}:");
+        let mut args: Vec<&OsStr> = Vec::new();
+        for (i, w) in rest.iter().enumerate() {
+            if i > 0 {
+                args.push(";".as_ref());
+            }
+            args.extend::<[&OsStr; 11]>([
+                "new-window".as_ref(),
+                "-d".as_ref(),
+                "-P".as_ref(),
+                "-F".as_ref(),
+                "#{window_id}".as_ref(),
+                "-t".as_ref(),
+                target.as_ref(),
+                "-n".as_ref(),
+                w.name.as_ref(),
+                "-c".as_ref(),
+                w.cwd.as_os_str(),
+            ]);
+            args.push("--".as_ref());
+            args.extend(w.argv.iter().map(OsString::as_os_str));
+        }
+        let out = match self.run(&args) {
+            Ok(out) => out,
+            Err(e) => return (ids, Some(e)),
+        };
+        ids.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with('@'))
+                .map(str::to_string),
+        );
+        if out.status.success() && ids.len() == windows.len() {
+            return (ids, None);
+        }
+        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        (ids, Some(anyhow!("tmux new-window: {err}")))
     }
 
     /// Runs the tmux client call that may start the server, detached from the caller:

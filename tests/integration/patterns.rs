@@ -609,3 +609,59 @@ fn resume_waits_for_a_slot_like_any_worker() {
     assert_eq!(inv.last().unwrap()["prompt"], "and then?");
     assert!(!t.worker_dir(&a).join("resume.json").exists());
 }
+
+/// fanout makes its windows with one tmux call for all but the first (which may have
+/// to start the server), not one call per worker; every worker still gets its own
+/// window and ends done.
+#[test]
+fn fanout_opens_its_windows_in_one_tmux_sequence() {
+    let t = TestHome::new();
+    let real = std::process::Command::new("sh")
+        .args(["-c", "command -v tmux"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_string();
+    let bin = t.subdir("shim");
+    let log = t.path().join("tmux-calls.log");
+    let shim = std::path::Path::new(&bin).join("tmux");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{real}' \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&shim, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    let out = t
+        .cmd()
+        .env("PATH", &path)
+        .args([
+            "fanout",
+            "--lens",
+            "correctness,security,tests,performance",
+            "Review FAKE:x",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let calls = std::fs::read_to_string(&log).unwrap();
+    // The first window may take two calls (no server yet: new-window, then
+    // new-session); the other three come in one.
+    let rest: Vec<&str> = calls
+        .lines()
+        .filter(|l| l.contains("__worker") && !l.contains("-n correctness"))
+        .collect();
+    assert_eq!(rest.len(), 1, "{calls}");
+    assert_eq!(rest[0].matches("new-window").count(), 3, "{calls}");
+    let st = t.status(&run);
+    let mut windows = std::collections::BTreeSet::new();
+    for w in st["workers"].as_array().unwrap() {
+        let label = w["label"].as_str().unwrap();
+        t.wait_state(&format!("{run}/{label}"), "done", 20);
+        windows.insert(t.worker(&format!("{run}/{label}"))["window"].to_string());
+    }
+    assert_eq!(windows.len(), 4, "each worker its own window: {windows:?}");
+}
