@@ -14,6 +14,8 @@
 //! | [`requeue`]           | attempt files moved into attempt-N/       | queued      |
 //! | [`queue_resume`]      | requeue, then input.md and resume.json    | queued      |
 //!
+//! Every transition then touches `changes/<run>`, which is how watchers hear of it.
+//!
 //! Rules: spec.json is written last at creation, so a folder without it is a half-made
 //! spawn; the retry plan goes down before the exit record, so whoever sees the exit also
 //! sees that another attempt is coming; exit.json is moved last when an attempt is
@@ -45,17 +47,23 @@ pub fn create(w: &WorkerDir, prompt: &str, spec: &WorkerSpec) -> Result<()> {
         (&w.env_path(), &envfile::encode(&envfile::capture())),
         (&w.spec_path(), &spec_json),
     ])
-    .with_context(|| format!("cannot write the records in {}", w.dir.display()))
+    .with_context(|| format!("cannot write the records in {}", w.dir.display()))?;
+    touched(w);
+    Ok(())
 }
 
 /// Written before the window exists, so the wrapper can read it the moment it starts.
 pub fn launched(w: &WorkerDir, launch: &LaunchRecord) -> Result<()> {
-    write_json(&w.launch_path(), launch)
+    write_json(&w.launch_path(), launch)?;
+    touched(w);
+    Ok(())
 }
 
 /// Written by the wrapper once it holds the worker's life lock and codex runs.
 pub fn started(w: &WorkerDir, start: &StartRecord) -> Result<()> {
-    write_json(&w.started_path(), start)
+    write_json(&w.started_path(), start)?;
+    touched(w);
+    Ok(())
 }
 
 /// The attempt ended. A retry plan, when the retry policy wants one, is written first:
@@ -68,13 +76,16 @@ pub fn ended(w: &WorkerDir, exit: &ExitRecord) -> Result<Option<retry::Plan>> {
         let _ = write_json(&retry::plan_path(w), p);
     }
     write_json(&w.exit_path(), exit)?;
+    touched(w);
     Ok(plan)
 }
 
 /// A worker that ends without codex having run: skipped, stopped while queued, failed
 /// to launch, or a wrapper that failed before it could start codex.
 pub fn never_ran(w: &WorkerDir, state: State, why: &str) -> Result<()> {
-    write_json(&w.exit_path(), &ExitRecord::never_ran(state, why))
+    write_json(&w.exit_path(), &ExitRecord::never_ran(state, why))?;
+    touched(w);
+    Ok(())
 }
 
 /// Like [`never_ran`] for a wrapper that failed after it started: keeps the attempt
@@ -86,7 +97,9 @@ pub fn failed_early(w: &WorkerDir, started_at: chrono::DateTime<Utc>, why: &str)
         .ok()
         .flatten()
         .map_or(0, |l| l.attempt);
-    write_json(&w.exit_path(), &rec)
+    write_json(&w.exit_path(), &rec)?;
+    touched(w);
+    Ok(())
 }
 
 /// `orch stop` asks: the wrapper then records `stopped`, not `failed`, and the scheduler
@@ -97,7 +110,9 @@ pub fn request_stop(w: &WorkerDir) -> Result<()> {
         &StopRequest {
             requested_at: Utc::now(),
         },
-    )
+    )?;
+    touched(w);
+    Ok(())
 }
 
 /// `orch stop` on a worker waiting out a retry's back-off: the plan is dropped and the
@@ -116,6 +131,7 @@ pub fn cancel_retry(run: &RunDir, w: &WorkerDir) -> Result<bool> {
         write_json(&w.exit_path(), &exit)?;
     }
     remove_if_exists(&retry::plan_path(w))?;
+    touched(w);
     Ok(true)
 }
 
@@ -129,6 +145,7 @@ pub fn requeue(w: &WorkerDir, refresh_env: bool) -> Result<()> {
     if refresh_env {
         envfile::write(&w.env_path(), &envfile::capture())?;
     }
+    touched(w);
     Ok(())
 }
 
@@ -143,7 +160,9 @@ pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str) -> Result<()> {
         &ResumeRequest {
             thread_id: thread.to_string(),
         },
-    )
+    )?;
+    touched(w);
+    Ok(())
 }
 
 fn archive_attempt(w: &WorkerDir) -> Result<()> {
@@ -174,6 +193,32 @@ fn archive_attempt(w: &WorkerDir) -> Result<()> {
     sync_dir(&dir)?;
     sync_dir(&w.dir)?;
     Ok(())
+}
+
+/// Tells watchers that a worker of this run changed: `changes/<run>` gets a new mtime
+/// (one attribute change, an inotify event on the one folder every watcher watches).
+/// Best effort: a watcher also sweeps, so a missed touch costs latency, not truth.
+fn touched(w: &WorkerDir) {
+    let Some(marker) = w.changes_marker() else {
+        return;
+    };
+    let now = nix::sys::time::TimeSpec::UTIME_NOW;
+    let stamp = || {
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            &marker,
+            &now,
+            &now,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+    };
+    if stamp().is_err()
+        && fs::File::create(&marker).is_err()
+        && let Some(dir) = marker.parent()
+        && create_private_dir(dir).is_ok()
+    {
+        let _ = fs::File::create(&marker);
+    }
 }
 
 /// The attempt number the next launch of `w` gets.

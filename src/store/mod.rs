@@ -74,6 +74,13 @@ impl Home {
         }
     }
 
+    /// One empty file per run, touched after each state transition of one of its
+    /// workers: a watcher needs two inotify watches (`runs/`, this) to hear of a change
+    /// in any run (see `sys::watch`).
+    pub fn changes_dir(&self) -> PathBuf {
+        self.root.join("changes")
+    }
+
     pub fn writers_dir(&self) -> PathBuf {
         self.root.join("writers")
     }
@@ -353,6 +360,11 @@ impl WorkerDir {
     }
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
+    }
+    /// `$ORCH_HOME/changes/<run>` (see `Home::changes_dir`), found from the worker's own
+    /// path (`<home>/runs/<run>/workers/<label>`).
+    pub fn changes_marker(&self) -> Option<PathBuf> {
+        Some(self.dir.ancestors().nth(4)?.join("changes").join(&self.run))
     }
     pub fn spec_path(&self) -> PathBuf {
         self.path("spec.json")

@@ -2,15 +2,23 @@
 //! used by `wait`, `watch` and `top`.
 //!
 //! inotify (through notify's raw watcher, no debouncer: the finish path must cost
-//! microseconds, not a debounce window) on `$ORCH_HOME/runs`, recursively. inotify can
-//! miss things, and the callers re-derive state from disk to cover for it:
+//! microseconds, not a debounce window). The watches are bounded by what is active, not
+//! by what is on disk, so 5,000 old runs cost nothing:
+//! - `runs/` itself (a new run) and `changes/`, where every state transition of a worker
+//!   touches a file named after its run (`lifecycle::transition`): two watches tell the
+//!   watcher of a change in any run at all;
+//! - each *followed* run: its folder, its `workers/` and each worker folder (non-
+//!   recursively: 3 + workers watches). A run is followed from the start when it changed
+//!   in the last [`FOLLOW_RECENT`], and from its first change otherwise.
+//!
+//! inotify can miss things, and the callers re-derive state from disk to cover for it:
 //! - files made in a new folder before notify has added its watch: a new folder is
 //!   reported at once *and* again a moment later, when its watch surely exists;
 //! - queue overflow (notify's `Flag::Rescan`) or an error: `rescan` asks for a full look;
 //! - a process that dies writes nothing: callers sweep their live workers every second.
 //!
-//! `--poll MS` (network file systems) uses notify's `PollWatcher`; running out of
-//! inotify watches or instances falls back to it with a warning.
+//! `--poll MS` (network file systems) uses notify's `PollWatcher` on the same paths;
+//! running out of inotify watches or instances falls back to it with a warning.
 //!
 //! Closing an inotify instance that had watches costs ~8 ms in the kernel (an SRCU
 //! grace period, measured on Linux 6.x), and a process's exit waits for it. For
@@ -48,6 +56,9 @@ impl Mode {
         }
     }
 }
+
+/// Runs that changed this recently are followed from the start.
+pub const FOLLOW_RECENT: Duration = Duration::from_secs(24 * 3600);
 
 /// Polling interval used when inotify runs out of watches.
 const FALLBACK_POLL: Duration = Duration::from_millis(500);
@@ -105,7 +116,7 @@ impl Waker {
     }
 }
 
-/// Held only to keep watching: dropping a notify watcher stops it.
+/// Dropping a notify watcher stops it; the helper is held for the same reason.
 #[allow(dead_code)]
 enum Backend {
     Inotify(RecommendedWatcher),
@@ -114,8 +125,23 @@ enum Backend {
     Helper(Child, std::process::ChildStdin),
 }
 
+impl Backend {
+    fn watch(&mut self, path: &Path) -> notify::Result<()> {
+        match self {
+            Backend::Inotify(w) => w.watch(path, RecursiveMode::NonRecursive),
+            Backend::Poll(w) => w.watch(path, RecursiveMode::NonRecursive),
+            Backend::Helper(..) => Ok(()),
+        }
+    }
+}
+
 pub struct Watcher {
     root: PathBuf,
+    /// `$ORCH_HOME/changes`: one file per run, touched on each of its transitions.
+    changes: PathBuf,
+    /// Runs whose folders are watched, and every path watched.
+    followed: BTreeSet<String>,
+    watched: Vec<PathBuf>,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
     backend: Backend,
@@ -129,31 +155,86 @@ impl Watcher {
     /// so nothing that happens in between is missed.
     pub fn new(home: &Home, mode: Mode) -> Result<Watcher> {
         let root = home.runs_dir();
+        let changes = home.changes_dir();
+        crate::store::fsutil::create_private_dir(&changes)
+            .with_context(|| format!("cannot create {}", changes.display()))?;
         let (tx, rx) = channel();
         let (backend, mode) = match mode {
-            Mode::Poll(every) => (poll_backend(&root, &tx, every)?, mode),
-            Mode::Inotify => match inotify_backend(&root, &tx) {
+            Mode::Poll(every) => (poll_backend(&tx, every)?, mode),
+            Mode::Inotify => match inotify_backend(&tx) {
                 Ok(b) => (b, mode),
                 Err(e) if out_of_watches(&e) => {
                     warn_fallback(&e);
-                    (
-                        poll_backend(&root, &tx, FALLBACK_POLL)?,
-                        Mode::Poll(FALLBACK_POLL),
-                    )
+                    (poll_backend(&tx, FALLBACK_POLL)?, Mode::Poll(FALLBACK_POLL))
                 }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("cannot watch {}", root.display()));
-                }
+                Err(e) => return Err(e).context("cannot start watching"),
             },
         };
-        Ok(Watcher {
-            root,
+        let mut w = Watcher {
+            root: root.clone(),
+            changes: changes.clone(),
+            followed: BTreeSet::new(),
+            watched: Vec::new(),
             tx,
             rx,
             backend,
             mode,
             relook: Vec::new(),
-        })
+        };
+        w.add(&root)
+            .with_context(|| format!("cannot watch {}", root.display()))?;
+        w.add(&changes)
+            .with_context(|| format!("cannot watch {}", changes.display()))?;
+        for run in recent_runs(home) {
+            w.follow(&run);
+        }
+        Ok(w)
+    }
+
+    /// How many paths are watched (inotify watches, or polled folders).
+    pub fn watch_count(&self) -> usize {
+        self.watched.len()
+    }
+
+    /// Watches `path`; out of inotify watches, moves every watch to polling first.
+    fn add(&mut self, path: &Path) -> notify::Result<()> {
+        let r = match self.backend.watch(path) {
+            Err(e) if out_of_watches(&e) && matches!(self.backend, Backend::Inotify(_)) => {
+                warn_fallback(&e);
+                self.to_polling();
+                self.backend.watch(path)
+            }
+            r => r,
+        };
+        if r.is_ok() {
+            self.watched.push(path.to_path_buf());
+        }
+        r
+    }
+
+    fn to_polling(&mut self) {
+        let Ok(mut b) = poll_backend(&self.tx, FALLBACK_POLL) else {
+            return;
+        };
+        for p in &self.watched {
+            let _ = b.watch(p);
+        }
+        self.backend = b;
+        self.mode = Mode::Poll(FALLBACK_POLL);
+    }
+
+    /// Starts watching a run's folders (once); a folder that is gone is skipped.
+    fn follow(&mut self, run: &str) {
+        if matches!(self.backend, Backend::Helper(..)) || !self.followed.insert(run.to_string()) {
+            return;
+        }
+        let dir = self.root.join(run);
+        let workers = dir.join("workers");
+        let _ = self.add(&dir);
+        let _ = self.add(&workers);
+        for label in folder_names(&workers) {
+            let _ = self.add(&workers.join(label));
+        }
     }
 
     /// Like [`Watcher::new`], but inotify runs in an `orch __watch` helper process so
@@ -167,6 +248,9 @@ impl Watcher {
         match spawn_helper(home, &tx) {
             Ok(backend) => Ok(Watcher {
                 root: home.runs_dir(),
+                changes: home.changes_dir(),
+                followed: BTreeSet::new(),
+                watched: Vec::new(),
                 tx,
                 rx,
                 backend,
@@ -247,10 +331,7 @@ impl Watcher {
                 if out_of_watches(&e) && matches!(self.backend, Backend::Inotify(_)) {
                     // A new folder could not be watched: inotify would now miss things.
                     warn_fallback(&e);
-                    if let Ok(b) = poll_backend(&self.root, &self.tx, FALLBACK_POLL) {
-                        self.backend = b;
-                        self.mode = Mode::Poll(FALLBACK_POLL);
-                    }
+                    self.to_polling();
                 }
                 out.rescan = true;
                 return;
@@ -270,6 +351,31 @@ impl Watcher {
             let Some(c) = self.classify(path) else {
                 continue;
             };
+            let c = match c {
+                // A transition in some run: follow it, and have every worker of it looked
+                // at (the marker does not say which one changed).
+                Touched::Marker(run) => {
+                    self.follow(&run);
+                    let labels = folder_names(&self.root.join(&run).join("workers"));
+                    out.workers
+                        .extend(labels.into_iter().map(|l| (run.clone(), l)));
+                    Touched::Run(run)
+                }
+                Touched::Run(run) if new_folder && path.parent() == Some(self.root.as_path()) => {
+                    self.follow(&run);
+                    Touched::Run(run)
+                }
+                Touched::Worker(key)
+                    if new_folder
+                        && path.parent().and_then(Path::file_name) == Some("workers".as_ref()) =>
+                {
+                    if self.followed.contains(&key.0) {
+                        let _ = self.add(path);
+                    }
+                    Touched::Worker(key)
+                }
+                c => c,
+            };
             if new_folder || (is_create && path.is_dir()) {
                 let mut again = Changes::default();
                 c.clone().into(&mut again);
@@ -280,8 +386,15 @@ impl Watcher {
         }
     }
 
-    /// Maps a path under `runs/` to what it belongs to.
+    /// Maps a path under `runs/` (or a marker in `changes/`) to what it belongs to.
     fn classify(&self, path: &Path) -> Option<Touched> {
+        if path.parent() == Some(self.changes.as_path()) {
+            let name = path.file_name()?.to_str()?;
+            return (!name.starts_with('.')).then(|| Touched::Marker(name.to_string()));
+        }
+        if path == self.changes {
+            return Some(Touched::Everything);
+        }
         let rel = path.strip_prefix(&self.root).ok()?;
         let parts: Vec<&str> = rel
             .components()
@@ -310,6 +423,8 @@ impl Watcher {
 #[derive(Clone)]
 enum Touched {
     Everything,
+    /// The run's marker in `changes/`: some worker of it changed state.
+    Marker(String),
     Run(String),
     Worker(WorkerKey),
     Logs(WorkerKey),
@@ -319,7 +434,7 @@ impl Touched {
     fn into(self, out: &mut Changes) {
         match self {
             Touched::Everything => out.rescan = true,
-            Touched::Run(r) => {
+            Touched::Run(r) | Touched::Marker(r) => {
                 out.runs.insert(r);
             }
             Touched::Worker(k) => {
@@ -332,28 +447,61 @@ impl Touched {
     }
 }
 
-fn inotify_backend(root: &Path, tx: &Sender<Msg>) -> notify::Result<Backend> {
+fn inotify_backend(tx: &Sender<Msg>) -> notify::Result<Backend> {
     let tx = tx.clone();
-    let mut w = notify::recommended_watcher(move |r| {
+    let w = notify::recommended_watcher(move |r| {
         let _ = tx.send(Msg::Fs(r));
     })?;
-    w.watch(root, RecursiveMode::Recursive)?;
     Ok(Backend::Inotify(w))
 }
 
-fn poll_backend(root: &Path, tx: &Sender<Msg>, every: Duration) -> Result<Backend> {
+fn poll_backend(tx: &Sender<Msg>, every: Duration) -> Result<Backend> {
     let tx = tx.clone();
     let config = notify::Config::default().with_poll_interval(every);
-    let mut w = PollWatcher::new(
+    let w = PollWatcher::new(
         move |r| {
             let _ = tx.send(Msg::Fs(r));
         },
         config,
     )
     .context("cannot start polling")?;
-    w.watch(root, RecursiveMode::Recursive)
-        .with_context(|| format!("cannot watch {}", root.display()))?;
     Ok(Backend::Poll(w))
+}
+
+/// The names of the folders in `dir` (none if it is gone).
+fn folder_names(dir: &Path) -> Vec<String> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    rd.filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| !n.starts_with('.'))
+        .collect()
+}
+
+/// Runs that changed within [`FOLLOW_RECENT`]: by their marker in `changes/`, else (runs
+/// of older versions, which have none) by their `workers/` folder.
+fn recent_runs(home: &Home) -> Vec<String> {
+    let changes = home.changes_dir();
+    let fresh = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < FOLLOW_RECENT)
+    };
+    folder_names(&home.runs_dir())
+        .into_iter()
+        .filter(|run| {
+            let marker = changes.join(run);
+            if marker.exists() {
+                fresh(&marker)
+            } else {
+                fresh(&home.runs_dir().join(run).join("workers"))
+            }
+        })
+        .collect()
 }
 
 /// inotify watch or instance limits (ENOSPC on add_watch, EMFILE on init).
@@ -425,5 +573,84 @@ pub fn helper(home: &Home) -> Result<i32> {
                 return Ok(0);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn old(path: &Path) {
+        let t = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
+        nix::sys::stat::utimensat(
+            nix::fcntl::AT_FDCWD,
+            path,
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .unwrap();
+    }
+
+    fn make_run(home: &Home, id: &str, workers: usize, stale: bool) {
+        let w = home.runs_dir().join(id).join("workers");
+        for i in 1..=workers {
+            std::fs::create_dir_all(w.join(format!("W{i}"))).unwrap();
+        }
+        let marker = home.changes_dir().join(id);
+        std::fs::create_dir_all(home.changes_dir()).unwrap();
+        std::fs::write(&marker, "").unwrap();
+        if stale {
+            old(&marker);
+        }
+    }
+
+    /// 300 runs that ended long ago cost no watches; a change in one of them is still
+    /// heard (through its marker) and the run is followed from then on.
+    #[test]
+    fn watches_grow_with_active_runs_not_with_runs_on_disk() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::open(t.path().to_path_buf()).unwrap();
+        for i in 0..300 {
+            make_run(&home, &format!("old-{i:03}"), 3, true);
+        }
+        make_run(&home, "live", 4, false);
+        let mut w = Watcher::new(&home, Mode::Inotify).unwrap();
+        // runs/ and changes/, plus the live run: its folder, workers/ and 4 workers.
+        assert_eq!(w.watch_count(), 2 + 2 + 4, "{:?}", w.watched);
+
+        // A worker of an old run is retried: its transition touches the marker.
+        std::fs::write(home.changes_dir().join("old-007"), "").unwrap();
+        let ch = w.next(Duration::from_secs(5)).expect("a change");
+        assert!(ch.runs.contains("old-007"), "{ch:?}");
+        assert!(
+            ch.workers
+                .contains(&("old-007".to_string(), "W2".to_string())),
+            "every worker of the run is to be looked at: {ch:?}"
+        );
+        assert_eq!(w.watch_count(), 8 + 2 + 3);
+
+        // Followed now: a record written in one of its workers is seen as that worker.
+        let exit = home.runs_dir().join("old-007/workers/W2/exit.json");
+        std::fs::write(&exit, "{}").unwrap();
+        let ch = w.next(Duration::from_secs(5)).expect("a change");
+        assert!(
+            ch.workers
+                .contains(&("old-007".to_string(), "W2".to_string())),
+            "{ch:?}"
+        );
+    }
+
+    /// A new run is followed as soon as its folder appears.
+    #[test]
+    fn a_new_run_is_followed() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::open(t.path().to_path_buf()).unwrap();
+        let mut w = Watcher::new(&home, Mode::Inotify).unwrap();
+        assert_eq!(w.watch_count(), 2);
+        std::fs::create_dir_all(home.runs_dir().join("r1")).unwrap();
+        let ch = w.next(Duration::from_secs(5)).expect("a change");
+        assert!(ch.runs.contains("r1"), "{ch:?}");
+        assert!(w.watch_count() >= 3, "{:?}", w.watched);
     }
 }
