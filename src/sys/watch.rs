@@ -201,7 +201,7 @@ impl Watcher {
         let r = match self.backend.watch(path) {
             Err(e) if out_of_watches(&e) && matches!(self.backend, Backend::Inotify(_)) => {
                 warn_fallback(&e);
-                self.to_polling();
+                self.switch_to_polling();
                 self.backend.watch(path)
             }
             r => r,
@@ -212,7 +212,7 @@ impl Watcher {
         r
     }
 
-    fn to_polling(&mut self) {
+    fn switch_to_polling(&mut self) {
         let Ok(mut b) = poll_backend(&self.tx, FALLBACK_POLL) else {
             return;
         };
@@ -331,7 +331,7 @@ impl Watcher {
                 if out_of_watches(&e) && matches!(self.backend, Backend::Inotify(_)) {
                     // A new folder could not be watched: inotify would now miss things.
                     warn_fallback(&e);
-                    self.to_polling();
+                    self.switch_to_polling();
                 }
                 out.rescan = true;
                 return;
