@@ -1,6 +1,7 @@
 //! The use cases commands share: make a run, add a worker, stop workers, collect a run's
 //! status, merge a run. Arguments are plain types, never clap's.
 
+pub mod listing;
 pub mod merge;
 pub mod spawn;
 pub mod status;

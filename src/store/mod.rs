@@ -113,8 +113,16 @@ impl Home {
                 .position(|x| !x.starts_with(minute))
                 .map_or(ids.len(), |p| i + p);
             if j - i > 1 {
-                ids[i..j].sort_by_key(|id| {
-                    std::cmp::Reverse(self.run(id).record().ok().map(|r| r.created_at))
+                // The folder's birth time (one statx) where the file system keeps it, else
+                // run.json's created_at.
+                ids[i..j].sort_by_cached_key(|id| {
+                    let run = self.run(id);
+                    let born = fs::metadata(&run.dir)
+                        .and_then(|m| m.created())
+                        .ok()
+                        .map(chrono::DateTime::<chrono::Utc>::from)
+                        .or_else(|| run.record().ok().map(|r| r.created_at));
+                    std::cmp::Reverse(born)
                 });
             }
             i = j;
@@ -263,6 +271,11 @@ impl RunDir {
         })?;
         check_schema(rec.schema, &self.record_path())?;
         Ok(rec)
+    }
+
+    /// `orch ls`'s cached line of an ended run (see `ops::listing`).
+    pub fn summary_path(&self) -> PathBuf {
+        self.dir.join("summary.json")
     }
 
     pub fn workers_dir(&self) -> PathBuf {

@@ -277,6 +277,43 @@ fn ls_lists_runs_newest_first_with_counts() {
     assert_eq!(ls[1]["counts"]["done"], 1);
 }
 
+/// An ended run's line is kept (summary.json) and reused while its folders are as they
+/// were; a retry changes a worker's folder, and ls tells the truth again at once.
+#[test]
+fn ls_keeps_ended_runs_lines_until_a_worker_changes() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:fail=nope"]);
+    t.wait_state(&a, "failed", 20);
+    let summary = t
+        .path()
+        .join("home/runs")
+        .join(run_of(&a))
+        .join("summary.json");
+    let counts = |t: &TestHome| {
+        let ls: serde_json::Value = serde_json::from_str(&t.ok(&["ls", "--json"])).unwrap();
+        ls[0]["counts"].clone()
+    };
+    // Settled for over a second: the first ls keeps the line, the second reads it.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(counts(&t)["failed"], 1);
+    assert!(summary.exists(), "ls keeps the line of an ended run");
+    assert_eq!(counts(&t)["failed"], 1);
+    // A planted line with a stale stamp is not believed.
+    let mut kept: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    kept["line"]["counts"] = serde_json::json!({"done": 1});
+    std::fs::write(&summary, kept.to_string()).unwrap();
+    assert_eq!(counts(&t)["done"], 1, "same stamp, the kept line is used");
+    t.ok(&["retry", &a]);
+    let now = counts(&t);
+    assert!(
+        now.get("failed").is_none() && now.get("done").is_none(),
+        "{now}"
+    );
+    t.wait_state(&a, "failed", 20);
+    assert_eq!(counts(&t)["failed"], 1);
+}
+
 #[test]
 fn logs_show_readable_progress() {
     let t = TestHome::new();
