@@ -282,8 +282,10 @@ fn ls_lists_runs_newest_first_with_counts() {
 #[test]
 fn ls_keeps_ended_runs_lines_until_a_worker_changes() {
     let t = TestHome::new();
-    let a = t.spawn(&["x\nFAKE:fail=nope"]);
-    t.wait_state(&a, "failed", 20);
+    // A worker that would run long, stopped: a retry of it stays running for a while.
+    let a = t.spawn(&["x\nFAKE:sleep=30"]);
+    t.wait_state(&a, "running", 20);
+    t.ok(&["stop", &a]);
     let summary = t
         .path()
         .join("home/runs")
@@ -295,23 +297,24 @@ fn ls_keeps_ended_runs_lines_until_a_worker_changes() {
     };
     // Settled for over a second: the first ls keeps the line, the second reads it.
     std::thread::sleep(Duration::from_millis(1100));
-    assert_eq!(counts(&t)["failed"], 1);
+    assert_eq!(counts(&t)["stopped"], 1);
     assert!(summary.exists(), "ls keeps the line of an ended run");
-    assert_eq!(counts(&t)["failed"], 1);
-    // A planted line with a stale stamp is not believed.
+    assert_eq!(counts(&t)["stopped"], 1);
+    // The kept line is what ls shows while the stamp matches…
     let mut kept: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     kept["line"]["counts"] = serde_json::json!({"done": 1});
     std::fs::write(&summary, kept.to_string()).unwrap();
     assert_eq!(counts(&t)["done"], 1, "same stamp, the kept line is used");
+    // …and a retry changes the worker's folder: ls reads the records again at once.
     t.ok(&["retry", &a]);
     let now = counts(&t);
     assert!(
-        now.get("failed").is_none() && now.get("done").is_none(),
+        now.get("stopped").is_none() && now.get("done").is_none(),
         "{now}"
     );
-    t.wait_state(&a, "failed", 20);
-    assert_eq!(counts(&t)["failed"], 1);
+    t.ok(&["stop", &a]);
+    assert_eq!(counts(&t)["stopped"], 1);
 }
 
 #[test]

@@ -1,0 +1,486 @@
+//! What looking costs at hour ten and at 10,000 runs (issue: scale).
+//!
+//! `cargo bench --bench scale [-- --write BENCHMARKS.md] [--quick]`
+//!
+//! (a) `orch status --json` of a run with 10 running workers whose events.jsonl hold
+//!     40 KB each, against the same with 100 MB each: the first look (which reads the
+//!     logs and keeps their summaries), later looks, and a look after each log grew by
+//!     1 MB; wall time and peak memory (`/usr/bin/time`);
+//! (b) `orch ls` at 1,000 and 10,000 ended runs, against `tsp -l` with 1,000 jobs;
+//! (c) `orch status --json` of one 500-worker run;
+//! (d) an idle `orch watch` over 5,000 ended runs: inotify watches and CPU.
+//!
+//! Worker folders are written directly (as the wrapper would), so no tmux or codex
+//! runs; the figures are orch's reading costs alone. Prints a markdown section;
+//! `--write FILE` replaces its `## Scale` section.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use orch::lifecycle::state::State;
+use orch::model::Sandbox;
+use orch::store::fsutil::{create_private_dir, open_lock_file, write_json};
+use orch::store::{
+    ExitRecord, Home, LaunchRecord, RunDir, RunRecord, SCHEMA, StartRecord, Tokens, WorkerSpec,
+};
+
+const SECTION: &str = "## Scale";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().all(|a| a == "--bench") {
+        // Plain `cargo bench` (or `cargo test --all-targets`) runs every bench target;
+        // this one takes minutes and writes gigabytes, so it runs only when asked.
+        eprintln!("scale: run it with `cargo bench --bench scale -- --write BENCHMARKS.md`");
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let write_to = args
+        .iter()
+        .position(|a| a == "--write")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    let reps = if quick { 3 } else { 9 };
+
+    let mut md = format!(
+        "{SECTION}\n\nMeasured {} with `cargo bench --bench scale -- --write BENCHMARKS.md` \
+         (release build) on `{}`, {} CPUs. Worker folders are written by the bench as the \
+         wrapper writes them; medians of {reps} runs.\n\n",
+        Utc::now().format("%Y-%m-%d"),
+        sh("uname -srm"),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+
+    eprintln!("(a) status with large event logs…");
+    md.push_str("### Status with large event logs (10 running workers)\n\n");
+    md.push_str("| events.jsonl per worker | first look | later looks | after +1 MB each | peak memory (later look) |\n|---|---|---|---|---|\n");
+    let small = big_logs(40 << 10, reps);
+    let big = big_logs(if quick { 10 << 20 } else { 100 << 20 }, reps);
+    for (size, r) in [
+        ("40 KB", &small),
+        (if quick { "10 MB" } else { "100 MB" }, &big),
+    ] {
+        md.push_str(&format!(
+            "| {size} | {} | {} | {} | {:.1} MiB |\n",
+            ms(r.first),
+            ms(r.later),
+            ms(r.grown),
+            r.rss_kib as f64 / 1024.0
+        ));
+    }
+    md.push_str(&format!(
+        "\nLater looks at the large logs cost {:.2}× those at the small ones (target ≤ 2×); \
+         the first look reads each log once, and the wrapper saves the summary every 2 s \
+         while it writes, so a reader of a live worker never has more than that to catch up.\n\n",
+        big.later.as_secs_f64() / small.later.as_secs_f64()
+    ));
+
+    eprintln!("(b) ls at 1,000 and 10,000 runs…");
+    md.push_str("### Listing and status at size\n\n| what | median |\n|---|---|\n");
+    for n in [1000, 10_000] {
+        let t = ls_at(n, reps);
+        md.push_str(&format!(
+            "| `orch ls` with {n} ended runs (3 workers each) | {} |\n",
+            ms(t)
+        ));
+    }
+    if let Some(t) = tsp_l(1000, reps) {
+        md.push_str(&format!(
+            "| `tsp -l` with 1000 finished jobs | {} |\n",
+            ms(t)
+        ));
+    }
+    eprintln!("(c) status of a 500-worker run…");
+    md.push_str(&format!(
+        "| `orch status --json` of one run of 500 ended workers | {} |\n\n",
+        ms(status_500(reps))
+    ));
+
+    eprintln!("(d) idle watch over 5,000 runs…");
+    let (watches, cpu) = idle_watch(5000, if quick { 3 } else { 10 });
+    md.push_str(&format!(
+        "### Watching 5,000 runs\n\nAn idle `orch watch` over 5,000 ended runs uses {watches} \
+         inotify watches (`runs/`, `changes/` and the runs active in the last 24 h; none \
+         here) and {cpu:.2} % of a CPU. Runs older than that are followed from their first \
+         change on; out of watches, the same folders are polled.\n"
+    ));
+
+    print!("{md}");
+    if let Some(path) = write_to {
+        let doc = std::fs::read_to_string(&path).unwrap_or_default();
+        std::fs::write(&path, replace_section(&doc, &md)).unwrap();
+        eprintln!("wrote the {SECTION} section of {}", path.display());
+    }
+}
+
+struct LogFigures {
+    first: Duration,
+    later: Duration,
+    grown: Duration,
+    rss_kib: u64,
+}
+
+/// Status of 10 running workers with `size` bytes of events each.
+fn big_logs(size: usize, reps: usize) -> LogFigures {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::open(tmp.path().join("home")).unwrap();
+    let run = new_run(&home, "20260101-0000-big");
+    let line = command_line(8 << 10);
+    let mut locks = Vec::new();
+    for l in 1..=10 {
+        let label = format!("W{l}");
+        locks.push(running_worker(&home, &run, &label));
+        let mut f = File::create(run.worker(&label).events_path()).unwrap();
+        f.write_all(b"{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n")
+            .unwrap();
+        let mut written = 0;
+        while written < size {
+            f.write_all(line.as_bytes()).unwrap();
+            written += line.len();
+        }
+    }
+    let status = || timed(orch(&home.root).args(["status", "--json", &run.id]));
+    let first = status();
+    let later = median((0..reps).map(|_| status()).collect());
+    let rss_kib = peak_rss(orch(&home.root).args(["status", "--json", &run.id]));
+    let mut grown = Vec::new();
+    for _ in 0..reps.min(3) {
+        for l in 1..=10 {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(run.worker(&format!("W{l}")).events_path())
+                .unwrap();
+            for _ in 0..(1 << 20) / line.len() {
+                f.write_all(line.as_bytes()).unwrap();
+            }
+        }
+        grown.push(status());
+    }
+    drop(locks);
+    LogFigures {
+        first,
+        later,
+        grown: median(grown),
+        rss_kib,
+    }
+}
+
+/// A `command_execution` item with `n` bytes of output, as codex emits it.
+fn command_line(n: usize) -> String {
+    let out = "x".repeat(n);
+    format!(
+        "{{\"type\":\"item.completed\",\"item\":{{\"type\":\"command_execution\",\"command\":\"cat big\",\"aggregated_output\":\"{out}\",\"exit_code\":0,\"status\":\"completed\"}}}}\n"
+    )
+}
+
+fn ls_at(n: usize, reps: usize) -> Duration {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::open(tmp.path().join("home")).unwrap();
+    for i in 0..n {
+        let run = new_run(
+            &home,
+            &format!("2025{:04}-{:04}-a{:02}", i / 10000 + 101, i % 10000, i % 97),
+        );
+        for l in 1..=3 {
+            ended_worker(&home, &run, &format!("W{l}"));
+        }
+    }
+    // Ended runs keep their line only once settled for a second.
+    std::thread::sleep(Duration::from_millis(1100));
+    timed(orch(&home.root).arg("ls"));
+    median(
+        (0..reps)
+            .map(|_| timed(orch(&home.root).arg("ls")))
+            .collect(),
+    )
+}
+
+fn tsp_l(n: usize, reps: usize) -> Option<Duration> {
+    if Command::new("tsp").arg("-V").output().is_err() {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("tsp.sock");
+    let tsp = |args: &[&str]| {
+        let mut c = Command::new("tsp");
+        c.env("TS_SOCKET", &sock)
+            .env("TS_MAXFINISHED", (n * 2).to_string())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    for _ in 0..n {
+        tsp(&["true"]).status().ok()?;
+    }
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while Instant::now() < deadline {
+        let out = tsp(&["-l"]).stdout(Stdio::piped()).output().ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if !text.contains("running") && !text.contains("queued") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let t = median((0..reps).map(|_| timed(&mut tsp(&["-l"]))).collect());
+    let _ = tsp(&["-K"]).status();
+    Some(t)
+}
+
+fn status_500(reps: usize) -> Duration {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::open(tmp.path().join("home")).unwrap();
+    let run = new_run(&home, "20260101-0000-500");
+    for l in 1..=500 {
+        ended_worker(&home, &run, &format!("W{l}"));
+    }
+    median(
+        (0..reps)
+            .map(|_| timed(orch(&home.root).args(["status", "--json", &run.id])))
+            .collect(),
+    )
+}
+
+/// (inotify watches, CPU %) of an idle `orch watch` over `n` ended runs.
+fn idle_watch(n: usize, secs: u64) -> (usize, f64) {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = Home::open(tmp.path().join("home")).unwrap();
+    for i in 0..n {
+        let run = new_run(
+            &home,
+            &format!("2025{:04}-{:04}-w{:02}", i / 10000 + 101, i % 10000, i % 97),
+        );
+        ended_worker(&home, &run, "W1");
+        // Ended long ago: its folders carry an old mtime, as after a day.
+        age(&run.workers_dir());
+    }
+    let mut child = orch(&home.root).arg("watch").spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let watches = inotify_watches(child.id());
+    let before = cpu_ticks(child.id());
+    std::thread::sleep(Duration::from_secs(secs));
+    let after = cpu_ticks(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let hz: u64 = sh("getconf CLK_TCK").parse().unwrap_or(100);
+    let ms = (after - before) * 1000 / hz;
+    (watches, ms as f64 / (secs * 1000) as f64 * 100.0)
+}
+
+fn age(path: &Path) {
+    let t = nix::sys::time::TimeSpec::new(1_700_000_000, 0);
+    let _ = nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    );
+}
+
+fn inotify_watches(pid: u32) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return 0;
+    };
+    fds.filter_map(Result::ok)
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(|t| t.lines().filter(|l| l.starts_with("inotify wd:")).count())
+        .sum()
+}
+
+fn orch(home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_orch"));
+    c.env("ORCH_HOME", home)
+        .env("ORCH_TMUX_SOCKET", home.join("no-tmux"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    c
+}
+
+fn timed(c: &mut Command) -> Duration {
+    let t = Instant::now();
+    let out = c.status().unwrap();
+    let d = t.elapsed();
+    assert!(out.success(), "{c:?} failed");
+    d
+}
+
+/// Peak resident memory of one run of `c`, from GNU time.
+fn peak_rss(c: &mut Command) -> u64 {
+    let mut t = Command::new("/usr/bin/time");
+    t.arg("-f")
+        .arg("%M")
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        if let Some(v) = v {
+            t.env(k, v);
+        }
+    }
+    let out = t.stdout(Stdio::null()).output();
+    out.ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .last()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+fn new_run(home: &Home, id: &str) -> RunDir {
+    let run = home.run(id);
+    run.create().unwrap();
+    write_json(
+        &run.record_path(),
+        &RunRecord {
+            schema: SCHEMA,
+            id: id.into(),
+            created_at: Utc::now(),
+            cwd: home.root.clone(),
+            max_parallel: None,
+            kind: "spawn".into(),
+            pipeline: None,
+            stages: Vec::new(),
+            merge_on_finish: false,
+        },
+    )
+    .unwrap();
+    run
+}
+
+fn spec(home: &Home, label: &str) -> WorkerSpec {
+    WorkerSpec {
+        schema: SCHEMA,
+        label: label.into(),
+        role: None,
+        lens: None,
+        stage: None,
+        created_at: Utc::now(),
+        sandbox: Sandbox::ReadOnly,
+        cd: home.root.clone(),
+        model: None,
+        profile: None,
+        codex_args: Vec::new(),
+        after: Vec::new(),
+        output_schema: None,
+        retries: 0,
+        force_writer: false,
+    }
+}
+
+fn launched(run: &RunDir, label: &str) {
+    let w = run.worker(label);
+    write_json(
+        &w.launch_path(),
+        &LaunchRecord {
+            attempt: 1,
+            launched_at: Utc::now(),
+            session: run.id.clone(),
+            window_id: String::new(),
+            codex: "codex".into(),
+            resume_thread: None,
+        },
+    )
+    .unwrap();
+    write_json(
+        &w.started_path(),
+        &StartRecord {
+            attempt: 1,
+            started_at: Utc::now(),
+            wrapper_pid: std::process::id(),
+            codex_pid: std::process::id(),
+            boot_id: String::new(),
+        },
+    )
+    .unwrap();
+}
+
+/// A worker folder that reads `running` while the returned lock is held.
+fn running_worker(home: &Home, run: &RunDir, label: &str) -> File {
+    let w = run.worker(label);
+    create_private_dir(&w.dir).unwrap();
+    write_json(&w.spec_path(), &spec(home, label)).unwrap();
+    launched(run, label);
+    let lock = open_lock_file(&w.live_lock_path()).unwrap();
+    lock.lock().unwrap();
+    lock
+}
+
+fn ended_worker(home: &Home, run: &RunDir, label: &str) {
+    let w = run.worker(label);
+    create_private_dir(&w.dir).unwrap();
+    write_json(&w.spec_path(), &spec(home, label)).unwrap();
+    launched(run, label);
+    write_json(
+        &w.exit_path(),
+        &ExitRecord {
+            schema: SCHEMA,
+            state: State::Done,
+            attempt: 1,
+            exit_code: Some(0),
+            signal: None,
+            thread_id: Some("t".into()),
+            tokens: Tokens::default(),
+            started_at: Some(Utc::now()),
+            finished_at: Utc::now(),
+            error: None,
+            turn_completed: true,
+        },
+    )
+    .unwrap();
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+fn sh(cmd: &str) -> String {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Replaces the section from `## Scale` to the next `## ` heading (or appends it).
+fn replace_section(doc: &str, section: &str) -> String {
+    let Some(start) = doc.find(&format!("{SECTION}\n")) else {
+        return format!("{}\n\n{section}", doc.trim_end());
+    };
+    let after = start + SECTION.len();
+    let end = doc[after..]
+        .find("\n## ")
+        .map_or(doc.len(), |i| after + i + 1);
+    let tail = &doc[end..];
+    format!(
+        "{}{}{}",
+        &doc[..start],
+        section,
+        if tail.is_empty() {
+            String::new()
+        } else {
+            format!("\n{tail}")
+        }
+    )
+}
