@@ -16,44 +16,50 @@
 //!                             last worker of a `fanout --merge` run ended. [A]
 //!     synthesis.md            final message of the run's `synthesis` worker. [A]
 //!     workers/<label>/        one worker (0700), made by ops::spawn
-//!       prompt.md             the task as given.             ] ops::spawn, one batch:
-//!       env                   spawner's environment, NUL-    ] data fsynced, renamed in
-//!                             separated, 0600 (store::envfile) ] this order, spec.json
-//!       spec.json             WorkerSpec, written once.      ] LAST, then the folder
-//!                                                              fsynced. [B]
+//!       prompt.md             the task as given.            ] transition::create, one
+//!       env                   spawner's environment, NUL-   ] batch: data fsynced,
+//!                             separated (store::envfile);   ] renamed in this order,
+//!                             rewritten by a manual retry.  ] spec.json LAST, then
+//!       spec.json             WorkerSpec, written once.     ] the folder fsynced. [B]
 //!       input.md              prompt + dependencies' final messages (sched::launch), or
-//!                             the prompt of `orch resume`; fed instead of prompt.md. [A]
-//!       resume.json           ResumeRequest: `orch resume` queued this worker to continue
-//!                             a codex thread; removed by the launch that used it. [A]
-//!       launch.json           LaunchRecord {attempt, codex, resume_thread}: written by
-//!                             sched::launch BEFORE the tmux window exists. [A]
+//!                             the prompt of `orch resume` (transition::queue_resume);
+//!                             fed instead of prompt.md when present. [A]
+//!       resume.json           ResumeRequest (transition::queue_resume): continue a codex
+//!                             thread; removed by the launch that used it. [A]
+//!       launch.json           LaunchRecord {attempt, codex, resume_thread}
+//!                             (transition::launched, from sched::launch) BEFORE the
+//!                             tmux window exists. [A]
 //!                             Older orch kept the window id inside it (`window_id`).
 //!       window                the tmux window id (`@12`), written after the window is
 //!                             made. [U] A missing or torn one only hides the window.
 //!       live.lock             flock held by the `__worker` wrapper for its whole life and
 //!                             inherited by codex: locked = alive. Readers try a shared
 //!                             lock (fsutil::is_locked); the kernel drops it on death.
-//!       started.json          StartRecord {wrapper_pid, codex_pid, boot_id}: the wrapper,
-//!                             once it holds live.lock and codex is spawned. [A]
+//!       started.json          StartRecord {wrapper_pid, codex_pid, boot_id}
+//!                             (transition::started): the wrapper, once it holds
+//!                             live.lock and codex is spawned. [A]
 //!       events.jsonl          codex's JSON events, appended by the wrapper line by line
 //!                             as they arrive. [append, unsynced]
 //!       stderr.log            codex's stderr. [append, unsynced]
 //!       last-message.md       codex's final message (`codex -o`); empty on failure.
-//!       stop.json             StopRequest: `orch stop` asks; the wrapper then records
-//!                             `stopped`, and no automatic retry follows. [A]
-//!       retry.json            retry::Plan {attempt, of, at, reason} (lifecycle::retry,
-//!                             PLAN_FILE): written BEFORE exit.json. [A]
-//!       exit.json             ExitRecord: the final word on an attempt. [A] Written by
-//!                             the wrapper, or by the scheduler for a worker that never
-//!                             ran (skipped, failed launch), or by `orch stop` for a
-//!                             queued one.
+//!       stop.json             StopRequest (transition::request_stop, from `orch stop`):
+//!                             the wrapper then records `stopped`, and no automatic
+//!                             retry follows. [A]
+//!       retry.json            retry::Plan {attempt, of, at, reason} (retry::PLAN_FILE):
+//!                             transition::ended writes it BEFORE exit.json. [A]
+//!       exit.json             ExitRecord, the final word on an attempt [A], written only
+//!                             by lifecycle::transition: `ended` (the wrapper),
+//!                             `never_ran` (skipped, failed launch, stopped while queued),
+//!                             `failed_early` (a wrapper that could not start codex),
+//!                             `cancel_retry` (stopped during a retry's back-off).
 //!       attempt-N/            an earlier attempt's files (launch.json, started.json,
 //!                             input.md, events.jsonl, stderr.log, last-message.md,
 //!                             exit.json, stop.json, resume.json, window), moved here
-//!                             by retry::archive_attempt before a retry.
-//!   writers/<hash>.lock       flock of one working tree (hash of its git top level):
-//!                             held by the one writing worker's wrapper for its attempt;
-//!                             holds the tree's path as text (unsynced, informative).
+//!                             by transition::requeue before a retry.
+//!   writers/<hash>.lock       flock of one working tree (hash of its git top level;
+//!                             lifecycle::writer): held by the one writing worker's
+//!                             wrapper for its attempt; holds the tree's path as text
+//!                             (plain write, unsynced, for a person looking).
 //!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
 //!                             read and rewritten under watch/delivered.lock. [A]
 //!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
