@@ -22,10 +22,21 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("content", &["model"]),
     ("merge", &[]),
     ("lifecycle", &["model", "store", "sys", "content", "merge"]),
-    ("ops", &["model", "store", "sys", "content", "merge", "lifecycle"]),
+    (
+        "ops",
+        &["model", "store", "sys", "content", "merge", "lifecycle"],
+    ),
     (
         "cli",
-        &["model", "store", "sys", "content", "merge", "lifecycle", "ops"],
+        &[
+            "model",
+            "store",
+            "sys",
+            "content",
+            "merge",
+            "lifecycle",
+            "ops",
+        ],
     ),
 ];
 
@@ -61,7 +72,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(root()).unwrap().to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(root())
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (rel, std::fs::read_to_string(&p).unwrap())
         })
         .collect()
@@ -96,7 +111,10 @@ fn code_only(text: &str) -> String {
     while i < c.len() {
         let next = c.get(i + 1).copied();
         if c[i] == '/' && next == Some('/') {
-            let end = c[i..].iter().position(|&x| x == '\n').map_or(c.len(), |p| i + p);
+            let end = c[i..]
+                .iter()
+                .position(|&x| x == '\n')
+                .map_or(c.len(), |p| i + p);
             blank(&mut out, i, end);
             i = end;
         } else if c[i] == '/' && next == Some('*') {
@@ -130,7 +148,13 @@ fn code_only(text: &str) -> String {
                 if j >= c.len() {
                     break;
                 }
-                if c[j] == '"' && c[j + 1..].iter().take(hashes).filter(|&&x| x == '#').count() == hashes
+                if c[j] == '"'
+                    && c[j + 1..]
+                        .iter()
+                        .take(hashes)
+                        .filter(|&&x| x == '#')
+                        .count()
+                        == hashes
                 {
                     break;
                 }
@@ -375,11 +399,17 @@ fn no_import_goes_up_a_layer_and_clap_stays_in_cli() {
     assert!(
         all.is_empty(),
         "layer rules broken (docs/architecture.md):\n{}",
-        all.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+        all.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // Every layer of the table exists, so a renamed folder is not silently unchecked.
     for (layer, _) in LAYERS {
-        assert!(layers_seen.contains(*layer), "src/{layer}/ is gone; update LAYERS");
+        assert!(
+            layers_seen.contains(*layer),
+            "src/{layer}/ is gone; update LAYERS"
+        );
     }
 }
 
@@ -461,15 +491,17 @@ fn impl_body<'a>(text: &'a str, name: &str) -> &'a str {
 /// Every file or folder name the path accessors of Home, RunDir and WorkerDir return,
 /// with the accessor; plus the entries of `WorkerDir::ATTEMPT_FILES`.
 fn accessor_names(text: &str) -> Vec<(String, String)> {
-    let fn_re =
-        Regex::new(r"fn\s+(\w+_(?:path|dir))\s*\(&self\)[^{]*\{([^}]*)\}").unwrap();
+    let fn_re = Regex::new(r"fn\s+(\w+_(?:path|dir))\s*\(&self\)[^{]*\{([^}]*)\}").unwrap();
     let lit_re = Regex::new(r#""([^"]+)""#).unwrap();
     let mut out = Vec::new();
     for ty in ["Home", "RunDir", "WorkerDir"] {
         let body = impl_body(text, ty);
         for f in fn_re.captures_iter(body) {
             let name = format!("{ty}::{}", &f[1]);
-            let lits: Vec<String> = lit_re.captures_iter(&f[2]).map(|l| l[1].to_string()).collect();
+            let lits: Vec<String> = lit_re
+                .captures_iter(&f[2])
+                .map(|l| l[1].to_string())
+                .collect();
             assert!(
                 !lits.is_empty(),
                 "{name} builds its path without a literal name; give it one this test can read"
@@ -569,7 +601,10 @@ fn imports_of_lower_layers_pass() {
     let src = "use crate::model::State;\nuse crate::store::{Home, fsutil::write_json};\n\
                use crate::sys::tmux::Tmux;\nfn f() { crate::model::names::shown(\"x\"); }\n";
     assert_eq!(check_source("src/lifecycle/sched.rs", src), vec![]);
-    assert_eq!(check_source("src/store/mod.rs", "use crate::model::UserError;\n"), vec![]);
+    assert_eq!(
+        check_source("src/store/mod.rs", "use crate::model::UserError;\n"),
+        vec![]
+    );
 }
 
 #[test]
@@ -584,21 +619,43 @@ fn every_head_of_a_use_group_is_checked() {
 #[test]
 fn super_that_leaves_the_layer_is_an_import() {
     // From src/store/records.rs, `super::` is store itself; `super::super::` is the root.
-    assert_eq!(check_source("src/store/records.rs", "use super::Home;\n"), vec![]);
+    assert_eq!(
+        check_source("src/store/records.rs", "use super::Home;\n"),
+        vec![]
+    );
     let v = check_source("src/store/records.rs", "use super::super::cli::args;\n");
     assert_eq!(v.len(), 1, "{v:?}");
-    assert!(v[0].message.contains("store imports cli (super::super::cli)"), "{}", v[0]);
+    assert!(
+        v[0].message
+            .contains("store imports cli (super::super::cli)"),
+        "{}",
+        v[0]
+    );
     let v = check_source("src/store/mod.rs", "fn f() { super::ops::stop(); }\n");
     assert_eq!(v.len(), 1, "{v:?}");
 }
 
 #[test]
 fn content_sees_only_model_and_merge_nothing() {
-    assert_eq!(check_source("src/content/pack.rs", "use crate::model::Sandbox;\n"), vec![]);
-    assert_eq!(check_source("src/content/pack.rs", "use crate::store::Home;\n").len(), 1);
-    let v = check_source("src/merge/parse.rs", "use crate::model::text;\nuse super::location;\n");
+    assert_eq!(
+        check_source("src/content/pack.rs", "use crate::model::Sandbox;\n"),
+        vec![]
+    );
+    assert_eq!(
+        check_source("src/content/pack.rs", "use crate::store::Home;\n").len(),
+        1
+    );
+    let v = check_source(
+        "src/merge/parse.rs",
+        "use crate::model::text;\nuse super::location;\n",
+    );
     assert_eq!(v.len(), 1, "{v:?}");
-    assert!(v[0].message.ends_with("merge may import nothing of the crate"), "{}", v[0]);
+    assert!(
+        v[0].message
+            .ends_with("merge may import nothing of the crate"),
+        "{}",
+        v[0]
+    );
 }
 
 #[test]
@@ -620,7 +677,10 @@ mod tests {
 "##;
     assert_eq!(check_source("src/store/x.rs", src), vec![]);
     // After the test module, code counts again.
-    let v = check_source("src/store/x.rs", &format!("{src}fn g() {{ crate::ops::stop(); }}\n"));
+    let v = check_source(
+        "src/store/x.rs",
+        &format!("{src}fn g() {{ crate::ops::stop(); }}\n"),
+    );
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].line, src.lines().count() + 1);
 }
@@ -630,10 +690,16 @@ fn clap_outside_cli_fails_and_inside_passes() {
     let v = check_source("src/ops/spawn.rs", "use clap::ValueEnum;\n");
     assert_eq!(v.len(), 1, "{v:?}");
     assert!(v[0].message.starts_with("`clap` named outside src/cli/"));
-    let v = check_source("src/model/sandbox.rs", "#[derive(clap_complete::Shell)]\nstruct S;\n");
+    let v = check_source(
+        "src/model/sandbox.rs",
+        "#[derive(clap_complete::Shell)]\nstruct S;\n",
+    );
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0].line, 1);
-    assert_eq!(check_source("src/cli/args.rs", "use clap::Parser;\n"), vec![]);
+    assert_eq!(
+        check_source("src/cli/args.rs", "use clap::Parser;\n"),
+        vec![]
+    );
     assert_eq!(check_source("src/main.rs", "use clap::Parser;\n"), vec![]);
     // A word that merely contains it is not clap.
     assert_eq!(check_source("src/ops/x.rs", "fn unclapped() {}\n"), vec![]);
@@ -664,7 +730,10 @@ fn an_accessor_missing_from_the_store_doc_is_found() {
         vec![
             ("RunDir::notes_path".to_string(), "notes.md".to_string()),
             ("WorkerDir::exit_path".to_string(), "exit.json".to_string()),
-            ("WorkerDir::ATTEMPT_FILES".to_string(), "exit.json".to_string()),
+            (
+                "WorkerDir::ATTEMPT_FILES".to_string(),
+                "exit.json".to_string()
+            ),
         ]
     );
     // A name inside a longer one does not count: `run.json` is not `run.jsonl`.

@@ -55,7 +55,10 @@ fn launched_but_not_started_is_starting_then_lost_after_the_grace() {
     factory::launch(&old, 1, Duration::seconds(120));
     let v = view(&old);
     assert_eq!(v.state, State::Lost);
-    assert!(v.error.as_deref().unwrap().contains("never started"), "{v:?}");
+    assert!(
+        v.error.as_deref().unwrap().contains("never started"),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -71,7 +74,13 @@ fn a_held_live_lock_is_running_and_its_release_without_exit_is_lost() {
     drop(lock);
     let v = view(&w);
     assert_eq!(v.state, State::Lost);
-    assert!(v.error.as_deref().unwrap().contains("without an exit record"), "{v:?}");
+    assert!(
+        v.error
+            .as_deref()
+            .unwrap()
+            .contains("without an exit record"),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -143,7 +152,13 @@ fn damaged_half_made_and_newer_folders_say_so() {
     s.schema = orch::store::SCHEMA + 1;
     let v = view(&factory::queued(&run, &s));
     assert_eq!(v.state, State::Corrupt);
-    assert!(v.error.as_deref().unwrap().contains("written by a newer orch"), "{v:?}");
+    assert!(
+        v.error
+            .as_deref()
+            .unwrap()
+            .contains("written by a newer orch"),
+        "{v:?}"
+    );
 }
 
 // ---- has_ended ----
@@ -157,7 +172,9 @@ fn ended_means_final_with_no_retry_coming() {
     let (r, _lock) = factory::running(&run, &factory::spec("R", &cd));
     assert!(!ended(&r));
     assert!(ended(&factory::done(&run, &factory::spec("D", &cd))));
-    assert!(ended(&factory::failed(&run, &factory::spec("F", &cd), "fake exit 3").0));
+    assert!(ended(
+        &factory::failed(&run, &factory::spec("F", &cd), "fake exit 3").0
+    ));
     assert!(ended(&factory::lost(&run, &factory::spec("L", &cd))));
 
     // A lost worker with retries left is owed one: not ended.
@@ -191,7 +208,13 @@ fn snapshot(run: &RunDir) -> (HashMap<String, State>, HashMap<String, WorkerSpec
 
 fn waiting(f: &Factory, run: &RunDir, label: &str) -> Option<String> {
     let (states, specs) = snapshot(run);
-    sched::waiting_reason(&specs[label], &states, &specs, &run.record().unwrap(), &f.home)
+    sched::waiting_reason(
+        &specs[label],
+        &states,
+        &specs,
+        &run.record().unwrap(),
+        &f.home,
+    )
 }
 
 #[test]
@@ -219,7 +242,10 @@ fn a_worker_waits_for_a_parallel_slot() {
     orch::ops::spawn::set_max_parallel(&run, Some(1)).unwrap();
     let (_a, lock) = factory::running(&run, &factory::spec("A", &cd));
     factory::queued(&run, &factory::spec("B", &cd));
-    assert_eq!(waiting(&f, &run, "B").as_deref(), Some("a slot (max-parallel 1)"));
+    assert_eq!(
+        waiting(&f, &run, "B").as_deref(),
+        Some("a slot (max-parallel 1)")
+    );
     drop(lock); // A is lost now: not active
     assert_eq!(waiting(&f, &run, "B"), None);
 }
@@ -240,7 +266,11 @@ fn one_writer_per_working_tree_within_a_run() {
     std::fs::create_dir_all(repo.join(".git")).unwrap();
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     let tree = writer::working_tree(&repo);
-    assert_eq!(writer::working_tree(&repo.join("sub")), tree, "a subfolder is the same tree");
+    assert_eq!(
+        writer::working_tree(&repo.join("sub")),
+        tree,
+        "a subfolder is the same tree"
+    );
 
     let (_a, _lock) = factory::running(&run, &writer("A", &repo));
     factory::queued(&run, &writer("B", &repo.join("sub")));
@@ -267,10 +297,15 @@ fn the_writer_lock_excludes_writers_of_other_runs() {
     let f = Factory::new();
     let repo = f.tree("repo");
     let tree = writer::working_tree(&repo);
-    let slot = writer::take(&f.home, &tree, || false, || {}).unwrap().unwrap();
+    let slot = writer::take(&f.home, &tree, || false, || {})
+        .unwrap()
+        .unwrap();
     let path = writer::lock_path(&f.home, &tree);
     assert!(path.starts_with(f.home.writers_dir()));
-    assert_eq!(std::fs::read_to_string(&path).unwrap().trim(), tree.display().to_string());
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap().trim(),
+        tree.display().to_string()
+    );
 
     let run = f.run(RUN);
     factory::queued(&run, &writer("B", &repo));
@@ -297,7 +332,11 @@ fn the_writer_lock_excludes_writers_of_other_runs() {
 
     drop(slot);
     assert_eq!(waiting(&f, &run, "B"), None);
-    assert!(writer::take(&f.home, &tree, || true, || {}).unwrap().is_some());
+    assert!(
+        writer::take(&f.home, &tree, || true, || {})
+            .unwrap()
+            .is_some()
+    );
 }
 
 // ---- retry policy ----
@@ -315,7 +354,10 @@ fn a_transient_failure_gets_a_plan_with_backoff_before_its_exit() {
     let (w, lock) = factory::running(&run, &retrying("W1", &f.tree("repo"), 2));
     factory::set_env(&w, &[]); // the default back-off, 5 s
     let before = Utc::now();
-    let exit = factory::exit_record(State::Failed, Some("unexpected status 503 Service Unavailable"));
+    let exit = factory::exit_record(
+        State::Failed,
+        Some("unexpected status 503 Service Unavailable"),
+    );
     let plan = factory::end(&w, lock, &exit).expect("a plan");
     let after = Utc::now();
     assert_eq!((plan.attempt, plan.of), (2, 3));
@@ -326,9 +368,15 @@ fn a_transient_failure_gets_a_plan_with_backoff_before_its_exit() {
     assert_eq!(v.state, State::Failed);
     let err = v.error.unwrap();
     assert!(err.starts_with("unexpected status 503"), "{err}");
-    assert!(err.contains("retrying in") && err.ends_with("(attempt 2/3)"), "{err}");
+    assert!(
+        err.contains("retrying in") && err.ends_with("(attempt 2/3)"),
+        "{err}"
+    );
     assert!(retry::coming(&w, State::Failed));
-    assert!(!retry::any_due(&run, &run.labels().unwrap()), "not due before its time");
+    assert!(
+        !retry::any_due(&run, &run.labels().unwrap()),
+        "not due before its time"
+    );
 }
 
 #[test]
@@ -364,12 +412,18 @@ fn no_plan_for_task_failures_exhausted_retries_or_a_stop() {
     let (w, lock) = factory::running(&run, &retrying("LAST", &cd, 1));
     let mut exit = factory::exit_record(State::Failed, Some("stream error"));
     exit.attempt = 2;
-    assert!(factory::end(&w, lock, &exit).is_none(), "attempt 2 of 2 was the last");
+    assert!(
+        factory::end(&w, lock, &exit).is_none(),
+        "attempt 2 of 2 was the last"
+    );
 
     let (w, lock) = factory::running(&run, &retrying("STOP", &cd, 2));
     orch::lifecycle::transition::request_stop(&w).unwrap();
     let exit = factory::exit_record(State::Failed, Some("stream error"));
-    assert!(factory::end(&w, lock, &exit).is_none(), "a stopped worker is not retried");
+    assert!(
+        factory::end(&w, lock, &exit).is_none(),
+        "a stopped worker is not retried"
+    );
 
     let (w, _) = factory::failed(&run, &factory::spec("NONE", &cd), "stream error");
     assert!(!w.path(retry::PLAN_FILE).exists(), "no --retries, no plan");
@@ -395,10 +449,17 @@ fn a_due_plan_becomes_a_queued_attempt_with_the_old_one_kept() {
     let run = f.run(RUN);
     let cd = f.tree("repo");
     let (w, _) = factory::failed(&run, &retrying("W1", &cd, 2), "fake exit 3");
-    std::fs::write(w.events_path(), "{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n").unwrap();
+    std::fs::write(
+        w.events_path(),
+        "{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n",
+    )
+    .unwrap();
     factory::plan_retry(&w, 2, 3, Utc::now() - Duration::seconds(1));
     let _lock = run.lock().unwrap();
-    assert_eq!(retry::start_due_locked(&run).unwrap(), vec!["W1".to_string()]);
+    assert_eq!(
+        retry::start_due_locked(&run).unwrap(),
+        vec!["W1".to_string()]
+    );
     assert_eq!(state::state_of(&w), State::Queued);
     assert!(!w.path(retry::PLAN_FILE).exists() && !w.exit_path().exists());
     let old = w.path("attempt-1");

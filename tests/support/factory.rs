@@ -98,7 +98,10 @@ pub fn queued(run: &RunDir, spec: &WorkerSpec) -> WorkerDir {
 
 /// Replaces the worker's saved environment (what its wrapper and retries read).
 pub fn set_env(w: &WorkerDir, vars: &[(&str, &str)]) {
-    let env: Vec<_> = vars.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let env: Vec<_> = vars
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     orch::store::envfile::write(&w.env_path(), &env).unwrap();
 }
 
