@@ -440,6 +440,74 @@ fn no_source_file_is_over_the_line_limit() {
     assert!(over.is_empty(), "{}", over.join("\n"));
 }
 
+// ---- one writer of the records that move a worker ----
+
+/// The only file that may write a worker's state-changing records.
+const TRANSITION: &str = "src/lifecycle/transition.rs";
+
+/// Writes of spec.json, launch.json, started.json, exit.json, stop.json, resume.json or
+/// retry.json outside `TRANSITION`: a write call whose first argument names one.
+fn check_record_writers(file: &str, text: &str) -> Vec<Violation> {
+    if file == TRANSITION {
+        return Vec::new();
+    }
+    let code = without_test_modules(&code_only(text));
+    let re = Regex::new(
+        r"\b(write_json|write_atomic\w*|fs::write|File::create)\s*\(\s*&?\s*[\w.:]*\b(spec|launch|started|exit|stop|resume|plan)_path\b",
+    )
+    .unwrap();
+    re.captures_iter(&code)
+        .map(|c| Violation {
+            file: file.to_string(),
+            line: line_at(&code, c.get(0).unwrap().start()),
+            message: format!(
+                "{} of {}_path() outside {TRANSITION}: state-changing records have one writer; add a transition there",
+                &c[1], &c[2]
+            ),
+        })
+        .collect()
+}
+
+#[test]
+fn only_lifecycle_transition_writes_state_changing_records() {
+    let all: Vec<Violation> = sources()
+        .iter()
+        .flat_map(|(file, text)| check_record_writers(file, text))
+        .collect();
+    assert!(
+        all.is_empty(),
+        "{}",
+        all.iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+#[test]
+fn a_record_written_outside_transition_is_found() {
+    let src =
+        "fn stop(w: &WorkerDir) {\n    let x = 1;\n    write_json(&w.exit_path(), &rec)?;\n}\n";
+    let v = check_record_writers("src/ops/stop.rs", src);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].line, 3);
+    assert!(
+        v[0].message
+            .starts_with("write_json of exit_path() outside"),
+        "{}",
+        v[0]
+    );
+    assert_eq!(check_record_writers(TRANSITION, src), vec![]);
+    // Reading one is fine, and so is writing a record that moves no worker.
+    let ok = "let e: ExitRecord = read_json(&w.exit_path())?;\nwrite_atomic(&run.dir.join(\"merge.md\"), b)?;\n";
+    assert_eq!(check_record_writers("src/ops/merge.rs", ok), vec![]);
+    let v = check_record_writers(
+        "src/lifecycle/retry.rs",
+        "write_json(&retry::plan_path(w), p)",
+    );
+    assert_eq!(v.len(), 1, "{v:?}");
+}
+
 // ---- the on-disk protocol comment of src/store/mod.rs ----
 
 /// The `//!` comment at the top of a file, without the markers.

@@ -68,9 +68,19 @@ fn first_release_records_load_with_the_window_id_inside_launch_json() {
 
     let w1 = view(&c.home, V01, "W1");
     assert_eq!(w1.state, State::Done);
-    assert_eq!(w1.window.as_deref(), Some("@3"), "no `window` file: launch.json has it");
-    assert_eq!((w1.attempt, w1.exit_code, w1.elapsed_secs), (1, Some(0), Some(120)));
-    assert_eq!((w1.role.as_deref(), w1.lens.as_deref()), (Some("reviewer"), Some("security")));
+    assert_eq!(
+        w1.window.as_deref(),
+        Some("@3"),
+        "no `window` file: launch.json has it"
+    );
+    assert_eq!(
+        (w1.attempt, w1.exit_code, w1.elapsed_secs),
+        (1, Some(0), Some(120))
+    );
+    assert_eq!(
+        (w1.role.as_deref(), w1.lens.as_deref()),
+        (Some("reviewer"), Some("security"))
+    );
     assert_eq!((w1.tokens.input, w1.tokens.reasoning), (5100, 64));
     assert_eq!(w1.thread_id.as_deref(), Some("0199a1b2-thread-w1"));
     assert_eq!(w1.last_activity.as_deref(), Some("result: Two findings"));
@@ -82,7 +92,10 @@ fn first_release_records_load_with_the_window_id_inside_launch_json() {
     assert_eq!(w2.error.as_deref(), Some("codex exited with code 1"));
     let first = run.worker("W2").dir.join("attempt-1");
     assert_eq!(orch::store::window_in(&first).as_deref(), Some("@4"));
-    assert_eq!(orch::lifecycle::transition::next_attempt(&run.worker("W2")), 2);
+    assert_eq!(
+        orch::lifecycle::transition::next_attempt(&run.worker("W2")),
+        2
+    );
 
     let w3 = view(&c.home, V01, "W3");
     assert_eq!(w3.state, State::Skipped);
@@ -92,10 +105,22 @@ fn first_release_records_load_with_the_window_id_inside_launch_json() {
     let w4 = view(&c.home, V01, "W4");
     assert_eq!(w4.state, State::Lost);
     assert_eq!(w4.window.as_deref(), Some("@9"));
-    assert!(w4.error.as_deref().unwrap().contains("without an exit record"));
-    assert_eq!(w4.thread_id.as_deref(), Some("0199a1b2-thread-w4"), "read from events.jsonl");
+    assert!(
+        w4.error
+            .as_deref()
+            .unwrap()
+            .contains("without an exit record")
+    );
+    assert_eq!(
+        w4.thread_id.as_deref(),
+        Some("0199a1b2-thread-w4"),
+        "read from events.jsonl"
+    );
     for l in ["W1", "W2", "W3", "W4"] {
-        assert!(state::has_ended(&run.worker(l), view(&c.home, V01, l).state), "{l}");
+        assert!(
+            state::has_ended(&run.worker(l), view(&c.home, V01, l).state),
+            "{l}"
+        );
     }
 }
 
@@ -110,16 +135,25 @@ fn records_without_the_fields_added_later_take_their_defaults() {
 
     let w = run.worker("W1");
     let spec: WorkerSpec = read_json(&w.spec_path()).unwrap();
-    assert_eq!((spec.schema, spec.retries, spec.force_writer), (1, 0, false));
+    assert_eq!(
+        (spec.schema, spec.retries, spec.force_writer),
+        (1, 0, false)
+    );
     assert!(spec.is_writer());
     let exit: ExitRecord = read_json(&w.exit_path()).unwrap();
-    assert_eq!((exit.schema, exit.attempt, exit.turn_completed), (1, 0, false));
+    assert_eq!(
+        (exit.schema, exit.attempt, exit.turn_completed),
+        (1, 0, false)
+    );
     let launch: LaunchRecord = read_json(&w.launch_path()).unwrap();
     assert!(launch.resume_thread.is_none());
 
     let v = view(&c.home, MIN, "W1");
     assert_eq!(v.state, State::Done);
-    assert_eq!(v.attempt, 1, "an exit without `attempt` keeps launch.json's");
+    assert_eq!(
+        v.attempt, 1,
+        "an exit without `attempt` keeps launch.json's"
+    );
     assert_eq!(v.window.as_deref(), Some("@1"));
     assert_eq!(v.tokens.input, 0);
     assert_eq!(v.started_at, None);
@@ -147,11 +181,17 @@ fn records_of_a_newer_orch_are_refused_by_name() {
     let v = view(&c.home, NXT, "W2");
     assert_eq!(v.state, State::Corrupt);
     let err = v.error.unwrap();
-    assert!(err.contains("W2/exit.json was written by a newer orch"), "{err}");
+    assert!(
+        err.contains("W2/exit.json was written by a newer orch"),
+        "{err}"
+    );
     assert!(!err.contains("orch gc"), "{err}");
 
     let err = format!("{:#}", c.home.run(FUT).record().unwrap_err());
-    assert!(err.contains("run.json was written by a newer orch (schema 99"), "{err}");
+    assert!(
+        err.contains("run.json was written by a newer orch (schema 99"),
+        "{err}"
+    );
     assert!(err.ends_with("upgrade orch to read it"), "{err}");
 }
 
@@ -192,7 +232,10 @@ fn orch_status_json_reads_the_kept_runs() {
     let (code, s, err) = status_json(&c, V01);
     assert_eq!(code, 0, "{err}");
     assert_eq!(s["kind"], "fanout");
-    assert_eq!(s["counts"], serde_json::json!({"done": 1, "failed": 1, "skipped": 1, "lost": 1}));
+    assert_eq!(
+        s["counts"],
+        serde_json::json!({"done": 1, "failed": 1, "skipped": 1, "lost": 1})
+    );
     assert_eq!(worker(&s, "W1")["window"], "@3");
     assert_eq!(worker(&s, "W2")["attempt"], 2);
     assert_eq!(worker(&s, "W3")["state"], "skipped");
@@ -244,6 +287,9 @@ fn orch_status_names_records_of_a_newer_orch() {
     assert_ne!(out.status.code(), Some(0));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("run.json was written by a newer orch"), "{err}");
+    assert!(
+        err.contains("run.json was written by a newer orch"),
+        "{err}"
+    );
     assert!(out.stdout.is_empty());
 }
