@@ -40,6 +40,11 @@
 //!                             live.lock and codex is spawned. [A]
 //!       events.jsonl          codex's JSON events, appended by the wrapper line by line
 //!                             as they arrive. [append, unsynced]
+//!       events.summary.json   cache of what events.jsonl adds up to (tokens, thread, last
+//!                             activity) and the byte offset, inode and hash it covers
+//!                             (lifecycle::activity): written by the wrapper as it goes
+//!                             and by readers that brought it up to date. [U] A cache
+//!                             that does not match the log is ignored.
 //!       stderr.log            codex's stderr. [append, unsynced]
 //!       last-message.md       codex's final message (`codex -o`); empty on failure.
 //!       stop.json             StopRequest (transition::request_stop, from `orch stop`):
@@ -53,8 +58,9 @@
 //!                             `failed_early` (a wrapper that could not start codex),
 //!                             `cancel_retry` (stopped during a retry's back-off).
 //!       attempt-N/            an earlier attempt's files (launch.json, started.json,
-//!                             input.md, events.jsonl, stderr.log, last-message.md,
-//!                             exit.json, stop.json, resume.json, window), moved here
+//!                             input.md, events.jsonl, events.summary.json, stderr.log,
+//!                             last-message.md, exit.json, stop.json, resume.json,
+//!                             window), moved here
 //!                             by transition::requeue before a retry.
 //!   writers/<hash>.lock       flock of one working tree (hash of its git top level;
 //!                             lifecycle::writer): held by the one writing worker's
