@@ -15,6 +15,9 @@
 //!     merge.md                the merge report: `orch merge`, or ops::merge after the
 //!                             last worker of a `fanout --merge` run ended. [A]
 //!     synthesis.md            final message of the run's `synthesis` worker. [A]
+//!     summary.json            `orch ls`'s cached line of an ended run, stamped with the
+//!                             mtimes of run.json and each worker folder (ops::listing);
+//!                             trusted only while the stamp matches. [U]
 //!     workers/<label>/        one worker (0700), made by ops::spawn
 //!       prompt.md             the task as given.            ] transition::create, one
 //!       env                   spawner's environment, NUL-   ] batch: data fsynced,
