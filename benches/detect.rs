@@ -20,10 +20,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use notify::Watcher as _;
 use orch::lifecycle::state::State;
-use orch::store::fsutil::{create_private_dir, open_lock_file, write_json};
-use orch::store::{
-    ExitRecord, Home, LaunchRecord, RunDir, RunRecord, SCHEMA, StartRecord, Tokens, WorkerSpec,
-};
+use orch::store::{Home, RunDir};
+
+// Worker folders in each state, shared with the lifecycle tests.
+#[path = "../tests/support/factory.rs"]
+mod factory;
+use factory::new_run;
 
 const SECTION: &str = "## Finish detection";
 
@@ -160,95 +162,13 @@ fn orch_cmd(home: &Path) -> Command {
     c
 }
 
-fn new_run(home: &Home, id: &str) -> RunDir {
-    let run = home.run(id);
-    run.create().unwrap();
-    write_json(
-        &run.record_path(),
-        &RunRecord {
-            schema: SCHEMA,
-            id: id.into(),
-            created_at: Utc::now(),
-            cwd: home.root.clone(),
-            max_parallel: None,
-            kind: "spawn".into(),
-            pipeline: None,
-            stages: Vec::new(),
-            merge_on_finish: false,
-        },
-    )
-    .unwrap();
-    run
-}
-
-/// A worker folder that reads `running` while `lock` is held; returns the lock.
-fn running_worker(home: &Home, run: &RunDir, label: &str) -> File {
-    let w = run.worker(label);
-    create_private_dir(&w.dir).unwrap();
-    write_json(
-        &w.spec_path(),
-        &WorkerSpec {
-            schema: SCHEMA,
-            label: label.into(),
-            role: None,
-            lens: None,
-            stage: None,
-            created_at: Utc::now(),
-            sandbox: orch::model::Sandbox::ReadOnly,
-            cd: home.root.clone(),
-            model: None,
-            profile: None,
-            codex_args: Vec::new(),
-            after: Vec::new(),
-            output_schema: None,
-            retries: 0,
-            force_writer: false,
-        },
-    )
-    .unwrap();
-    write_json(
-        &w.launch_path(),
-        &LaunchRecord {
-            attempt: 1,
-            launched_at: Utc::now(),
-            session: run.id.clone(),
-            window_id: "@0".into(),
-            codex: "codex".into(),
-            resume_thread: None,
-        },
-    )
-    .unwrap();
-    write_json(
-        &w.started_path(),
-        &StartRecord {
-            attempt: 1,
-            started_at: Utc::now(),
-            wrapper_pid: std::process::id(),
-            codex_pid: std::process::id(),
-            boot_id: String::new(),
-        },
-    )
-    .unwrap();
-    let lock = open_lock_file(&w.live_lock_path()).unwrap();
-    lock.lock().unwrap();
-    lock
+/// A worker folder that reads `running` while the returned lock is held.
+fn running_worker(run: &RunDir, label: &str, cd: &Path) -> (orch::store::WorkerDir, File) {
+    factory::running(run, &factory::spec(label, cd))
 }
 
 fn exit_record(state: State) -> Vec<u8> {
-    let mut v = serde_json::to_vec_pretty(&ExitRecord {
-        schema: SCHEMA,
-        state,
-        attempt: 1,
-        exit_code: Some(0),
-        signal: None,
-        thread_id: None,
-        tokens: Tokens::default(),
-        started_at: Some(Utc::now()),
-        finished_at: Utc::now(),
-        error: None,
-        turn_completed: true,
-    })
-    .unwrap();
+    let mut v = serde_json::to_vec_pretty(&factory::exit_record(state, None)).unwrap();
     v.push(b'\n');
     v
 }
@@ -280,8 +200,7 @@ fn wait_latency(trials: usize) -> Vec<Duration> {
     let mut out = Vec::new();
     for i in 0..trials {
         let label = format!("W{i}");
-        let _lock = running_worker(&home, &run, &label);
-        let w = run.worker(&label);
+        let (w, _lock) = running_worker(&run, &label, &home.root);
         let mut child = orch_cmd(&home.root)
             .args(["wait", &w.address()])
             .spawn()
@@ -313,9 +232,7 @@ fn idle_cpu(extra: &[&str]) -> (u64, f64) {
     for r in 0..100 {
         let run = new_run(&home, &format!("20260101-0000-{r:03}"));
         for l in 1..=3 {
-            let label = format!("W{l}");
-            drop(running_worker(&home, &run, &label));
-            std::fs::write(run.worker(&label).exit_path(), exit_record(State::Done)).unwrap();
+            factory::done(&run, &factory::spec(&format!("W{l}"), &home.root));
         }
     }
     let mut child = orch_cmd(&home.root)

@@ -106,6 +106,13 @@ pub enum ReadError {
     Missing,
     #[error("{path}: {source}")]
     Io { path: String, source: io::Error },
+    /// Unreadable to this orch, but its `schema` says a newer one wrote it (a state or
+    /// field added since): never to be called damage and cleaned away.
+    #[error(
+        "{path} was written by a newer orch (schema {found}, this orch knows {}); upgrade orch to read it",
+        super::SCHEMA
+    )]
+    Newer { path: String, found: u64 },
     #[error(
         "{path} is not valid JSON ({source}); move it aside or run `orch gc` to clean the worker"
     )]
@@ -126,10 +133,20 @@ pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ReadError> {
             });
         }
     };
-    serde_json::from_slice(&bytes).map_err(|source| ReadError::Corrupt {
-        path: path.display().to_string(),
-        source,
+    serde_json::from_slice(&bytes).map_err(|source| {
+        let path = path.display().to_string();
+        match newer_schema(&bytes) {
+            Some(found) => ReadError::Newer { path, found },
+            None => ReadError::Corrupt { path, source },
+        }
     })
+}
+
+/// The `schema` of a record that does not parse, when it is newer than this orch's.
+fn newer_schema(bytes: &[u8]) -> Option<u64> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let found = value.get("schema")?.as_u64()?;
+    (found > u64::from(super::SCHEMA)).then_some(found)
 }
 
 /// Reads an optional record: `Ok(None)` when the file does not exist.

@@ -1,15 +1,122 @@
-//! The on-disk layout, the single source of truth:
+//! The on-disk protocol: every file orch keeps, who writes it, how, and in which order.
+//! There is no daemon and no cache; a worker's state is derived from its folder alone
+//! (`lifecycle::state`). `tests/layers.rs` checks that every path the code touches is
+//! named here.
 //!
 //! ```text
-//! $ORCH_HOME/
-//!   runs/<run>/run.json, run.lock
-//!   runs/<run>/workers/<label>/spec.json prompt.md env launch.json started.json live.lock
-//!                              input.md events.jsonl stderr.log last-message.md exit.json
-//!                              stop.json attempt-N/
-//!   writers/<tree-hash>.lock   held by the one writing worker of a working tree
-//!   watch/delivered.json       notifications `orch watch` has delivered
-//!   tmux/                      the private tmux socket's folder (0700)
+//! $ORCH_HOME/                 (0700; `ORCH_HOME`, else ~/.local/state/orch)
+//!   runs/<run>/               one run; <run> is YYYYMMDD-HHMM-xyz, so name order is age
+//!     run.json                RunRecord. ops (new run), ops::spawn::set_max_parallel,
+//!                             cli fanout/run (stages, merge_on_finish). [A]
+//!     run.lock                flock; held while workers are added, scheduled, retried,
+//!                             resumed or a retry is cancelled (RunDir::lock).
+//!     findings.schema.json    copy of the shipped schema for `--output-schema`; written
+//!                             once by ops::spawn when missing. [A]
+//!     merge.md                the merge report: `orch merge`, or ops::merge after the
+//!                             last worker of a `fanout --merge` run ended. [A]
+//!     synthesis.md            final message of the run's `synthesis` worker. [A]
+//!     summary.json            `orch ls`'s cached line of an ended run, stamped with the
+//!                             mtimes of run.json and each worker folder (ops::listing);
+//!                             trusted only while the stamp matches. [U]
+//!     workers/<label>/        one worker (0700), made by ops::spawn
+//!       prompt.md             the task as given.            ] transition::create, one
+//!       env                   spawner's environment, NUL-   ] batch: data fsynced,
+//!                             separated (store::envfile);   ] renamed in this order,
+//!                             rewritten by a manual retry.  ] spec.json LAST, then
+//!       spec.json             WorkerSpec, written once.     ] the folder fsynced. [B]
+//!       input.md              prompt + dependencies' final messages (sched::launch), or
+//!                             the prompt of `orch resume` (transition::queue_resume);
+//!                             fed instead of prompt.md when present. [A]
+//!       resume.json           ResumeRequest (transition::queue_resume): continue a codex
+//!                             thread; removed by the launch that used it. [A]
+//!       launch.json           LaunchRecord {attempt, codex, resume_thread}
+//!                             (transition::launched, from sched::launch) BEFORE the
+//!                             tmux window exists. [A]
+//!                             Older orch kept the window id inside it (`window_id`).
+//!       window                the tmux window id (`@12`), written after the window is
+//!                             made. [U] A missing or torn one only hides the window.
+//!       live.lock             flock held by the `__worker` wrapper for its whole life and
+//!                             inherited by codex: locked = alive. Readers try a shared
+//!                             lock (fsutil::is_locked); the kernel drops it on death.
+//!       started.json          StartRecord {wrapper_pid, codex_pid, boot_id}
+//!                             (transition::started): the wrapper, once it holds
+//!                             live.lock and codex is spawned. [A]
+//!       events.jsonl          codex's JSON events, appended by the wrapper line by line
+//!                             as they arrive. [append, unsynced]
+//!       events.summary.json   cache of what events.jsonl adds up to (tokens, thread, last
+//!                             activity) and the byte offset, inode and hash it covers
+//!                             (lifecycle::activity): written by the wrapper as it goes
+//!                             and by readers that brought it up to date. [U] A cache
+//!                             that does not match the log is ignored.
+//!       stderr.log            codex's stderr. [append, unsynced]
+//!       last-message.md       codex's final message (`codex -o`); empty on failure.
+//!       stop.json             StopRequest (transition::request_stop, from `orch stop`):
+//!                             the wrapper then records `stopped`, and no automatic
+//!                             retry follows. [A]
+//!       retry.json            retry::Plan {attempt, of, at, reason} (retry::PLAN_FILE):
+//!                             transition::ended writes it BEFORE exit.json. [A]
+//!       exit.json             ExitRecord, the final word on an attempt [A], written only
+//!                             by lifecycle::transition: `ended` (the wrapper),
+//!                             `never_ran` (skipped, failed launch, stopped while queued),
+//!                             `failed_early` (a wrapper that could not start codex),
+//!                             `cancel_retry` (stopped during a retry's back-off).
+//!       attempt-N/            an earlier attempt's files (launch.json, started.json,
+//!                             input.md, events.jsonl, events.summary.json, stderr.log,
+//!                             last-message.md, exit.json, stop.json, resume.json,
+//!                             window), moved here
+//!                             by transition::requeue before a retry.
+//!   writers/<hash>.lock       flock of one working tree (hash of its git top level;
+//!                             lifecycle::writer): held by the one writing worker's
+//!                             wrapper for its attempt; holds the tree's path as text
+//!                             (plain write, unsynced, for a person looking).
+//!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
+//!                             read and rewritten under watch/delivered.lock. [A]
+//!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
+//!                             when that path is too long for a socket, it lives at
+//!                             $XDG_RUNTIME_DIR/orch/<hash> (or /tmp/orch-<uid>/orch/…);
+//!                             ORCH_TMUX_SOCKET overrides both.
+//!     version-ok              cache of a passed `tmux -V` check, keyed by the tmux
+//!                             binary's path, size and mtime. [A]
+//!   templates/ lenses/ pipelines/ pack.md schemas/
+//!                             optional user overrides of the shipped files, read only
+//!                             (content::share; first root that has a file wins).
 //! ```
+//!
+//! Write disciplines (store::fsutil), the only ways orch writes state; the letters
+//! mark the files above:
+//! - `A`, atomic: temp file in the same folder, fsync, rename, fsync of the folder. A
+//!   reader sees the old record or the whole new one, never half of one.
+//! - `B`, a batch (`write_atomic_all`): every file's data fsynced, then renamed in order,
+//!   one folder fsync after the last, so a crash leaves a prefix of the batch.
+//! - `U`, unsynced: temp file and rename without fsync, for facts worth nothing after a
+//!   crash.
+//! - append: log files opened O_APPEND (0600); a crash can lose their tail.
+//!
+//! Locks (flock via `File::lock`; released by the kernel when the holder dies):
+//! - run.lock: one process changes a run's workers at a time: adding workers
+//!   (spawn, fanout, run), scheduling (`sched::tick`, taken only when something is
+//!   queued or a retry is due), `orch set`, retry, resume, stop of a queued worker,
+//!   cancelling a retry plan, gc. Reading a worker's state never needs it.
+//! - live.lock: held means the worker's wrapper or codex still runs; pid reuse and
+//!   reboots cannot fool it.
+//! - writers/<hash>.lock: held means a writing worker (sandbox other than read-only)
+//!   works in that tree; a second writer waits for it (spawn `--force` skips this).
+//! - watch/delivered.lock: one watcher of a subscriber records a delivery at a time.
+//!
+//! Ordering rules (what a reader may rely on):
+//! - spec.json is renamed last at spawn: a worker folder without it is a spawn that died
+//!   half-way (`incomplete`, removed by `orch gc`), never a worker with a partial spec.
+//! - launch.json exists before the window does, so the wrapper can read it at once; a
+//!   launch.json with neither live.lock held nor exit.json is `starting` for a grace
+//!   period, then `lost`.
+//! - a retry plan (retry.json) is written before exit.json, so whoever sees the exit
+//!   also sees that a retry is coming; a retry archives exit.json last and removes
+//!   retry.json after it, so no reader sees the old exit without its plan.
+//! - exit.json is final: once it exists the attempt's state is decided, whatever
+//!   live.lock says. Only a new attempt (which first moves it into attempt-N/) or
+//!   `orch stop` cancelling a planned retry (which records `stopped`) replaces it.
+//! - records carry `schema` (missing = 1); a record with a larger schema is refused with
+//!   "written by a newer orch" rather than misread. New fields get `#[serde(default)]`.
 
 pub mod delivered;
 pub mod envfile;
