@@ -44,7 +44,9 @@ impl OtherUser {
             return None;
         }
         let _g = PASSWD.lock().unwrap_or_else(|e| e.into_inner());
-        let name = format!("orcht{}{}", std::process::id() % 100_000, test.len());
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("orcht{}-{n}", std::process::id());
         let made = Command::new("useradd")
             .args([
                 "--system",
@@ -449,4 +451,69 @@ fn symlinks_in_runs_are_left_alone() {
         !target.join("run.lock").exists(),
         "no lock made in the target"
     );
+}
+
+#[test]
+fn a_socket_path_too_long_goes_to_a_folder_no_one_could_make_first() {
+    let t = TestHome::new();
+    let home = t.path().join("h".repeat(60)).join("o".repeat(60));
+    let orch = |xdg: Option<&Path>, args: &[&str]| {
+        let mut c = t.cmd();
+        c.env("ORCH_HOME", &home).env_remove("ORCH_TMUX_SOCKET");
+        match xdg {
+            Some(d) => c.env("XDG_RUNTIME_DIR", d),
+            None => c.env_remove("XDG_RUNTIME_DIR"),
+        };
+        let out = c.args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let kill = |socket: &Path| {
+        let _ = Command::new("tmux")
+            .arg("-S")
+            .arg(socket)
+            .arg("kill-server")
+            .output();
+    };
+    // No XDG_RUNTIME_DIR: a mkdtemp folder in /tmp, remembered and used again.
+    let a = orch(None, &["spawn", "x"]).trim().to_string();
+    let record = home.join("tmux/socket-dir");
+    let dir = std::path::PathBuf::from(std::fs::read_to_string(&record).unwrap());
+    let socket = dir.join("server");
+    let name = dir.file_name().unwrap().to_str().unwrap().to_string();
+    assert!(
+        dir.starts_with("/tmp") && name.starts_with("orch-"),
+        "{name}"
+    );
+    assert_ne!(
+        name,
+        format!("orch-{}", nix::unistd::getuid()),
+        "not predictable"
+    );
+    assert_eq!(mode(&dir), 0o700);
+    let b = orch(None, &["spawn", "--run", run_of(&a), "y"]);
+    assert_eq!(
+        std::fs::read_to_string(&record).unwrap(),
+        dir.to_str().unwrap()
+    );
+    let windows = Command::new("tmux")
+        .arg("-S")
+        .arg(&socket)
+        .args(["list-windows", "-a"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&windows).lines().count(), 2, "one server: {b}");
+    kill(&socket);
+    let _ = std::fs::remove_dir_all(&dir);
+    // A private XDG_RUNTIME_DIR is used when there is one.
+    let xdg = t.path().join("xdg");
+    std::fs::create_dir(&xdg).unwrap();
+    chmod(&xdg, 0o700);
+    orch(Some(&xdg), &["spawn", "z"]);
+    let sockets: Vec<_> = std::fs::read_dir(xdg.join("orch"))
+        .unwrap()
+        .flatten()
+        .collect();
+    assert_eq!(sockets.len(), 1);
+    kill(&sockets[0].path());
 }
