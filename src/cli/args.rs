@@ -343,7 +343,8 @@ pub struct FanoutArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// A pipeline file, or the name of a shipped one (e.g. triangulated-review)
+    /// The name of a pipeline (shipped, or yours in $ORCH_HOME/pipelines), or a file path
+    /// (anything with a `/` or ending in .toml; a bare name never reads the current folder)
     pub pipeline: String,
     /// Set a pipeline variable (repeatable)
     #[arg(long = "var", value_name = "KEY=VALUE")]
@@ -354,6 +355,10 @@ pub struct RunArgs {
     /// At most N workers running at once (overrides the file)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel: Option<u32>,
+    /// Allow a pipeline given as a path to ask for sandbox danger-full-access, or a cd
+    /// or context pack outside the working tree
+    #[arg(long)]
+    pub trust_pipeline: bool,
 }
 
 #[derive(Debug, Args)]

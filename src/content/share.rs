@@ -315,13 +315,15 @@ impl Share {
     }
 
     /// A pipeline given as a file path, or by the name of a user or shipped pipeline.
-    /// Anything with a `/` or ending in `.toml` is taken as a path.
+    /// Only text with a `/` or ending in `.toml` is a path: a bare name never looks in
+    /// the current directory, so a file a cloned repository plants there under a
+    /// shipped pipeline's name can't replace it.
     pub fn pipeline_path(&self, name_or_path: &str) -> Result<PipelineSource, ShareError> {
-        let as_path = Path::new(name_or_path);
-        if as_path.is_file() {
-            return Ok(PipelineSource::File(as_path.to_path_buf()));
-        }
-        if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        if is_pipeline_path(name_or_path) {
+            let as_path = Path::new(name_or_path);
+            if as_path.is_file() {
+                return Ok(PipelineSource::File(as_path.to_path_buf()));
+            }
             return Err(ShareError::NoSuchPipeline {
                 path: as_path.to_path_buf(),
             });
@@ -342,6 +344,18 @@ impl Share {
             name: name_or_path.to_string(),
             known: self.pipeline_names().join(", "),
         })
+    }
+
+    /// Which share root a pipeline file found by name lives in (`None` for a path or a
+    /// built-in copy).
+    pub fn pipeline_root(&self, source: &PipelineSource) -> Option<&Path> {
+        let PipelineSource::File(p) = source else {
+            return None;
+        };
+        self.roots
+            .iter()
+            .find(|r| p.parent().and_then(Path::parent) == Some(r.as_path()))
+            .map(PathBuf::as_path)
     }
 
     /// The context-pack skeleton written by `orch pack new`.
@@ -366,6 +380,12 @@ impl Share {
 /// The compiled-in copy of a shipped file, by its path under `share/`.
 pub fn builtin(rel: &str) -> Option<&'static str> {
     EMBEDDED.iter().find(|(p, _)| *p == rel).map(|(_, t)| *t)
+}
+
+/// True when `orch run` takes `text` as a file path rather than a pipeline's name: it
+/// holds a `/` or ends in `.toml`.
+pub fn is_pipeline_path(text: &str) -> bool {
+    text.contains('/') || text.ends_with(".toml")
 }
 
 /// A name that can be a file stem: no path separators, no leading dot.

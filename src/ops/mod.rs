@@ -1,8 +1,10 @@
 //! The use cases commands share: make a run, add a worker, stop workers, collect a run's
-//! status, merge a run. Arguments are plain types, never clap's.
+//! status, merge a run, judge what a pipeline file may ask for. Arguments are plain
+//! types, never clap's.
 
 pub mod listing;
 pub mod merge;
 pub mod spawn;
 pub mod status;
 pub mod stop;
+pub mod trust;

@@ -164,7 +164,8 @@ fn too_big(from: &str) -> UserError {
     ))
 }
 
-/// Fails early, before any state is written, when tmux or codex is missing.
+/// Fails early, before any state is written, when tmux or codex is missing or orch's
+/// tmux socket is one it must not talk to (see `Tmux::for_home`).
 pub fn check_tools() -> Result<()> {
     let env = envfile::capture();
     codex::resolve_program(&env)?;
@@ -176,6 +177,7 @@ pub fn check_tools() -> Result<()> {
         .into());
     }
     crate::sys::tmux::check_version()?;
+    crate::sys::tmux::Tmux::for_home(&Home::from_env()?.root)?;
     Ok(())
 }
 

@@ -158,7 +158,8 @@ pub fn read_json_opt<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, Read
     }
 }
 
-/// Opens (creating, 0600) a file used only for locking.
+/// Opens (creating, 0600) a file used only for locking; never through a symbolic link,
+/// so a planted link can't make orch create a file where it points.
 pub fn open_lock_file(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .read(true)
@@ -166,6 +167,7 @@ pub fn open_lock_file(path: &Path) -> io::Result<File> {
         .create(true)
         .truncate(false)
         .mode(0o600)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(path)
 }
 

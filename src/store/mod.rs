@@ -72,15 +72,21 @@
 //!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
 //!                             read and rewritten under watch/delivered.lock. [A]
 //!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
-//!                             when that path is too long for a socket, it lives at
-//!                             $XDG_RUNTIME_DIR/orch/<hash> (or /tmp/orch-<uid>/orch/…);
-//!                             ORCH_TMUX_SOCKET overrides both.
+//!                             when that path is too long for a socket, it lives under a
+//!                             private $XDG_RUNTIME_DIR, else in a mkdtemp folder
+//!                             /tmp/orch-XXXXXX named by `tmux/socket-dir` [A];
+//!                             ORCH_TMUX_SOCKET overrides both. The socket and its folder
+//!                             must be the caller's (lstat, never following a link).
 //!     version-ok              cache of a passed `tmux -V` check, keyed by the tmux
 //!                             binary's path, size and mtime. [A]
 //!   templates/ lenses/ pipelines/ pack.md schemas/
 //!                             optional user overrides of the shipped files, read only
 //!                             (content::share; first root that has a file wins).
 //! ```
+//!
+//! Everything is the caller's alone: folders 0700 (a pre-existing ORCH_HOME with looser
+//! modes is tightened, one owned by someone else refused), files 0600. orch never
+//! follows a symbolic link inside `runs/`: a linked run or worker folder is left alone.
 //!
 //! Write disciplines (store::fsutil), the only ways orch writes state; the letters
 //! mark the files above:
@@ -143,6 +149,11 @@ impl Home {
     /// `ORCH_HOME`, else the XDG state dir (`~/.local/state/orch`), else a folder in the
     /// platform's local data dir. Creates it (0700) so later writes fail only for disk space.
     pub fn from_env() -> Result<Home> {
+        Home::open(Home::locate()?)
+    }
+
+    /// The folder [`Home::from_env`] opens, without creating or changing anything.
+    pub fn locate() -> Result<PathBuf> {
         let root = match std::env::var_os("ORCH_HOME").filter(|v| !v.is_empty()) {
             Some(v) => PathBuf::from(v),
             None => default_home().ok_or_else(|| {
@@ -151,12 +162,11 @@ impl Home {
                 )
             })?,
         };
-        let root = if root.is_relative() {
+        Ok(if root.is_relative() {
             std::env::current_dir()?.join(root)
         } else {
             root
-        };
-        Home::open(root)
+        })
     }
 
     pub fn open(root: PathBuf) -> Result<Home> {
@@ -167,6 +177,12 @@ impl Home {
                 home.root.display()
             ))
         })?;
+        if let Some(mode) = secure_root(&home.root)? {
+            eprintln!(
+                "orch: ORCH_HOME {} was mode {mode:o}, readable by other users; made it 0700",
+                home.root.display()
+            );
+        }
         Ok(home)
     }
 
@@ -205,7 +221,11 @@ impl Home {
             let entry = entry?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || ids::validate_run_ref(name).is_err() {
+            // file_type() does not follow links: a linked run is never walked into.
+            if name.starts_with('.')
+                || ids::validate_run_ref(name).is_err()
+                || !entry.file_type().is_ok_and(|t| t.is_dir())
+            {
                 continue;
             }
             ids.push(name.to_string());
@@ -237,14 +257,31 @@ impl Home {
         Ok(ids)
     }
 
+    /// The entries of `runs/` that are symbolic links, which orch leaves alone.
+    pub fn linked_runs(&self) -> Vec<String> {
+        let Ok(rd) = fs::read_dir(self.runs_dir()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = rd
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_symlink()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Resolves a run reference: an exact id, a unique prefix, or a unique suffix of
     /// three or more characters.
     pub fn resolve_run(&self, reference: &str) -> Result<RunDir> {
         ids::validate_run_ref(reference)?;
         // An exact id (what scripts and `spawn --run` pass) needs no scan of every run.
         let exact = self.run(reference);
-        if exact.dir.is_dir() {
+        if is_real_dir(&exact.dir) {
             return Ok(exact);
+        }
+        if is_link(&exact.dir) {
+            return Err(linked(&exact.dir).into());
         }
         let all = self.run_ids()?;
         if all.iter().any(|id| id == reference) {
@@ -294,7 +331,10 @@ impl Home {
         };
         ids::validate_label(label)?;
         let w = run.worker(label);
-        if !w.dir.is_dir() {
+        if is_link(&w.dir) {
+            return Err(linked(&w.dir).into());
+        }
+        if !is_real_dir(&w.dir) {
             let labels = run.labels().unwrap_or_default();
             let hint = ids::closest(label, labels.iter().map(String::as_str))
                 .map(|c| format!("; did you mean {}/{c}?", run.id))
@@ -340,6 +380,51 @@ impl Home {
             None => self.latest_run(),
         }
     }
+}
+
+/// Makes a pre-existing ORCH_HOME private: `Some(old mode)` when it was readable or
+/// writable by others and has been made 0700; refused when it belongs to someone else.
+/// ORCH_HOME itself may be a link (to another disk, say): its target is checked.
+pub fn secure_root(root: &Path) -> Result<Option<u32>, UserError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let m = fs::metadata(root)
+        .map_err(|e| UserError::failed(format!("cannot use ORCH_HOME {}: {e}", root.display())))?;
+    let me = nix::unistd::getuid().as_raw();
+    if m.uid() != me {
+        return Err(UserError::failed(format!(
+            "ORCH_HOME {} belongs to uid {}, not to you (uid {me}); set ORCH_HOME to a folder of your own",
+            root.display(),
+            m.uid()
+        )));
+    }
+    let mode = m.mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return Ok(None);
+    }
+    fs::set_permissions(root, fs::Permissions::from_mode(0o700)).map_err(|e| {
+        UserError::failed(format!(
+            "ORCH_HOME {} is mode {mode:o}, readable by other users, and cannot be made private: {e}; run `chmod 700 {}`",
+            root.display(),
+            root.display()
+        ))
+    })?;
+    Ok(Some(mode))
+}
+
+/// A real folder (`lstat`: a link to one is not).
+pub fn is_real_dir(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.is_dir())
+}
+
+fn is_link(p: &Path) -> bool {
+    fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn linked(p: &Path) -> UserError {
+    UserError::usage(format!(
+        "{} is a symbolic link; orch never follows links in runs/ and leaves it alone (move the folder itself there, or remove the link)",
+        p.display()
+    ))
 }
 
 fn default_home() -> Option<PathBuf> {
@@ -411,17 +496,23 @@ impl RunDir {
     }
 
     /// Labels in folder order: for counting, where the order (a stat per worker) is waste.
+    /// A linked run or worker folder has none: orch never follows links in `runs/`.
     pub fn labels_unordered(&self) -> Result<Vec<String>> {
         let mut out = Vec::new();
+        if is_link(&self.dir) || is_link(&self.workers_dir()) {
+            return Ok(out);
+        }
         let rd = match fs::read_dir(self.workers_dir()) {
             Ok(rd) => rd,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(e).with_context(|| format!("cannot list workers of {}", self.id)),
         };
         for entry in rd {
-            let name = entry?.file_name();
+            let entry = entry?;
+            let name = entry.file_name();
             if let Some(name) = name.to_str()
                 && ids::validate_label(name).is_ok()
+                && entry.file_type().is_ok_and(|t| t.is_dir())
             {
                 out.push(name.to_string());
             }
@@ -431,6 +522,9 @@ impl RunDir {
 
     /// Serialises changes to the run (new workers, scheduling) across processes.
     pub fn lock(&self) -> Result<RunLock> {
+        if is_link(&self.dir) {
+            return Err(linked(&self.dir).into());
+        }
         let file = fsutil::open_lock_file(&self.dir.join("run.lock"))
             .with_context(|| format!("cannot open the lock of run {}", self.id))?;
         file.lock()

@@ -7,7 +7,14 @@
 //! - passes `-f /dev/null`, so a user's tmux.conf can't change what orch relies on;
 //! - targets sessions as `=RUN` (exact, not prefix) and windows by id (`@N`);
 //! - gives the worker command as separate argv words, which tmux runs with execvp,
-//!   so no user text ever passes through a shell.
+//!   so no user text ever passes through a shell;
+//! - runs the tmux client with a cleared environment plus [`CLIENT_ENV`]: a tmux client
+//!   sends its whole environment to the server it connects to, and the server that
+//!   client starts keeps it as its global environment for every pane. Workers get the
+//!   spawner's environment from their 0600 env file (`store::envfile`), so neither the
+//!   server nor whoever listens on the socket ever sees an API key;
+//! - talks only to a socket whose folder and file belong to the caller ([`check_socket`],
+//!   by `lstat`, never following a symlink), so another user can't pose as the server.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
@@ -38,15 +45,21 @@ impl Tmux {
     /// `ORCH_TMUX_SOCKET`, else `$ORCH_HOME/tmux/server` (or, when that path is too
     /// long for a socket, a per-home folder under the runtime dir). Two homes never
     /// share a server; the socket's folder is 0700 so other users can't attach.
+    /// Every socket is checked with [`check_socket`] before any client connects to it.
     pub fn for_home(home: &Path) -> Result<Tmux> {
+        let socket = Tmux::socket_for(home)?;
+        check_socket(&socket)?;
+        Ok(Tmux { socket })
+    }
+
+    fn socket_for(home: &Path) -> Result<PathBuf> {
         if let Some(s) = std::env::var_os("ORCH_TMUX_SOCKET").filter(|s| !s.is_empty()) {
-            let socket = PathBuf::from(s);
+            // Absolute, so a worker's wrapper (in another folder) finds the same server.
+            let socket = std::path::absolute(PathBuf::from(s))
+                .context("cannot read the current directory")?;
             // Made private if orch creates it; an existing folder is the user's choice
-            // and is left as it is (it may be their home).
-            if let Some(dir) = socket
-                .parent()
-                .filter(|d| !d.as_os_str().is_empty() && !d.exists())
-            {
+            // (it may be their home) and only has to pass `check_socket`.
+            if let Some(dir) = socket.parent().filter(|d| !d.exists()) {
                 create_private_dir(dir).with_context(|| {
                     format!(
                         "cannot create the folder of ORCH_TMUX_SOCKET {}",
@@ -54,29 +67,35 @@ impl Tmux {
                     )
                 })?;
             }
-            return Ok(Tmux { socket });
+            return Ok(socket);
         }
-        let mut socket = home.join("tmux").join("server");
-        if socket.as_os_str().len() > SOCKET_PATH_MAX {
-            let base = std::env::var_os("XDG_RUNTIME_DIR")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| {
-                    PathBuf::from(format!("/tmp/orch-{}", nix::unistd::getuid().as_raw()))
-                });
+        let socket = home.join("tmux").join("server");
+        if socket.as_os_str().len() <= SOCKET_PATH_MAX {
+            create_private_dir(socket.parent().expect("socket has a folder")).with_context(
+                || format!("cannot create tmux socket folder for {}", socket.display()),
+            )?;
+            return Ok(socket);
+        }
+        if let Some(run) = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|d| d.is_absolute() && private_dir(d).is_ok())
+        {
             let mut h = std::hash::DefaultHasher::new();
             std::hash::Hash::hash(&home, &mut h);
-            socket = base
+            let socket = run
                 .join("orch")
                 .join(format!("{:016x}", std::hash::Hasher::finish(&h)));
+            create_private_dir(socket.parent().expect("socket has a folder")).with_context(
+                || format!("cannot create tmux socket folder for {}", socket.display()),
+            )?;
+            return Ok(socket);
         }
-        create_private_dir(socket.parent().expect("socket has a folder")).with_context(|| {
-            format!("cannot create tmux socket folder for {}", socket.display())
-        })?;
-        Ok(Tmux { socket })
+        Ok(fallback_dir(home)?.join("server"))
     }
 
     fn command(&self) -> Command {
         let mut c = Command::new("tmux");
+        client_env(&mut c);
         c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
         c.stdin(Stdio::null());
         c
@@ -269,6 +288,7 @@ impl Tmux {
         let setsid = which("setsid");
         let client = |program: &OsStr| -> Command {
             let mut c = Command::new(program);
+            client_env(&mut c);
             if setsid.is_some() {
                 c.arg("-w").arg("tmux");
             }
@@ -282,7 +302,9 @@ impl Tmux {
             && which("systemd-run").is_some()
         {
             let inner = client(program);
+            // The scope runs the client with systemd-run's own environment.
             let mut c = Command::new("systemd-run");
+            client_env(&mut c);
             c.args(["--user", "--scope", "--quiet", "--collect", "--"])
                 .arg(inner.get_program())
                 .args(inner.get_args())
@@ -399,17 +421,154 @@ impl Tmux {
             })
             .is_some_and(|s| same_file(&s, &self.socket));
         let mut c = Command::new("tmux");
+        client_env(&mut c);
         c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");
         let session_target = format!("={session}");
         if inside_ours {
+            // switch-client finds the client to switch through TMUX.
+            for k in ["TMUX", "TMUX_PANE"] {
+                if let Some(v) = std::env::var_os(k) {
+                    c.env(k, v);
+                }
+            }
             c.args(["switch-client", "-t", window_id]);
         } else {
-            c.env_remove("TMUX");
             c.args(["select-window", "-t", window_id, ";"]);
             c.args(["attach-session", "-t", &session_target]);
         }
         c
     }
+}
+
+/// What a tmux client is given of orch's environment: what tmux needs to find itself,
+/// the user's locale and terminal (so `attach` draws right), and what a worker's
+/// wrapper needs to find orch's state and this server again. Never a credential.
+pub const CLIENT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "COLORTERM",
+    "TERMINFO",
+    "TERMINFO_DIRS",
+    "TERM_PROGRAM",
+    "TERM_PROGRAM_VERSION",
+    // systemd-run --user reaches the user manager through these.
+    "XDG_RUNTIME_DIR",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "ORCH_HOME",
+    "ORCH_SHARE_DIR",
+];
+
+/// Clears `c`'s environment down to [`CLIENT_ENV`], the `LC_*` variables and
+/// `ORCH_TMUX_SOCKET` (made absolute, see `socket_for`).
+fn client_env(c: &mut Command) {
+    c.env_clear();
+    for (k, v) in std::env::vars_os() {
+        let keep = k
+            .to_str()
+            .is_some_and(|k| CLIENT_ENV.contains(&k) || (k.starts_with("LC_") && k.len() > 3));
+        if keep {
+            c.env(k, v);
+        }
+    }
+    if let Some(s) = std::env::var_os("ORCH_TMUX_SOCKET").filter(|s| !s.is_empty())
+        && let Ok(s) = std::path::absolute(PathBuf::from(s))
+    {
+        c.env("ORCH_TMUX_SOCKET", s);
+    }
+}
+
+/// Refuses a socket that another user could have put there or could answer on: its
+/// folder must be a real folder (not a symlink) owned by the caller and writable by
+/// no one else, and the socket, if it exists, a socket (not a symlink) owned by the
+/// caller. Checked with `lstat` before any client connects, so nothing is sent to a
+/// refused socket; once its folder is the caller's alone, nobody can swap the socket.
+pub fn check_socket(socket: &Path) -> Result<(), UserError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let dir = socket.parent().unwrap_or(Path::new("/"));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let refuse = |what: String| {
+        UserError::usage(format!(
+            "tmux socket {}: {what}; orch talks only to a socket in a folder of your own: set ORCH_TMUX_SOCKET to a path in one (e.g. under $XDG_RUNTIME_DIR), or unset it",
+            socket.display()
+        ))
+    };
+    match private_dir(dir) {
+        Ok(()) => {}
+        Err(why) => return Err(refuse(format!("its folder {} {why}", dir.display()))),
+    }
+    match std::fs::symlink_metadata(socket) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(refuse(format!("cannot check it: {e}"))),
+        Ok(m) if m.file_type().is_symlink() => Err(refuse("it is a symbolic link".into())),
+        Ok(m) if !m.file_type().is_socket() => Err(refuse("it is not a socket".into())),
+        Ok(m) if m.uid() != nix::unistd::getuid().as_raw() => Err(refuse(format!(
+            "it belongs to {}, not to you",
+            user_name(m.uid())
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Why `dir` is not a folder only the caller controls (`lstat`: a symlink is refused).
+fn private_dir(dir: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(dir).map_err(|e| format!("cannot be checked: {e}"))?;
+    if m.file_type().is_symlink() {
+        return Err("is a symbolic link".into());
+    }
+    if !m.is_dir() {
+        return Err("is not a folder".into());
+    }
+    if m.uid() != nix::unistd::getuid().as_raw() {
+        return Err(format!("belongs to {}, not to you", user_name(m.uid())));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(format!(
+            "is writable by other users (mode {:o})",
+            m.mode() & 0o7777
+        ));
+    }
+    Ok(())
+}
+
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => format!("user {} (uid {uid})", u.name),
+        _ => format!("uid {uid}"),
+    }
+}
+
+/// Where the socket goes when `$ORCH_HOME/tmux/server` is too long for a socket path and
+/// there is no usable XDG_RUNTIME_DIR: a folder under /tmp with an unpredictable name
+/// (made by mkdtemp, 0700), remembered in `$ORCH_HOME/tmux/socket-dir`. A predictable
+/// name could be made first by another user.
+fn fallback_dir(home: &Path) -> Result<PathBuf> {
+    let record = home.join("tmux").join("socket-dir");
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        let dir = PathBuf::from(text.trim());
+        if dir.is_absolute() && private_dir(&dir).is_ok() {
+            return Ok(dir);
+        }
+    }
+    create_private_dir(record.parent().expect("record has a folder"))
+        .with_context(|| format!("cannot create {}", home.join("tmux").display()))?;
+    let dir = nix::unistd::mkdtemp("/tmp/orch-XXXXXX")
+        .context("cannot create a tmux socket folder in /tmp")?;
+    crate::store::fsutil::write_atomic(&record, dir.as_os_str().as_encoded_bytes())
+        .with_context(|| format!("cannot write {}", record.display()))?;
+    Ok(dir)
 }
 
 /// Refuses a tmux older than 3.0 (orch relies on `=` exact targets and new-window

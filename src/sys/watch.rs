@@ -229,6 +229,10 @@ impl Watcher {
             return;
         }
         let dir = self.root.join(run);
+        // A linked run folder is left alone (inotify would follow the link).
+        if !crate::store::is_real_dir(&dir) {
+            return;
+        }
         let workers = dir.join("workers");
         let _ = self.add(&dir);
         let _ = self.add(&workers);
@@ -449,15 +453,21 @@ impl Touched {
 
 fn inotify_backend(tx: &Sender<Msg>) -> notify::Result<Backend> {
     let tx = tx.clone();
-    let w = notify::recommended_watcher(move |r| {
-        let _ = tx.send(Msg::Fs(r));
-    })?;
+    // notify follows links by default; a linked run folder in runs/ is left alone.
+    let w = RecommendedWatcher::new(
+        move |r| {
+            let _ = tx.send(Msg::Fs(r));
+        },
+        notify::Config::default().with_follow_symlinks(false),
+    )?;
     Ok(Backend::Inotify(w))
 }
 
 fn poll_backend(tx: &Sender<Msg>, every: Duration) -> Result<Backend> {
     let tx = tx.clone();
-    let config = notify::Config::default().with_poll_interval(every);
+    let config = notify::Config::default()
+        .with_poll_interval(every)
+        .with_follow_symlinks(false);
     let w = PollWatcher::new(
         move |r| {
             let _ = tx.send(Msg::Fs(r));

@@ -9,4 +9,5 @@ mod hostile;
 mod merge;
 mod patterns;
 mod recovery;
+mod security;
 mod watch;

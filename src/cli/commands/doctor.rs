@@ -41,16 +41,32 @@ const MIN_FREE_BYTES: u64 = 100 << 20;
 
 pub fn run(args: DoctorArgs) -> Result<i32> {
     let mut checks = vec![check_tmux(), check_codex()];
+    // Opening the home tightens a loose one; say what it was.
+    let mode_before = Home::locate().ok().and_then(|r| mode_of(&r));
     match Home::from_env() {
         Ok(home) => {
-            checks.push(check_home_mode(&home.root));
+            checks.push(match mode_before {
+                Some(m) if m & 0o077 != 0 && mode_of(&home.root).is_some_and(|n| n & 0o077 == 0) => ok(
+                    "orch home",
+                    format!(
+                        "{} was mode {m:o}, readable by other users; orch made it 0700 (private)",
+                        home.root.display()
+                    ),
+                ),
+                _ => check_home_mode(&home.root),
+            });
             checks.push(check_space(&home.root));
-            if let Ok(t) = Tmux::for_home(&home.root) {
-                checks.push(check_home_mode_named(
+            checks.push(match Tmux::for_home(&home.root) {
+                Ok(t) => check_home_mode_named(
                     "tmux socket",
                     t.socket.parent().unwrap_or(Path::new("/")),
-                ));
-            }
+                ),
+                Err(e) => problem(
+                    "tmux socket",
+                    format!("{e:#}"),
+                    "point ORCH_TMUX_SOCKET at a path in a folder only you own (e.g. under $XDG_RUNTIME_DIR), or unset it",
+                ),
+            });
             checks.extend(check_records(&home));
         }
         Err(e) => checks.push(problem(
@@ -136,6 +152,13 @@ fn check_codex() -> Check {
             ),
         },
     }
+}
+
+fn mode_of(dir: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(dir)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o7777)
 }
 
 fn check_home_mode(root: &Path) -> Check {
@@ -246,7 +269,7 @@ fn check_logind() -> Check {
     }
 }
 
-/// Records that fail to parse, half-made workers, and orphaned processes.
+/// Records that fail to parse, half-made workers, orphaned processes, links in runs/.
 fn check_records(home: &Home) -> Vec<Check> {
     let mut out = Vec::new();
     let ids = match home.run_ids() {
@@ -263,6 +286,20 @@ fn check_records(home: &Home) -> Vec<Check> {
         activity: false,
         ..ViewOptions::default()
     };
+    for name in home.linked_runs() {
+        let link = home.runs_dir().join(&name);
+        out.push(problem(
+            "records",
+            format!(
+                "{} is a symbolic link: orch leaves it alone (never reads, locks or removes through it)",
+                link.display()
+            ),
+            format!(
+                "move the folder it points to into {} in its place, or remove the link",
+                home.runs_dir().display()
+            ),
+        ));
+    }
     let mut workers = 0;
     for id in &ids {
         let run = home.run(id);

@@ -6,7 +6,8 @@
 //! holds the run lock, and every spawn writes a worker's folder under that lock, so an
 //! incomplete worker seen under it belongs to a spawn that died; run folders without
 //! run.json older than a minute (a run being made has none for a moment, unlocked).
-//! Kept, with a line saying why: damaged records, pending retries, orphaned processes.
+//! Kept, with a line saying why: damaged records, pending retries, orphaned processes,
+//! and symbolic links in runs/ (never followed: nothing is created or removed through one).
 
 use std::time::Duration;
 
@@ -31,6 +32,12 @@ pub fn run(args: GcArgs) -> Result<i32> {
     let mut acted = 0;
     for id in home.run_ids()? {
         acted += gc.run(&home.run(&id))?;
+    }
+    for name in home.linked_runs() {
+        println!(
+            "left alone {}: a symbolic link (orch never follows links in runs/)",
+            home.runs_dir().join(&name).display()
+        );
     }
     if acted == 0 {
         println!("nothing to remove");

@@ -3,13 +3,14 @@
 
 use std::collections::BTreeMap;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use crate::cli::args::RunArgs;
 use crate::content::pipeline::{self, PlannedWorker};
 use crate::content::share::Share;
 use crate::model::error::UserError;
 use crate::ops::spawn::CodexSettings;
+use crate::ops::trust::{self, Origin};
 use crate::store::fsutil::write_json;
 use crate::store::{Home, StageRecord};
 
@@ -25,18 +26,54 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     let home = Home::from_env()?;
     let share = Share::new(&home.root);
-    let source = share
-        .pipeline_path(&args.pipeline)
-        .map_err(|e| UserError::usage(e.to_string()))?;
+    let source = share.pipeline_path(&args.pipeline).map_err(|e| {
+        // A file of that name here is never read by name (it could replace a shipped
+        // pipeline); say how to run it on purpose.
+        let hint = if std::path::Path::new(&args.pipeline).is_file() {
+            format!(
+                "; a file {0} is in this folder: run it as ./{0} if you mean it",
+                args.pipeline
+            )
+        } else {
+            String::new()
+        };
+        UserError::usage(format!("{e}{hint}"))
+    })?;
+    let origin = Origin::of(&args.pipeline, &source, &share);
+    let loaded_from = format!("loaded from: {}", origin.describe(&home.root));
     let mut plan = pipeline::load_source(&source, &vars, &share)
         .map_err(|e| UserError::usage(e.to_string()))?;
     if args.max_parallel.is_some() {
         plan.max_parallel = args.max_parallel;
     }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let reaching = if origin.needs_trust() {
+        trust::reaching_out(&plan.workers, &trust::working_tree(&cwd))
+    } else {
+        Vec::new()
+    };
     if args.dry_run {
+        println!("{loaded_from}");
+        for r in &reaching {
+            let allowed = if args.trust_pipeline {
+                "allowed by --trust-pipeline"
+            } else {
+                "needs --trust-pipeline"
+            };
+            println!("{allowed}: {r}");
+        }
         print!("{}", plan.dry_run_text());
         return Ok(0);
     }
+    if !reaching.is_empty() && !args.trust_pipeline {
+        return Err(UserError::usage(format!(
+            "pipeline {} {}; a pipeline file's word is not enough for that: check the file, then run it again with --trust-pipeline",
+            source,
+            reaching.join("; ")
+        ))
+        .into());
+    }
+    eprintln!("orch: pipeline {loaded_from}");
     spawn::check_tools()?;
     let workers = dependency_order(&plan.workers);
     for w in &workers {
