@@ -69,6 +69,10 @@
 //!                             lifecycle::writer): held by the one writing worker's
 //!                             wrapper for its attempt; holds the tree's path as text
 //!                             (plain write, unsynced, for a person looking).
+//!   changes/<run>             an empty file per run whose mtime lifecycle::transition
+//!                             sets after every transition of one of its workers, so a
+//!                             watcher hears of a change in any run through one folder
+//!                             (sys::watch). [utimensat, unsynced]
 //!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
 //!                             read and rewritten under watch/delivered.lock. [A]
 //!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
