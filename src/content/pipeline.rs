@@ -55,15 +55,13 @@ use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use std::sync::LazyLock;
-
-use regex::Regex;
 use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
 use crate::content::pack::{self, PackError};
-use crate::content::share::{self, Prompt, Share, ShareError};
+use crate::content::share::{self, Share, ShareError};
+use crate::content::template::{self, ITEM, ITEMS, Prompt};
 
 use crate::model::Sandbox;
 
@@ -74,10 +72,6 @@ pub const MAX_STAGES: usize = 6;
 /// window, and a list longer than this is more likely a mistake (a glob that matched too
 /// much) than a plan.
 pub const MAX_EACH: usize = 20;
-
-/// The tags an `each` worker defines: its own item, and the whole list.
-const ITEM: &str = "item";
-const ITEMS: &str = "items";
 
 /// A place in a pipeline file, shown as `file:line`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -301,41 +295,12 @@ pub fn load_source(
     expander.load(raw, share, source.name())
 }
 
-/// Replaces each `{{out:LABEL}}` in a rendered prompt with `path_of(LABEL)` — typically
-/// the path of that worker's final-message file, known once the run exists.
-pub fn fill_outputs(prompt: &str, path_of: impl Fn(&str) -> String) -> String {
-    static OUT: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"\{\{\s*out:\s*([^}\s]+)\s*\}\}").expect("valid regex"));
-    OUT.replace_all(prompt, |c: &regex::Captures| path_of(&c[1]))
-        .into_owned()
-}
+pub use crate::content::template::fill_outputs;
 
 /// Whether `label` is a valid worker label: 1-64 of `[A-Za-z0-9._-]`, not starting with
 /// `-` or `.` (labels become file names, tmux window names and command-line arguments).
 pub fn valid_label(label: &str) -> bool {
     crate::model::names::validate_label(label).is_ok()
-}
-
-fn is_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-/// The `{{name}}` tags in `text`: (byte offset, name), in order.
-fn tags(text: &str) -> Vec<(usize, &str)> {
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(start) = text[at..].find("{{").map(|i| at + i) {
-        let Some(end) = text[start + 2..].find("}}").map(|i| start + 2 + i) else {
-            break;
-        };
-        found.push((start, text[start + 2..end].trim()));
-        at = end + 2;
-    }
-    found
 }
 
 fn merge_vars(
@@ -362,10 +327,9 @@ fn merge_vars(
     }
     let mut known: BTreeSet<&str> = raw.vars.keys().map(String::as_str).collect();
     known.extend(
-        tags(file.text)
-            .into_iter()
-            .map(|(_, n)| n)
-            .filter(|n| is_var_name(n) && ![ITEM, ITEMS].contains(n)),
+        template::tags(file.text)
+            .filter_map(|t| t.var())
+            .filter(|n| ![ITEM, ITEMS].contains(n)),
     );
     for (name, value) in given {
         if !known.contains(name.as_str()) {
@@ -460,41 +424,33 @@ impl Expander<'_> {
 
     /// `{{var}}` substitution; `{{out:…}}` and other non-variable tags stay as they are.
     fn subst(&self, value: &Spanned<String>) -> Result<String, PipelineError> {
-        let text = value.get_ref();
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (start, name) in tags(text) {
-            if !is_var_name(name) {
-                continue;
-            }
-            let v = match (name, self.each) {
+        let (vars, each) = (self.vars, self.each);
+        template::substitute(value.get_ref(), |tag| {
+            let Some(name) = tag.var() else {
+                return Ok(None);
+            };
+            Ok(Some(match (name, each) {
                 (ITEM, Some((item, _))) => item,
                 (ITEMS, Some((_, items))) => items,
                 (ITEM | ITEMS, None) => {
                     return Err(PipelineError::Invalid {
-                        at: self.file.line_in(value, start),
+                        at: self.file.line_in(value, tag.start),
                         message: format!(
                             "`{{{{{name}}}}}` is only set in a worker with `each = \"...\"`; add `each` to this worker or remove `{{{{{name}}}}}`"
                         ),
                     });
                 }
-                _ => match self.vars.get(name) {
+                _ => match vars.get(name) {
                     Some(v) => v.as_str(),
                     None => {
                         return Err(PipelineError::UndefinedVar {
-                            at: self.file.line_in(value, start),
+                            at: self.file.line_in(value, tag.start),
                             name: name.to_string(),
                         });
                     }
                 },
-            };
-            let end = start + text[start..].find("}}").unwrap_or(0) + 2;
-            out.push_str(&text[at..start]);
-            out.push_str(v);
-            at = end;
-        }
-        out.push_str(&text[at..]);
-        Ok(out)
+            }))
+        })
     }
 
     fn subst_opt(&self, value: Option<&Spanned<String>>) -> Result<Option<String>, PipelineError> {
@@ -639,9 +595,9 @@ impl Expander<'_> {
             for w in &stage.get_ref().worker {
                 let Some(each) = &w.each else { continue };
                 let at = self.at(each.span());
-                if let Some((_, name)) = tags(each.get_ref())
-                    .into_iter()
-                    .find(|(_, n)| [ITEM, ITEMS].contains(n))
+                if let Some(name) = template::tags(each.get_ref())
+                    .map(|t| t.name)
+                    .find(|n| [ITEM, ITEMS].contains(n))
                 {
                     return Err(PipelineError::Invalid {
                         at,
@@ -668,10 +624,9 @@ impl Expander<'_> {
                     items.push(item.to_string());
                 }
                 if items.is_empty() {
-                    let hint = tags(each.get_ref())
-                        .into_iter()
-                        .find(|(_, n)| is_var_name(n))
-                        .map(|(_, n)| format!(", e.g. --var {n}=src/a/,src/b/"))
+                    let hint = template::tags(each.get_ref())
+                        .find_map(|t| t.var())
+                        .map(|n| format!(", e.g. --var {n}=src/a/,src/b/"))
                         .unwrap_or_default();
                     return Err(PipelineError::Invalid {
                         at,
@@ -782,7 +737,7 @@ impl Expander<'_> {
                 message: format!("worker `{}` has an empty task", w.label.get_ref()),
             });
         }
-        let prompt = share::render(
+        let prompt = template::render(
             &template,
             &Prompt {
                 task,
@@ -800,8 +755,8 @@ impl Expander<'_> {
         let model = self.subst_opt(w.model.as_ref().or(raw.model.as_ref()))?;
 
         let mut inputs: Vec<String> = Vec::new();
-        for (_, tag) in tags(w.task.get_ref()) {
-            let Some(label) = tag.strip_prefix("out:").map(str::trim) else {
+        for tag in template::tags(w.task.get_ref()) {
+            let Some(label) = tag.out_label() else {
                 continue;
             };
             let named = match families.get(label) {
@@ -850,7 +805,7 @@ impl Expander<'_> {
             }
             Err(source) => return Err(PipelineError::Read { at, path, source }),
         };
-        share::check_template(&text).map_err(|problem| PipelineError::Share {
+        template::check(&text).map_err(|problem| PipelineError::Share {
             at,
             source: ShareError::BadTemplate {
                 origin: path.display().to_string(),
@@ -1237,14 +1192,6 @@ name = "b"
             e.starts_with("p.toml:18: `{{out:r1}}`: worker `fix` does not wait for `r1`"),
             "{e}"
         );
-    }
-
-    #[test]
-    fn fill_outputs_replaces_references() {
-        let filled = fill_outputs("read {{out:r1}} and {{ out:r2 }}.", |l| {
-            format!("/runs/x/{l}.md")
-        });
-        assert_eq!(filled, "read /runs/x/r1.md and /runs/x/r2.md.");
     }
 
     #[test]
