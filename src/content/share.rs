@@ -7,6 +7,8 @@
 //! 2. `$ORCH_SHARE_DIR`,
 //! 3. `<exe dir>/../share/orch`, then `<exe dir>/../share` (packaged installs),
 //! 4. the copies compiled into the binary, so `cargo install` works with no share dir.
+//!
+//! This module only finds files; filling a template in is `content::template`'s job.
 
 use std::collections::BTreeSet;
 use std::fmt;
