@@ -1,6 +1,7 @@
 //! User-editable text: the shipped and user templates, lenses and schema (`share`),
-//! context packs, and pipelines.
+//! the one template engine that fills them in (`template`), context packs, and pipelines.
 
 pub mod pack;
 pub mod pipeline;
 pub mod share;
+pub mod template;

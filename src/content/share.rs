@@ -7,6 +7,8 @@
 //! 2. `$ORCH_SHARE_DIR`,
 //! 3. `<exe dir>/../share/orch`, then `<exe dir>/../share` (packaged installs),
 //! 4. the copies compiled into the binary, so `cargo install` works with no share dir.
+//!
+//! This module only finds files; filling a template in is `content::template`'s job.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,17 +16,14 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::model::Sandbox;
+use crate::content::template;
+pub use crate::content::template::{Lens, Prompt};
 
 /// The shipped worker roles, in the order they are usually listed.
 pub const ROLES: &[&str] = &["reviewer", "researcher", "implementer", "verifier", "scout"];
 
 /// The first line of every shipped template's worker preamble.
 pub const PREAMBLE_MARKER: &str = "CONTEXT: WORKER";
-
-/// The placeholders a template may use; `{{#name}}…{{/name}}` keeps its body only when
-/// `name` is non-empty.
-pub const PLACEHOLDERS: &[&str] = &["task", "lens_name", "lens", "context", "sandbox"];
 
 macro_rules! embedded {
     ($($path:literal),* $(,)?) => {
@@ -81,13 +80,6 @@ pub enum ShareError {
     },
     #[error("template {origin}: {problem}")]
     BadTemplate { origin: String, problem: String },
-}
-
-/// A lens: a short focus text that narrows what a worker looks at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lens {
-    pub name: String,
-    pub text: String,
 }
 
 /// Where a pipeline comes from: a file on disk, or a copy compiled into orch.
@@ -147,15 +139,6 @@ impl fmt::Display for PipelineSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.origin())
     }
-}
-
-/// The values a template is rendered with.
-#[derive(Debug, Clone, Default)]
-pub struct Prompt {
-    pub task: String,
-    pub lens: Option<Lens>,
-    pub context: Option<String>,
-    pub sandbox: Sandbox,
 }
 
 /// The share data, found through an ordered list of directories and the compiled-in copies.
@@ -270,7 +253,7 @@ impl Share {
                 known: self.role_names().join(", "),
             });
         };
-        check_template(&text).map_err(|problem| ShareError::BadTemplate { origin, problem })?;
+        template::check(&text).map_err(|problem| ShareError::BadTemplate { origin, problem })?;
         Ok(text)
     }
 
@@ -393,117 +376,11 @@ fn is_plain_name(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\'])
 }
 
-/// One `{{…}}` tag in a template: its byte range and its trimmed inner text.
-fn next_tag(text: &str, from: usize) -> Option<(usize, usize, &str)> {
-    let start = from + text[from..].find("{{")?;
-    let end = start + 2 + text[start + 2..].find("}}")? + 2;
-    Some((start, end, text[start + 2..end - 2].trim()))
-}
-
-/// Refuses unknown placeholders and unbalanced sections, so a typo in a user's template
-/// fails at load time instead of reaching a worker as literal braces.
-pub fn check_template(text: &str) -> Result<(), String> {
-    let mut open: Vec<&str> = Vec::new();
-    let mut at = 0;
-    while let Some((_, end, tag)) = next_tag(text, at) {
-        at = end;
-        let (kind, name) = match tag.chars().next() {
-            Some(c @ ('#' | '/')) => (Some(c), tag[1..].trim()),
-            _ => (None, tag),
-        };
-        // `{{out:label}}` is filled in when the worker starts (see pipeline.rs).
-        if name.starts_with("out:") && kind.is_none() {
-            continue;
-        }
-        if !PLACEHOLDERS.contains(&name) {
-            return Err(format!(
-                "unknown placeholder `{{{{{tag}}}}}`; known: {}",
-                PLACEHOLDERS.join(", ")
-            ));
-        }
-        match kind {
-            Some('#') => open.push(name),
-            Some(_) if open.pop() != Some(name) => {
-                return Err(format!(
-                    "`{{{{/{name}}}}}` closes a section that is not open"
-                ));
-            }
-            _ => {}
-        }
-    }
-    match open.last() {
-        Some(name) => Err(format!("section `{{{{#{name}}}}}` is never closed")),
-        None => Ok(()),
-    }
-}
-
-/// Renders a template: `{{name}}` becomes the value, `{{#name}}…{{/name}}` keeps its body
-/// only when the value is non-empty. A tag alone on its line takes its line break with
-/// it, so omitted sections leave no blank lines. Unknown tags (such as `{{out:label}}`)
-/// are left as they are. Values are inserted verbatim, never re-expanded.
-pub fn render(template: &str, vars: &Prompt) -> String {
-    let value = |name: &str| -> Option<String> {
-        match name {
-            "task" => Some(vars.task.trim().to_string()),
-            "lens_name" => Some(
-                vars.lens
-                    .as_ref()
-                    .map(|l| l.name.clone())
-                    .unwrap_or_default(),
-            ),
-            "lens" => Some(
-                vars.lens
-                    .as_ref()
-                    .map(|l| l.text.trim().to_string())
-                    .unwrap_or_default(),
-            ),
-            "context" => Some(vars.context.as_deref().unwrap_or("").trim().to_string()),
-            "sandbox" => Some(vars.sandbox.as_str().to_string()),
-            _ => None,
-        }
-    };
-    let mut out = String::with_capacity(template.len() + vars.task.len());
-    render_into(template, &value, &mut out);
-    out
-}
-
-fn render_into(text: &str, value: &dyn Fn(&str) -> Option<String>, out: &mut String) {
-    let mut at = 0;
-    while let Some((start, end, tag)) = next_tag(text, at) {
-        out.push_str(&text[at..start]);
-        at = end;
-        if let Some(name) = tag.strip_prefix('#').map(str::trim) {
-            let body_start = skip_newline(text, end);
-            let close = format!("{{{{/{name}}}}}");
-            let Some(close_at) = text[body_start..].find(&close).map(|i| body_start + i) else {
-                // Unbalanced: check_template refuses these; render keeps the text.
-                out.push_str(&text[start..end]);
-                continue;
-            };
-            if value(name).is_some_and(|v| !v.is_empty()) {
-                render_into(&text[body_start..close_at], value, out);
-            }
-            at = skip_newline(text, close_at + close.len());
-        } else if let Some(v) = value(tag) {
-            out.push_str(&v);
-        } else {
-            out.push_str(&text[start..end]);
-        }
-    }
-    out.push_str(&text[at..]);
-}
-
-fn skip_newline(text: &str, at: usize) -> usize {
-    if text[at..].starts_with('\n') {
-        at + 1
-    } else {
-        at
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::content::template::render;
+    use crate::model::Sandbox;
 
     fn prompt(lens: Option<Lens>, context: Option<&str>) -> Prompt {
         Prompt {
@@ -583,33 +460,6 @@ mod tests {
     }
 
     #[test]
-    fn render_omits_empty_sections_cleanly() {
-        let t = "A\n{{#lens}}\nLENS: {{lens_name}}\n{{lens}}\n\n{{/lens}}\n{{#context}}\nCTX:\n{{context}}\n\n{{/context}}\nTASK: {{task}} ({{sandbox}})\n";
-        assert_eq!(
-            render(t, &prompt(None, None)),
-            "A\nTASK: Review src/a.rs. (read-only)\n"
-        );
-        let lens = Lens {
-            name: "tests".into(),
-            text: "Gaps.".into(),
-        };
-        assert_eq!(
-            render(t, &prompt(Some(lens), Some("## Goal\nx\n"))),
-            "A\nLENS: tests\nGaps.\n\nCTX:\n## Goal\nx\n\nTASK: Review src/a.rs. (read-only)\n"
-        );
-    }
-
-    #[test]
-    fn render_does_not_reexpand_values_and_keeps_unknown_tags() {
-        let mut p = prompt(None, None);
-        p.task = "say {{sandbox}}; read {{out:scout}}".into();
-        assert_eq!(
-            render("{{task}}", &p),
-            "say {{sandbox}}; read {{out:scout}}"
-        );
-    }
-
-    #[test]
     fn shipped_templates_render_without_leftover_tags() {
         let share = Share::from_roots(vec![]);
         for role in ROLES {
@@ -621,18 +471,6 @@ mod tests {
             );
             assert!(!out.contains("LENS:"), "{role}");
         }
-    }
-
-    #[test]
-    fn check_template_catches_typos() {
-        assert!(check_template("{{task}} {{#lens}}{{lens}}{{/lens}} {{out:x}}").is_ok());
-        assert!(check_template("{{tsak}}").unwrap_err().contains("tsak"));
-        assert!(
-            check_template("{{#lens}}x")
-                .unwrap_err()
-                .contains("never closed")
-        );
-        assert!(check_template("{{/lens}}").is_err());
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub fn compose_prompt(
         let template = share.template(role).map_err(|e| {
             UserError::usage(format!("{e} (or pass --raw to send the prompt as is)"))
         })?;
-        return Ok(crate::content::share::render(&template, &vars));
+        return Ok(crate::content::template::render(&template, &vars));
     }
     let mut text = vars.task.clone();
     if let Some(l) = &vars.lens {
