@@ -56,6 +56,29 @@ fn fixture_grouping_precision_and_recall() {
     assert!(total.recall() >= 0.9, "recall {total:?}");
 }
 
+/// The tuning half of the quote-truth fixtures (`tests/fixtures/merge/tune`) meets the
+/// targets. The held-out half is scored only by `cargo bench --bench merge`.
+#[test]
+fn tune_set_meets_the_targets() {
+    let mut total = eval::Eval::default();
+    total.cases = 0;
+    for case in eval::load_set("tune") {
+        let report = merge::merge(&case.input, &MergeOptions::default());
+        let e = eval::evaluate(&report, &case.truth);
+        eprintln!(
+            "{}: {:?} missing {:?} same-line merged {} top3 {}",
+            case.name, e.pairs, e.missing, e.same_line_merged, e.top3_right
+        );
+        total.add(&e);
+    }
+    eprintln!("total {:?}", total.pairs);
+    assert!(total.pairs.precision() >= 0.95, "precision {:?}", total.pairs);
+    assert!(total.pairs.recall() >= 0.9, "recall {:?}", total.pairs);
+    assert_eq!(total.missing, Vec::<String>::new(), "findings missing from the ranked list");
+    assert_eq!(total.same_line_merged, 0, "distinct same-line defects merged");
+    assert_eq!(total.top3_cases_right, total.cases, "cases with the top three right");
+}
+
 #[test]
 fn fixture_output_is_independent_of_worker_order() {
     for case in eval::load_cases() {

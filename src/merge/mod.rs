@@ -21,7 +21,7 @@
 pub mod digest;
 pub mod group;
 pub mod location;
-pub mod parse;
+pub mod read;
 mod render;
 pub mod severity;
 
@@ -333,14 +333,14 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
 
     // Workers with another role (an implementer in a review → verify chain) are not
     // mined for findings; their message is kept whole as a note.
-    let parsed: Vec<parse::Parsed> = included
+    let parsed: Vec<read::Parsed> = included
         .iter()
         .map(|w| {
             let text = w.text.as_deref().unwrap_or("");
             if is_reviewer_role(w.role.as_deref()) {
-                parse::parse_message(text)
+                read::parse_message(text)
             } else {
-                parse::Parsed {
+                read::Parsed {
                     findings: Vec::new(),
                     note: text.trim().to_string(),
                 }
