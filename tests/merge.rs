@@ -72,11 +72,25 @@ fn tune_set_meets_the_targets() {
         total.add(&e);
     }
     eprintln!("total {:?}", total.pairs);
-    assert!(total.pairs.precision() >= 0.95, "precision {:?}", total.pairs);
+    assert!(
+        total.pairs.precision() >= 0.95,
+        "precision {:?}",
+        total.pairs
+    );
     assert!(total.pairs.recall() >= 0.9, "recall {:?}", total.pairs);
-    assert_eq!(total.missing, Vec::<String>::new(), "findings missing from the ranked list");
-    assert_eq!(total.same_line_merged, 0, "distinct same-line defects merged");
-    assert_eq!(total.top3_cases_right, total.cases, "cases with the top three right");
+    assert_eq!(
+        total.missing,
+        Vec::<String>::new(),
+        "findings missing from the ranked list"
+    );
+    assert_eq!(
+        total.same_line_merged, 0,
+        "distinct same-line defects merged"
+    );
+    assert_eq!(
+        total.top3_cases_right, total.cases,
+        "cases with the top three right"
+    );
 }
 
 #[test]

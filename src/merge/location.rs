@@ -210,6 +210,99 @@ fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
     })
 }
 
+/// Gives one spelling to the paths of a run that name one file: `stripe.py`,
+/// `app/webhooks/stripe.py` and `/home/dev/shop/app/webhooks/stripe.py` are one file
+/// when one is a suffix of the other (whole components) and the shorter one matches
+/// no other file of the run. The spelling kept is the longest relative one.
+pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
+    let mut locs: Vec<&'a mut Location> = locations.filter(|l| !is_url(&l.path)).collect();
+    let mut paths: Vec<String> = locs.iter().map(|l| l.path.clone()).collect();
+    paths.sort();
+    paths.dedup();
+    let suffix_of = |short: &str, long: &str| {
+        short != long && long.ends_with(&format!("/{}", short.trim_start_matches('/')))
+    };
+    let mut class: Vec<usize> = (0..paths.len()).collect();
+    fn root(c: &mut [usize], mut x: usize) -> usize {
+        while c[x] != x {
+            x = c[x];
+        }
+        x
+    }
+    for (i, short) in paths.iter().enumerate() {
+        let longer: Vec<usize> = (0..paths.len())
+            .filter(|&j| suffix_of(short, &paths[j]))
+            .collect();
+        // `stripe.py` with both `app/stripe.py` and `lib/stripe.py` in the run is ambiguous.
+        let one_chain = longer.iter().all(|&a| {
+            longer.iter().all(|&b| {
+                a == b || suffix_of(&paths[a], &paths[b]) || suffix_of(&paths[b], &paths[a])
+            })
+        });
+        if one_chain {
+            for j in longer {
+                let (ri, rj) = (root(&mut class, i), root(&mut class, j));
+                class[ri.max(rj)] = ri.min(rj);
+            }
+        }
+    }
+    // Relative before absolute; the longest relative, the shortest absolute.
+    let better = |p: &String| {
+        (
+            !p.starts_with('/'),
+            if p.starts_with('/') {
+                usize::MAX - p.len()
+            } else {
+                p.len()
+            },
+        )
+    };
+    let mut best: std::collections::HashMap<usize, usize> = Default::default();
+    for i in 0..paths.len() {
+        let r = root(&mut class, i);
+        let e = best.entry(r).or_insert(i);
+        if better(&paths[i]) > better(&paths[*e]) {
+            *e = i;
+        }
+    }
+    for l in locs.iter_mut() {
+        if let Ok(i) = paths.binary_search(&l.path) {
+            let r = root(&mut class, i);
+            l.path = paths[best[&r]].clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_name_one_file_when_unambiguous() {
+        let mut ls = vec![
+            Location::new("stripe.py", Some(32), None),
+            Location::new("app/webhooks/stripe.py", Some(31), Some(33)),
+            Location::new("/home/dev/shop/app/webhooks/stripe.py", Some(58), Some(70)),
+            Location::new("views.py", None, None),
+            Location::new("a/views.py", None, None),
+            Location::new("c/views.py", None, None),
+        ];
+        canonicalize(ls.iter_mut());
+        let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "app/webhooks/stripe.py",
+                "app/webhooks/stripe.py",
+                "app/webhooks/stripe.py",
+                "views.py",
+                "a/views.py",
+                "c/views.py"
+            ]
+        );
+    }
+}
+
 /// Parses a location given on its own (a JSON field, a `Location:` line).
 pub fn parse(text: &str) -> Option<Location> {
     find(text, None).map(|f| f.location)
@@ -241,11 +334,17 @@ mod tests {
             ("./src/a.rs:3", "src/a.rs:3"),
             ("main.rs:9", "main.rs:9"),
             ("only the file Cargo.toml", "Cargo.toml"),
-            ("### templates/profile.html (12)", "templates/profile.html:12"),
+            (
+                "### templates/profile.html (12)",
+                "templates/profile.html:12",
+            ),
             ("app/views.py (41-47)", "app/views.py:41-47"),
             ("b/src/hooks/use.ts:18-24", "src/hooks/use.ts:18-24"),
             ("/home/dev/shop/app/x.py:3", "/home/dev/shop/app/x.py:3"),
-            ("see https://docs.rs/notify/latest/notify/#known-problems.", "https://docs.rs/notify/latest/notify/#known-problems"),
+            (
+                "see https://docs.rs/notify/latest/notify/#known-problems.",
+                "https://docs.rs/notify/latest/notify/#known-problems",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(loc(text).as_deref(), Some(want), "{text}");
@@ -254,11 +353,7 @@ mod tests {
 
     #[test]
     fn not_locations() {
-        for text in [
-            "e.g. this",
-            "version 1.2.3",
-            "i.e. no",
-        ] {
+        for text in ["e.g. this", "version 1.2.3", "i.e. no"] {
             assert_eq!(loc(text), None, "{text}");
         }
     }

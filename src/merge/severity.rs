@@ -25,7 +25,7 @@ impl Severity {
         Severity::Info,
     ];
 
-    fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Severity::Critical => 4,
             Severity::High => 3,

@@ -255,7 +255,10 @@ fn same_place(a: &str, b: &str) -> bool {
         match s.rsplit_once(':') {
             Some((p, l)) if l.chars().next().is_some_and(|c| c.is_ascii_digit()) => {
                 let (x, y) = l.split_once('-').unwrap_or((l, l));
-                (p.to_string(), Some((x.parse().unwrap(), y.parse().unwrap())))
+                (
+                    p.to_string(),
+                    Some((x.parse().unwrap(), y.parse().unwrap())),
+                )
             }
             _ => (s.to_string(), None),
         }
@@ -315,7 +318,9 @@ pub fn evaluate(report: &Report, truth: &[QuoteFinding]) -> Eval {
     let mut predicted = Vec::new();
     let mut actual = Vec::new();
     for (ti, t) in truth.iter().enumerate() {
-        let ids: Vec<String> = (0..t.members.len()).map(|mi| format!("{ti}.{mi}")).collect();
+        let ids: Vec<String> = (0..t.members.len())
+            .map(|mi| format!("{ti}.{mi}"))
+            .collect();
         actual.push(ids);
         for (mi, (w, q)) in t.members.iter().enumerate() {
             if !found.contains_key(&(ti, mi)) {

@@ -22,7 +22,9 @@ fn as_heading(line: &str) -> Option<String> {
     };
     let f = location::find(rest, None)?;
     let outside = format!("{}{}", &rest[..f.span.0], &rest[f.span.1..]);
-    let alone = outside.trim_matches(|c: char| c == '`' || c.is_whitespace()).is_empty();
+    let alone = outside
+        .trim_matches(|c: char| c == '`' || c.is_whitespace())
+        .is_empty();
     (alone && f.location.start_line.is_some()).then(|| format!("#### {marker}{}", f.location))
 }
 
@@ -52,6 +54,10 @@ mod tests {
         assert_eq!(rewrite("**`./src/a.ts:9`**"), "#### src/a.ts:9");
         assert_eq!(rewrite("**[high] db/m.sql:5**"), "#### [high] db/m.sql:5");
         assert_eq!(rewrite("**Title with words**"), "**Title with words**");
-        assert_eq!(rewrite("**src/a.rs**"), "**src/a.rs**", "a file alone is a file heading");
+        assert_eq!(
+            rewrite("**src/a.rs**"),
+            "**src/a.rs**",
+            "a file alone is a file heading"
+        );
     }
 }

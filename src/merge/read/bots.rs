@@ -33,12 +33,13 @@ static TAGS: LazyLock<Regex> = LazyLock::new(|| {
 static RANGE_LINE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*`(\d+)(?:\s*-\s*(\d+))?`\s*:\s*(?:\*\*(.*?)\*\*)?\s*(.*)$").unwrap()
 });
-static RABBIT_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*_([^_|]+)_(?:\s*\|\s*_([^_|]+)_)?\s*$").unwrap()
-});
+static RABBIT_LABEL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*_([^_|]+)_(?:\s*\|\s*_([^_|]+)_)?\s*$").unwrap());
 static GEMINI_BADGE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*!\[(critical|high|medium|low)[^\]]*\]\(https?://[^)]*codereviewagent[^)]*\)\s*$")
-        .unwrap()
+    Regex::new(
+        r"(?i)^\s*!\[(critical|high|medium|low)[^\]]*\]\(https?://[^)]*codereviewagent[^)]*\)\s*$",
+    )
+    .unwrap()
 });
 static CODEX_BADGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^\s*\*\*(?:<sub>)*!\[(P[0-3]) Badge\]\([^)]*\)(?:</sub>)*\s*(.*?)\*\*\s*$")
@@ -139,7 +140,11 @@ pub(super) fn rewrite(text: &str) -> String {
             };
             let title = c.get(3).map_or("", |m| m.as_str());
             let rest = c.get(4).map_or("", |m| m.as_str());
-            out.push(format!("#### {path}:{range} — {title} {rest}").trim_end().to_string());
+            out.push(
+                format!("#### {path}:{range} — {title} {rest}")
+                    .trim_end()
+                    .to_string(),
+            );
             continue;
         }
         if let Some(c) = RABBIT_LABEL.captures(line)
@@ -174,7 +179,10 @@ pub(super) fn rewrite(text: &str) -> String {
         if let Some(sev) = pending_severity.take() {
             if stripped.trim_start().starts_with("**") {
                 // A bold location block follows the badge: give it the severity.
-                out.push(format!("**[{sev}] {}", stripped.trim_start().trim_start_matches("**")));
+                out.push(format!(
+                    "**[{sev}] {}",
+                    stripped.trim_start().trim_start_matches("**")
+                ));
                 continue;
             }
             out.push(format!("Severity: {sev}"));
@@ -204,13 +212,19 @@ mod tests {
         let r = rewrite(t);
         assert!(r.contains("## Nitpick comments\n"), "{r}");
         assert!(r.contains("### src/a.rs\n"), "{r}");
-        assert!(r.contains("#### src/a.rs:14-16 — Name the constant."), "{r}");
+        assert!(
+            r.contains("#### src/a.rs:14-16 — Name the constant."),
+            "{r}"
+        );
         assert!(!r.contains("<details>"), "{r}");
     }
 
     #[test]
     fn coderabbit_label_and_gemini_badge_give_severity() {
-        assert_eq!(rewrite("_⚠️ Potential issue_ | _🔴 Critical_"), "Severity: Critical");
+        assert_eq!(
+            rewrite("_⚠️ Potential issue_ | _🔴 Critical_"),
+            "Severity: Critical"
+        );
         let g = rewrite(
             "![high](https://www.gstatic.com/codereviewagent/high-priority.svg)\n\n**a.py:5**\n",
         );
@@ -222,7 +236,10 @@ mod tests {
         let r = rewrite(
             "`src/a.rs` lines 8-9\n\n**<sub><sub>![P1 Badge](https://img.shields.io/badge/P1-orange?style=flat)</sub></sub>  Evict first**\n\nBody.\n\nUseful? React with 👍 / 👎.\n",
         );
-        assert!(r.contains("#### [P1] `src/a.rs` lines 8-9 — Evict first"), "{r}");
+        assert!(
+            r.contains("#### [P1] `src/a.rs` lines 8-9 — Evict first"),
+            "{r}"
+        );
         assert!(!r.contains("Useful?"), "{r}");
     }
 

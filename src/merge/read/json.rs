@@ -140,7 +140,12 @@ pub(super) fn json_location(o: &serde_json::Map<String, Value>) -> Option<Locati
         })
     };
     let range = o.get("line_range").and_then(Value::as_object);
-    let in_range = |k: &str| range.and_then(|r| r.get(k)).and_then(Value::as_u64).map(|n| n as u32);
+    let in_range = |k: &str| {
+        range
+            .and_then(|r| r.get(k))
+            .and_then(Value::as_u64)
+            .map(|n| n as u32)
+    };
     let start = n(&["start_line", "line", "start", "line_start"]).or_else(|| in_range("start"));
     let end = n(&["end_line", "end", "line_end"]).or_else(|| in_range("end"));
     if start.is_none()

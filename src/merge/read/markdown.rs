@@ -1,10 +1,10 @@
 //! The structural reader: list items and heading-per-finding blocks, after the
 //! format readers have rewritten what they recognise into that shape.
 
-use super::list::{segment, Block, Item};
+use super::Parsed;
+use super::list::{Block, Item, segment};
 use super::markers::*;
 use super::template::to_finding;
-use super::Parsed;
 
 pub(super) fn is_container_only(note: &str) -> bool {
     note.lines().all(|l| {
@@ -20,9 +20,16 @@ pub(super) fn is_container_only(note: &str) -> bool {
 /// A list item that says there is nothing to report.
 fn says_nothing_wrong(it: &Item) -> bool {
     let h = it.head.to_lowercase();
-    ["nothing to report", "no issues", "no findings", "looks good", "lgtm", "no problems"]
-        .iter()
-        .any(|p| h.contains(p))
+    [
+        "nothing to report",
+        "no issues",
+        "no findings",
+        "looks good",
+        "lgtm",
+        "no problems",
+    ]
+    .iter()
+    .any(|p| h.contains(p))
 }
 
 pub(super) fn parse_markdown(text: &str) -> Parsed {

@@ -94,14 +94,12 @@ pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usi
     None
 }
 
-
 pub(super) fn strip_decoration(s: &str) -> String {
     s.replace("**", "")
         .replace("__", "")
         .trim_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '`' | '*' | '-'))
         .to_string()
 }
-
 
 pub(super) fn indent_of(line: &str) -> usize {
     line.chars()
@@ -115,15 +113,16 @@ pub(super) fn is_fence(line: &str) -> bool {
     t.starts_with("```") || t.starts_with("~~~")
 }
 
-
 pub(super) static EMPTY_BITS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"``|\[\s*\]|\*\*\s*\*\*").unwrap());
 /// `()` left where a location was cut out — but not a call's parentheses, as in
 /// "parse() unwraps", which are part of the claim.
-pub(super) static EMPTY_PARENS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(^|[^\w(])\(\s*\)").unwrap());
+pub(super) static EMPTY_PARENS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(^|[^\w(])\(\s*\)").unwrap());
 pub(super) static DANGLING_PREP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^(?:in|at|on)\s*[,:;—–-]\s*|\s+(?:in|at|on)\s*$").unwrap());
-pub(super) static SPACE_PUNCT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+([,.;:])").unwrap());
+pub(super) static SPACE_PUNCT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\s+([,.;:])").unwrap());
 pub(super) static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
 
 /// Tidies a claim after markers were cut out of it.

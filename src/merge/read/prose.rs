@@ -12,9 +12,8 @@ use super::markers::{clean_inline, cut_location, find_severity};
 use super::{Parsed, RawFinding};
 
 const DEFECT_WORDS: &[&str] = &[
-    "isn't", "is not", "aren't", "doesn't", "does not", "never", "missing", "lacks",
-    "leak", "wrong", "broken", "fails", "bug", "race", "should", "must", "unsafe",
-    "no way", "without",
+    "isn't", "is not", "aren't", "doesn't", "does not", "never", "missing", "lacks", "leak",
+    "wrong", "broken", "fails", "bug", "race", "should", "must", "unsafe", "no way", "without",
 ];
 
 fn is_defect(p: &str) -> bool {
@@ -25,7 +24,15 @@ fn is_defect(p: &str) -> bool {
 /// A short lead-in that names the paragraph's role ("Smaller thing:", "Second,").
 fn strip_lead(p: &str) -> &str {
     let lower = p.to_lowercase();
-    for lead in ["first,", "second,", "third,", "also,", "finally,", "smaller thing:", "nit:"] {
+    for lead in [
+        "first,",
+        "second,",
+        "third,",
+        "also,",
+        "finally,",
+        "smaller thing:",
+        "nit:",
+    ] {
         if lower.starts_with(lead) {
             return p[lead.len()..].trim_start();
         }
@@ -71,7 +78,8 @@ pub(super) fn read_leftovers(parsed: &mut Parsed) {
     let mut prose_review = false;
     let mut kept = Vec::new();
     for p in paragraphs {
-        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<']) && p.split_whitespace().count() >= 6;
+        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<'])
+            && p.split_whitespace().count() >= 6;
         let located = location::find(&p, None).filter(|f| f.location.start_line.is_some());
         if is_text && let Some(f) = located {
             prose_review = true;
@@ -97,9 +105,18 @@ mod tests {
         };
         read_leftovers(&mut p);
         assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
-        assert_eq!(p.findings[0].location.as_ref().unwrap().to_string(), "client/http.go:57");
-        assert_eq!(p.findings[1].claim, "the option isn't mentioned in the README.");
-        assert_eq!(p.note, "Thanks, a few thoughts.\n\nOtherwise this looks good to me.");
+        assert_eq!(
+            p.findings[0].location.as_ref().unwrap().to_string(),
+            "client/http.go:57"
+        );
+        assert_eq!(
+            p.findings[1].claim,
+            "the option isn't mentioned in the README."
+        );
+        assert_eq!(
+            p.note,
+            "Thanks, a few thoughts.\n\nOtherwise this looks good to me."
+        );
     }
 
     #[test]

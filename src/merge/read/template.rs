@@ -4,10 +4,10 @@
 
 use super::super::location::{self, Location};
 use super::super::severity::Severity;
+use super::RawFinding;
 use super::heading::*;
 use super::list::Item;
 use super::markers::*;
-use super::RawFinding;
 
 /// Evidence, fix and other key lines of an item.
 #[derive(Default)]
