@@ -201,22 +201,8 @@ pub fn stem(word: &str) -> String {
 const SYNONYMS: &[(&str, &str)] = &[
     ("check", "verif"),
     ("valid", "verif"),
-    ("unsig", "verif"),
-    ("signa", "verif"),
-    ("forge", "spoof"),
-    ("trust", "spoof"),
-    ("leak", "leak"),
-    ("leake", "leak"),
     ("relea", "leak"),
     ("delet", "remov"),
-    ("wipe", "remov"),
-    ("rm", "remov"),
-    ("rebui", "build"),
-    ("recre", "build"),
-    ("expir", "ttl"),
-    ("unbou", "cap"),
-    ("bound", "cap"),
-    ("limit", "cap"),
     ("guess", "predi"),
     ("compu", "predi"),
     ("escap", "xss"),
@@ -438,7 +424,7 @@ pub fn group(items: &[Item<'_>]) -> Vec<Vec<usize>> {
             }
             touched.sort_unstable();
             for &j in &touched {
-                if shared[j] >= FREE_MIN_COMMON {
+                if shared[j] >= FREE_MIN_COMMON || items[i].tokens == items[j].tokens {
                     consider(i, j, &mut pairs);
                 }
                 shared[j] = 0;

@@ -279,7 +279,7 @@ mod canonical_tests {
 
     #[test]
     fn suffixes_name_one_file_when_unambiguous() {
-        let mut ls = vec![
+        let mut ls = [
             Location::new("stripe.py", Some(32), None),
             Location::new("app/webhooks/stripe.py", Some(31), Some(33)),
             Location::new("/home/dev/shop/app/webhooks/stripe.py", Some(58), Some(70)),

@@ -152,8 +152,6 @@ pub(super) fn cut(s: &str, span: (usize, usize)) -> String {
     format!("{} {}", &s[..span.0], &s[span.1..])
 }
 
-/// Turns an item into a finding if it looks like one.
-
 /// Cuts a location out of a claim. Mid-sentence ("the quickstart in `docs/guide.md`
 /// (lines 45–60) assumes …") the bare path stays so the sentence still reads; at
 /// the start or end it goes entirely.

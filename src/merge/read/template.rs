@@ -99,6 +99,7 @@ pub(super) fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
     k
 }
 
+/// Turns an item into a finding if it looks like one.
 pub(super) fn to_finding(item: &Item, list_has_findings: bool) -> Option<RawFinding> {
     let ctx_path = item.ctx.path.as_deref();
     let section = item.ctx.section.unwrap_or(Section::Neutral);
@@ -133,7 +134,7 @@ pub(super) fn to_finding(item: &Item, list_has_findings: bool) -> Option<RawFind
         head = cut(&head, span);
     }
     let explicit = severity.is_some() || keys.severity.is_some();
-    let severity = severity.or(keys.severity.clone());
+    let mut severity = severity.or(keys.severity.clone());
 
     let mut location = None;
     if let Some(f) = location::find(&head, ctx_path) {
@@ -153,7 +154,11 @@ pub(super) fn to_finding(item: &Item, list_has_findings: bool) -> Option<RawFind
     let is_finding = heading_item
         || match section {
             Section::Findings => true,
-            Section::Other => explicit,
+            // In a message of plain bullets, "My notes:" introduces the findings.
+            Section::Other => {
+                explicit
+                    || (list_has_findings && item.list_id.is_some() && item.ctx.severity.is_none())
+            }
             Section::Neutral => {
                 explicit
                     || head_has_location
@@ -172,7 +177,14 @@ pub(super) fn to_finding(item: &Item, list_has_findings: bool) -> Option<RawFind
     if let Some(c) = &keys.claim {
         claim = clean_inline(&strip_markers(c, ctx_path));
     } else if claim.chars().filter(|c| c.is_alphanumeric()).count() < 3 && !other.is_empty() {
-        claim = clean_inline(&strip_markers(&other.remove(0), ctx_path));
+        let first = other.remove(0);
+        // A heading that is only a place: the severity may lead the first body line.
+        if severity.is_none()
+            && let Some((sev, raw, _)) = find_severity(&first)
+        {
+            severity = Some((sev, raw));
+        }
+        claim = clean_inline(&strip_markers(&first, ctx_path));
     }
     if claim.is_empty() {
         return None;
