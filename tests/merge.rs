@@ -30,6 +30,13 @@ fn fixture_snapshots() {
         insta::assert_snapshot!(format!("{}.md", case.name), report.to_markdown());
         insta::assert_json_snapshot!(format!("{}.json", case.name), report.to_json());
     }
+    for set in ["tune", "holdout"] {
+        for case in eval::load_set(set) {
+            let report = merge::merge(&case.input, &MergeOptions::default());
+            let name = case.name.replace('/', "-");
+            insta::assert_snapshot!(format!("{name}.md"), report.to_markdown());
+        }
+    }
 }
 
 #[test]
@@ -54,6 +61,49 @@ fn fixture_grouping_precision_and_recall() {
     }
     assert!(total.precision() >= 0.95, "precision {total:?}");
     assert!(total.recall() >= 0.9, "recall {total:?}");
+}
+
+/// The tuning half of the quote-truth fixtures (`tests/fixtures/merge/tune`): nothing
+/// missing, no distinct same-line defects merged, precision and recall floors. The held-out half is scored only by `cargo bench --bench merge`.
+#[test]
+fn tune_set_meets_the_targets() {
+    let mut total = eval::Eval {
+        cases: 0,
+        ..Default::default()
+    };
+    for case in eval::load_set("tune") {
+        let report = merge::merge(&case.input, &MergeOptions::default());
+        let e = eval::evaluate(&report, &case.truth);
+        eprintln!(
+            "{}: {:?} missing {:?} same-line merged {} top3 {}",
+            case.name, e.pairs, e.missing, e.same_line_merged, e.top3_right
+        );
+        total.add(&e);
+    }
+    eprintln!("total {:?}", total.pairs);
+    assert!(
+        total.pairs.precision() >= 0.95,
+        "precision {:?}",
+        total.pairs
+    );
+    // Floors at what the merge reaches today: the recall target of 0.90 is not met yet
+    // on this set (0.769, see BENCHMARKS.md); a drop below these is a regression.
+    assert!(total.pairs.recall() >= 0.75, "recall {:?}", total.pairs);
+    assert_eq!(
+        total.missing,
+        Vec::<String>::new(),
+        "findings missing from the ranked list"
+    );
+    assert_eq!(
+        total.same_line_merged, 0,
+        "distinct same-line defects merged"
+    );
+    assert!(
+        total.top3_cases_right >= 7,
+        "cases with the top three right: {} of {}",
+        total.top3_cases_right,
+        total.cases
+    );
 }
 
 #[test]
@@ -301,11 +351,39 @@ fn non_reviewer_roles_give_a_digest() {
         "done",
         Some("- [high] a.rs:1 this looks like a finding"),
     );
-    w.role = Some("researcher".into());
+    w.role = Some("options".into());
     let r = merge::merge(&input(vec![w]), &MergeOptions::default());
     assert_eq!(r.kind, RunKind::Digest);
     assert_eq!(r.finding_count(), 0);
     assert_eq!(r.digest.len(), 1);
+}
+
+#[test]
+fn researchers_findings_are_merged_with_urls_as_locations() {
+    let researcher = |label: &str, text: &str| {
+        let mut w = worker(label, None, "done", Some(text));
+        w.role = Some("researcher".into());
+        w
+    };
+    let r = merge::merge(
+        &input(vec![
+            researcher(
+                "research-1",
+                "- [high] https://docs.rs/notify/latest/notify/#known-problems — macOS FSEvents coalesces rename events for a watched file\n",
+            ),
+            researcher(
+                "research-2",
+                "- [high] https://github.com/notify-rs/notify/issues/412 — FSEvents coalesces rename events on macOS\n",
+            ),
+        ]),
+        &MergeOptions::default(),
+    );
+    assert_eq!(r.kind, RunKind::Review);
+    assert_eq!(r.finding_count(), 1, "{}", r.to_markdown());
+    assert_eq!(
+        r.findings[0].sources[0].location.as_ref().unwrap().path,
+        "https://docs.rs/notify/latest/notify/#known-problems"
+    );
 }
 
 #[test]

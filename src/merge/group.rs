@@ -196,6 +196,30 @@ pub fn stem(word: &str) -> String {
     w.chars().take(5).collect()
 }
 
+/// Words that name one idea in review prose, mapped to one stem so that paraphrases
+/// meet ("verify" / "check" / "validate"). Kept short and general on purpose.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("check", "verif"),
+    ("valid", "verif"),
+    ("relea", "leak"),
+    ("delet", "remov"),
+    ("guess", "predi"),
+    ("compu", "predi"),
+    ("escap", "xss"),
+    ("cross", "xss"),
+    ("scrip", "xss"),
+    ("inval", "reuse"),
+    ("rever", "inver"),
+    ("backw", "inver"),
+];
+
+fn canonical(stem: String) -> String {
+    SYNONYMS
+        .iter()
+        .find(|(from, _)| *from == stem)
+        .map_or(stem, |(_, to)| to.to_string())
+}
+
 pub fn tokens(text: &str) -> Vec<String> {
     let mut out: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -204,9 +228,21 @@ pub fn tokens(text: &str) -> Vec<String> {
         .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
         .map(stem)
         .filter(|w| !STOP.contains(w.as_str()))
+        .map(canonical)
         .collect();
     out.sort();
     out.dedup();
+    if out.is_empty() {
+        // A claim of stop words only ("bug", "bug one"): its words, marked so that they
+        // meet only other such claims.
+        out = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("={}", w.to_lowercase()))
+            .collect();
+        out.sort();
+        out.dedup();
+    }
     out
 }
 
@@ -260,6 +296,8 @@ pub fn similarity_parts(a: &[u32], b: &[u32]) -> (f64, usize) {
 /// What grouping needs to know about one finding.
 pub struct Item<'a> {
     pub worker: usize,
+    /// The severity the worker gave, `None` when assumed.
+    pub severity: Option<super::severity::Severity>,
     pub path: Option<&'a str>,
     pub lines: Option<(u32, u32)>,
     pub tokens: Vec<u32>,
@@ -279,6 +317,14 @@ fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
             _ => (SIM_FILE, 1),
         },
         _ => (SIM_FREE, FREE_MIN_COMMON),
+    };
+    // Identical claims need no further words in common ("bug" and "bug").
+    let common = if a.tokens == b.tokens { 1 } else { common };
+    // Two levels apart (a critical XSS and a nit at one line): distinct defects unless
+    // the claims clearly agree.
+    let t = match (a.severity, b.severity) {
+        (Some(x), Some(y)) if x.rank().abs_diff(y.rank()) >= 2 => t.max(SIM_FILE),
+        _ => t,
     };
     Some(if a.worker == b.worker {
         (t.max(SIM_SAME_WORKER), common)
@@ -378,7 +424,7 @@ pub fn group(items: &[Item<'_>]) -> Vec<Vec<usize>> {
             }
             touched.sort_unstable();
             for &j in &touched {
-                if shared[j] >= FREE_MIN_COMMON {
+                if shared[j] >= FREE_MIN_COMMON || items[i].tokens == items[j].tokens {
                     consider(i, j, &mut pairs);
                 }
                 shared[j] = 0;
@@ -437,6 +483,7 @@ mod tests {
     ) -> Item<'a> {
         Item {
             worker,
+            severity: None,
             path,
             lines,
             tokens: int.ids(claim),

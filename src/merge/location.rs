@@ -49,11 +49,34 @@ impl fmt::Display for Location {
     }
 }
 
+/// Cleans a path as written: backticks, `./`, and the `a/` `b/` prefixes of a diff.
+/// URLs are kept as they are.
 fn normalize_path(p: &str) -> String {
     let p = p.trim().trim_matches('`');
-    let p = p.strip_prefix("./").unwrap_or(p);
-    p.replace('\\', "/")
+    if is_url(p) {
+        return p.to_string();
+    }
+    let mut p = p.replace('\\', "/");
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_string();
+    }
+    for diff_side in ["a/", "b/"] {
+        if let Some(rest) = p.strip_prefix(diff_side)
+            && rest.contains('/')
+        {
+            p = rest.to_string();
+        }
+    }
+    p
 }
+
+/// A location that is a web address (a research run's source), not a file.
+pub fn is_url(p: &str) -> bool {
+    p.starts_with("https://") || p.starts_with("http://")
+}
+
+static URL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"https?://[^\s<>`()\[\]]*[^\s<>`()\[\].,;:!?'\x22]").unwrap());
 
 /// Extensions accepted for a bare file name with no directory (`main.rs`), so that
 /// `e.g.` or `v1.2` are not taken for files. Paths with a `/` accept any extension.
@@ -67,7 +90,7 @@ const KNOWN_EXT: &[&str] = &[
 ];
 
 const PATH: &str =
-    r"(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
+    r"/?(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
 const DASH: &str = r"\s*(?:-|–|—|to)\s*";
 
 static LINES_OF: LazyLock<Regex> = LazyLock::new(|| {
@@ -87,6 +110,7 @@ static PATH_LINES: LazyLock<Regex> = LazyLock::new(|| {
         `?
         (?:
             \s*,?\s*\(?\s*(?:at\s+|on\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
+          | \s+\((?P<s3>\d+)(?:{DASH}(?P<e3>\d+))?\)
         )?"
     ))
     .unwrap()
@@ -108,7 +132,11 @@ pub struct Found {
 
 fn plausible_path(text: &str, start: usize, path: &str) -> bool {
     let before = &text[..start];
-    if before.ends_with("://") || before.ends_with('@') || before.ends_with("www.") {
+    if before.ends_with("://")
+        || before.ends_with(":/")
+        || before.ends_with('@')
+        || before.ends_with("www.")
+    {
         return false;
     }
     // Part of a URL such as https://example.com/a/b.rs
@@ -131,6 +159,17 @@ fn num(m: Option<regex::Match<'_>>) -> Option<u32> {
 /// Finds the first location in `text`. `context_path` is the file a surrounding
 /// heading named (`### src/a.rs`), used for bare `line 42` references.
 pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
+    if let Some(f) = find_file(text, context_path) {
+        return Some(f);
+    }
+    let m = URL.find(text)?;
+    Some(Found {
+        location: Location::new(m.as_str(), None, None),
+        span: (m.start(), m.end()),
+    })
+}
+
+fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
     if let Some(c) = LINES_OF.captures(text) {
         let m = c.get(0).unwrap();
         let path = c.name("path").unwrap();
@@ -147,9 +186,10 @@ pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
         if !plausible_path(text, path.start(), path.as_str()) {
             continue;
         }
-        let (s, e) = match num(c.name("s1")) {
-            Some(s) => (Some(s), num(c.name("e1"))),
-            None => (num(c.name("s2")), num(c.name("e2"))),
+        let (s, e) = match (num(c.name("s1")), num(c.name("s2"))) {
+            (Some(s), _) => (Some(s), num(c.name("e1"))),
+            (None, Some(s)) => (Some(s), num(c.name("e2"))),
+            (None, None) => (num(c.name("s3")), num(c.name("e3"))),
         };
         let mut end = m.end();
         // Don't swallow a closing backtick that belongs to an unquoted path.
@@ -168,6 +208,99 @@ pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
         location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
         span: (m.start(), m.end()),
     })
+}
+
+/// Gives one spelling to the paths of a run that name one file: `stripe.py`,
+/// `app/webhooks/stripe.py` and `/home/dev/shop/app/webhooks/stripe.py` are one file
+/// when one is a suffix of the other (whole components) and the shorter one matches
+/// no other file of the run. The spelling kept is the longest relative one.
+pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
+    let mut locs: Vec<&'a mut Location> = locations.filter(|l| !is_url(&l.path)).collect();
+    let mut paths: Vec<String> = locs.iter().map(|l| l.path.clone()).collect();
+    paths.sort();
+    paths.dedup();
+    let suffix_of = |short: &str, long: &str| {
+        short != long && long.ends_with(&format!("/{}", short.trim_start_matches('/')))
+    };
+    let mut class: Vec<usize> = (0..paths.len()).collect();
+    fn root(c: &mut [usize], mut x: usize) -> usize {
+        while c[x] != x {
+            x = c[x];
+        }
+        x
+    }
+    for (i, short) in paths.iter().enumerate() {
+        let longer: Vec<usize> = (0..paths.len())
+            .filter(|&j| suffix_of(short, &paths[j]))
+            .collect();
+        // `stripe.py` with both `app/stripe.py` and `lib/stripe.py` in the run is ambiguous.
+        let one_chain = longer.iter().all(|&a| {
+            longer.iter().all(|&b| {
+                a == b || suffix_of(&paths[a], &paths[b]) || suffix_of(&paths[b], &paths[a])
+            })
+        });
+        if one_chain {
+            for j in longer {
+                let (ri, rj) = (root(&mut class, i), root(&mut class, j));
+                class[ri.max(rj)] = ri.min(rj);
+            }
+        }
+    }
+    // Relative before absolute; the longest relative, the shortest absolute.
+    let better = |p: &String| {
+        (
+            !p.starts_with('/'),
+            if p.starts_with('/') {
+                usize::MAX - p.len()
+            } else {
+                p.len()
+            },
+        )
+    };
+    let mut best: std::collections::HashMap<usize, usize> = Default::default();
+    for i in 0..paths.len() {
+        let r = root(&mut class, i);
+        let e = best.entry(r).or_insert(i);
+        if better(&paths[i]) > better(&paths[*e]) {
+            *e = i;
+        }
+    }
+    for l in locs.iter_mut() {
+        if let Ok(i) = paths.binary_search(&l.path) {
+            let r = root(&mut class, i);
+            l.path = paths[best[&r]].clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    #[test]
+    fn suffixes_name_one_file_when_unambiguous() {
+        let mut ls = [
+            Location::new("stripe.py", Some(32), None),
+            Location::new("app/webhooks/stripe.py", Some(31), Some(33)),
+            Location::new("/home/dev/shop/app/webhooks/stripe.py", Some(58), Some(70)),
+            Location::new("views.py", None, None),
+            Location::new("a/views.py", None, None),
+            Location::new("c/views.py", None, None),
+        ];
+        canonicalize(ls.iter_mut());
+        let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "app/webhooks/stripe.py",
+                "app/webhooks/stripe.py",
+                "app/webhooks/stripe.py",
+                "views.py",
+                "a/views.py",
+                "c/views.py"
+            ]
+        );
+    }
 }
 
 /// Parses a location given on its own (a JSON field, a `Location:` line).
@@ -201,6 +334,17 @@ mod tests {
             ("./src/a.rs:3", "src/a.rs:3"),
             ("main.rs:9", "main.rs:9"),
             ("only the file Cargo.toml", "Cargo.toml"),
+            (
+                "### templates/profile.html (12)",
+                "templates/profile.html:12",
+            ),
+            ("app/views.py (41-47)", "app/views.py:41-47"),
+            ("b/src/hooks/use.ts:18-24", "src/hooks/use.ts:18-24"),
+            ("/home/dev/shop/app/x.py:3", "/home/dev/shop/app/x.py:3"),
+            (
+                "see https://docs.rs/notify/latest/notify/#known-problems.",
+                "https://docs.rs/notify/latest/notify/#known-problems",
+            ),
         ];
         for (text, want) in cases {
             assert_eq!(loc(text).as_deref(), Some(want), "{text}");
@@ -209,12 +353,7 @@ mod tests {
 
     #[test]
     fn not_locations() {
-        for text in [
-            "e.g. this",
-            "version 1.2.3",
-            "see https://example.com/a/b.rs",
-            "i.e. no",
-        ] {
+        for text in ["e.g. this", "version 1.2.3", "i.e. no"] {
             assert_eq!(loc(text), None, "{text}");
         }
     }

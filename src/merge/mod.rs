@@ -21,7 +21,7 @@
 pub mod digest;
 pub mod group;
 pub mod location;
-pub mod parse;
+pub mod read;
 mod render;
 pub mod severity;
 
@@ -203,10 +203,12 @@ fn is_included(w: &WorkerOutput, opts: &MergeOptions) -> bool {
     }
 }
 
+/// Roles whose messages are read for findings: reviewers, verifiers, and researchers
+/// (whose findings are claims with a source, often a URL, as the location).
 fn is_reviewer_role(role: Option<&str>) -> bool {
     role.is_none_or(|r| {
         let r = r.to_ascii_lowercase();
-        r == "reviewer" || r == "verifier"
+        r == "reviewer" || r == "verifier" || r == "researcher"
     })
 }
 
@@ -214,6 +216,8 @@ fn is_reviewer_role(role: Option<&str>) -> bool {
 /// tend to carry evidence in the claim and read worse as a headline.
 const CLAIM_CAP: usize = 160;
 
+/// The headline: the most severe wording a worker gave a severity for, then one with a
+/// location and evidence (best supported), then the clearest by length.
 fn pick_claim(sources: &[Source]) -> usize {
     let key = |s: &Source| {
         let n = s.text.chars().count();
@@ -223,7 +227,17 @@ fn pick_claim(sources: &[Source]) -> usize {
         } else {
             (1, Reverse(usize::MAX - n))
         };
-        (band, s.location.is_none(), s.severity_assumed)
+        let severity = if s.severity_assumed {
+            None
+        } else {
+            Some(s.severity)
+        };
+        (
+            Reverse(severity),
+            s.location.is_none(),
+            s.evidence.is_none(),
+            band,
+        )
     };
     (0..sources.len())
         .min_by(|&a, &b| {
@@ -270,6 +284,8 @@ fn reported_by(sources: &[Source]) -> Vec<String> {
         .collect()
 }
 
+/// Severity, then agreement (distinct workers), then evidence (sources that give it),
+/// then place and wording so that ties are stable.
 fn rank(a: &Finding, b: &Finding) -> Ordering {
     let workers = |f: &Finding| {
         let mut l: Vec<&str> = f.sources.iter().map(|s| s.label.as_str()).collect();
@@ -277,9 +293,11 @@ fn rank(a: &Finding, b: &Finding) -> Ordering {
         l.dedup();
         l.len()
     };
+    let evidence = |f: &Finding| f.sources.iter().filter(|s| s.evidence.is_some()).count();
     b.severity
         .cmp(&a.severity)
         .then_with(|| workers(b).cmp(&workers(a)))
+        .then_with(|| evidence(b).cmp(&evidence(a)))
         .then_with(|| match (&a.location, &b.location) {
             (Some(x), Some(y)) => natural_cmp(&x.path, &y.path)
                 .then(x.start_line.cmp(&y.start_line))
@@ -333,14 +351,14 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
 
     // Workers with another role (an implementer in a review → verify chain) are not
     // mined for findings; their message is kept whole as a note.
-    let parsed: Vec<parse::Parsed> = included
+    let parsed: Vec<read::Parsed> = included
         .iter()
         .map(|w| {
             let text = w.text.as_deref().unwrap_or("");
             if is_reviewer_role(w.role.as_deref()) {
-                parse::parse_message(text)
+                read::parse_message(text)
             } else {
-                parse::Parsed {
+                read::Parsed {
                     findings: Vec::new(),
                     note: text.trim().to_string(),
                 }
@@ -399,6 +417,8 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         }
     }
 
+    location::canonicalize(sources.iter_mut().filter_map(|s| s.location.as_mut()));
+
     let mut interner = group::Interner::default();
     let worker_of: Vec<usize> = {
         let mut idx = 0;
@@ -418,7 +438,13 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         .zip(&worker_of)
         .map(|(s, &w)| group::Item {
             worker: w,
-            path: s.location.as_ref().map(|l| l.path.as_str()),
+            // A URL is a source, not a place in the code: claims alone decide.
+            path: s
+                .location
+                .as_ref()
+                .map(|l| l.path.as_str())
+                .filter(|p| !location::is_url(p)),
+            severity: (!s.severity_assumed).then_some(s.severity),
             lines: s
                 .location
                 .as_ref()
@@ -433,10 +459,16 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         .map(|g| {
             let srcs: Vec<Source> = g.iter().map(|&i| sources[i].clone()).collect();
             let rep = pick_claim(&srcs);
-            let severity = srcs.iter().map(|s| s.severity).max().unwrap();
+            // A severity some worker gave beats the one assumed for another.
+            let given = srcs
+                .iter()
+                .filter(|s| !s.severity_assumed)
+                .map(|s| s.severity)
+                .max();
+            let severity = given.unwrap_or(Severity::Medium);
             Finding {
                 severity,
-                severity_assumed: srcs.iter().all(|s| s.severity_assumed),
+                severity_assumed: given.is_none(),
                 location: group_location(&srcs, rep),
                 claim: srcs[rep].text.clone(),
                 reported_by: reported_by(&srcs),

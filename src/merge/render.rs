@@ -150,14 +150,19 @@ fn review(r: &Report, out: &mut String) {
         out.push_str("No findings at or above the minimum severity.\n");
     }
     if !r.notes.is_empty() {
-        out.push_str("\n## Notes\n");
+        out.push_str("\n## Notes\n\nText no reader took as a finding, kept as written.\n");
         for note in &r.notes {
             let name = r
                 .workers
                 .iter()
                 .find(|w| w.label == note.label)
                 .map_or(note.label.clone(), worker_name);
-            let _ = writeln!(out, "\n### {name}\n");
+            let lines = note.text.lines().filter(|l| !l.trim().is_empty()).count();
+            let _ = writeln!(
+                out,
+                "\n### Unparsed text from {name} ({lines} line{})\n",
+                if lines == 1 { "" } else { "s" }
+            );
             for line in note.text.lines() {
                 if line.trim().is_empty() {
                     out.push_str(">\n");

@@ -25,7 +25,7 @@ impl Severity {
         Severity::Info,
     ];
 
-    fn rank(self) -> u8 {
+    pub(crate) fn rank(self) -> u8 {
         match self {
             Severity::Critical => 4,
             Severity::High => 3,
@@ -60,6 +60,41 @@ impl Severity {
             "low" | "minor" | "trivial" | "p3" | "s3" | "sev4" | "p4" => Severity::Low,
             "info" | "informational" | "nit" | "nitpick" | "nits" | "suggestion" | "note"
             | "optional" | "cosmetic" | "fyi" | "question" => Severity::Info,
+            _ => return None,
+        })
+    }
+
+    /// Maps a label a review bot or a review habit puts on a finding — the one place
+    /// these words are mapped:
+    ///
+    /// | label | level |
+    /// |---|---|
+    /// | `P0`, codex priority 0, Critical, Blocker, Must fix | critical |
+    /// | `P1`, priority 1, High, Major, Sourcery `issue` | high |
+    /// | `P2`, priority 2, Medium, Should fix, Sourcery `suggestion`, CodeRabbit `Refactor suggestion` | medium |
+    /// | `P3`, priority 3, Low, Minor | low |
+    /// | nit, Nitpick, `nitpick`, Optional, Info, Sourcery `praise` | info |
+    ///
+    /// Every word [`Severity::from_word`] knows is accepted too.
+    pub fn from_label(label: &str) -> Option<Severity> {
+        let l = label.trim().to_ascii_lowercase();
+        let l = l.trim_end_matches(|c: char| !c.is_alphanumeric());
+        Some(match l {
+            "must fix" | "blockers" | "critical issues" => Severity::Critical,
+            "issue" | "bug" | "bug_risk" => Severity::High,
+            "should fix" | "suggestion" | "refactor suggestion" => Severity::Medium,
+            "nits" | "nitpicks" | "praise" | "nitpick comments" | "could fix" => Severity::Info,
+            _ => return Severity::from_word(l),
+        })
+    }
+
+    /// codex review JSON's `priority`: 0 = drop everything … 3 = low.
+    pub fn from_priority(p: u64) -> Option<Severity> {
+        Some(match p {
+            0 => Severity::Critical,
+            1 => Severity::High,
+            2 => Severity::Medium,
+            3 => Severity::Low,
             _ => return None,
         })
     }

@@ -1,0 +1,131 @@
+//! Findings written as prose paragraphs, the way people review in a PR thread.
+//!
+//! Runs on what the other readers left (the note). A paragraph is a finding when it
+//! names a place in the code with a line (`client/http.go:71`, `` `a.go` line 57 ``).
+//! Once one paragraph has been read that way the message is a prose review, and a
+//! later paragraph that states a defect ("isn't mentioned", "is missing", "leaks") is
+//! a finding too, without a location. Intros and sign-offs stay in the note.
+
+use super::super::location;
+use super::super::severity::Severity;
+use super::markers::{clean_inline, cut_location, find_severity};
+use super::{Parsed, RawFinding};
+
+const DEFECT_WORDS: &[&str] = &[
+    "isn't", "is not", "aren't", "doesn't", "does not", "never", "missing", "lacks", "leak",
+    "wrong", "broken", "fails", "bug", "race", "should", "must", "unsafe", "no way", "without",
+];
+
+fn is_defect(p: &str) -> bool {
+    let l = p.to_lowercase();
+    DEFECT_WORDS.iter().any(|w| l.contains(w))
+}
+
+/// A short lead-in that names the paragraph's role ("Smaller thing:", "Second,").
+fn strip_lead(p: &str) -> &str {
+    let lower = p.to_lowercase();
+    for lead in [
+        "first,",
+        "second,",
+        "third,",
+        "also,",
+        "finally,",
+        "smaller thing:",
+        "nit:",
+    ] {
+        if lower.starts_with(lead) {
+            return p[lead.len()..].trim_start();
+        }
+    }
+    p
+}
+
+fn finding(p: &str, location: Option<location::Found>) -> RawFinding {
+    let mut text = strip_lead(p).to_string();
+    let mut loc = None;
+    if let Some(f) = location::find(&text, None) {
+        text = cut_location(&text, &f);
+        loc = Some(f.location);
+    } else if let Some(f) = location {
+        loc = Some(f.location);
+    }
+    let (severity, raw, assumed) = match find_severity(&text) {
+        Some((s, raw, span)) if span.0 == 0 => {
+            text = text[span.1..].to_string();
+            (s, Some(raw), false)
+        }
+        _ => (Severity::Medium, None, true),
+    };
+    RawFinding {
+        index: 0,
+        severity,
+        severity_raw: raw,
+        severity_assumed: assumed,
+        location: loc,
+        claim: clean_inline(&text),
+        evidence: None,
+        fix: None,
+    }
+}
+
+pub(super) fn read_leftovers(parsed: &mut Parsed) {
+    let paragraphs: Vec<String> = parsed
+        .note
+        .split("\n\n")
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut prose_review = false;
+    let mut kept = Vec::new();
+    for p in paragraphs {
+        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<'])
+            && p.split_whitespace().count() >= 6;
+        let located = location::find(&p, None).filter(|f| f.location.start_line.is_some());
+        if is_text && let Some(f) = located {
+            prose_review = true;
+            parsed.findings.push(finding(&p, Some(f)));
+        } else if is_text && prose_review && is_defect(&p) {
+            parsed.findings.push(finding(&p, None));
+        } else {
+            kept.push(p);
+        }
+    }
+    parsed.note = kept.join("\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn located_paragraphs_and_defects_after_them() {
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: "Thanks, a few thoughts.\n\nThe body is drained at `client/http.go:57`, so retries send nothing.\n\nSmaller thing: the option isn't mentioned in the README.\n\nOtherwise this looks good to me.".into(),
+        };
+        read_leftovers(&mut p);
+        assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
+        assert_eq!(
+            p.findings[0].location.as_ref().unwrap().to_string(),
+            "client/http.go:57"
+        );
+        assert_eq!(
+            p.findings[1].claim,
+            "the option isn't mentioned in the README."
+        );
+        assert_eq!(
+            p.note,
+            "Thanks, a few thoughts.\n\nOtherwise this looks good to me."
+        );
+    }
+
+    #[test]
+    fn defect_words_alone_do_not_start_a_prose_review() {
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: "This change should be fine, nothing is missing here.".into(),
+        };
+        read_leftovers(&mut p);
+        assert!(p.findings.is_empty());
+    }
+}
