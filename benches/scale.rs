@@ -21,12 +21,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use orch::lifecycle::state::State;
-use orch::model::Sandbox;
-use orch::store::fsutil::{create_private_dir, open_lock_file, write_json};
-use orch::store::{
-    ExitRecord, Home, LaunchRecord, RunDir, RunRecord, SCHEMA, StartRecord, Tokens, WorkerSpec,
-};
+use orch::store::Home;
+
+#[path = "../tests/support/factory.rs"]
+mod factory;
+use factory::{new_run, spec};
 
 const SECTION: &str = "## Scale";
 
@@ -133,7 +132,7 @@ fn big_logs(size: usize, reps: usize) -> LogFigures {
     let mut locks = Vec::new();
     for l in 1..=10 {
         let label = format!("W{l}");
-        locks.push(running_worker(&home, &run, &label));
+        locks.push(factory::running(&run, &spec(&label, &home.root)).1);
         let mut f = File::create(run.worker(&label).events_path()).unwrap();
         f.write_all(b"{\"type\":\"thread.started\",\"thread_id\":\"t\"}\n")
             .unwrap();
@@ -186,7 +185,7 @@ fn ls_at(n: usize, reps: usize) -> Duration {
             &format!("2025{:04}-{:04}-a{:02}", i / 10000 + 101, i % 10000, i % 97),
         );
         for l in 1..=3 {
-            ended_worker(&home, &run, &format!("W{l}"));
+            factory::done(&run, &spec(&format!("W{l}"), &home.root));
         }
     }
     // Ended runs keep their line only once settled for a second.
@@ -236,7 +235,7 @@ fn status_500(reps: usize) -> Duration {
     let home = Home::open(tmp.path().join("home")).unwrap();
     let run = new_run(&home, "20260101-0000-500");
     for l in 1..=500 {
-        ended_worker(&home, &run, &format!("W{l}"));
+        factory::done(&run, &spec(&format!("W{l}"), &home.root));
     }
     median(
         (0..reps)
@@ -254,8 +253,9 @@ fn idle_watch(n: usize, secs: u64) -> (usize, f64) {
             &home,
             &format!("2025{:04}-{:04}-w{:02}", i / 10000 + 101, i % 10000, i % 97),
         );
-        ended_worker(&home, &run, "W1");
-        // Ended long ago: its folders carry an old mtime, as after a day.
+        factory::done(&run, &spec("W1", &home.root));
+        // Ended long ago: its marker and folders carry an old mtime, as after a day.
+        age(&home.changes_dir().join(&run.id));
         age(&run.workers_dir());
     }
     let mut child = orch(&home.root).arg("watch").spawn().unwrap();
@@ -343,109 +343,6 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn new_run(home: &Home, id: &str) -> RunDir {
-    let run = home.run(id);
-    run.create().unwrap();
-    write_json(
-        &run.record_path(),
-        &RunRecord {
-            schema: SCHEMA,
-            id: id.into(),
-            created_at: Utc::now(),
-            cwd: home.root.clone(),
-            max_parallel: None,
-            kind: "spawn".into(),
-            pipeline: None,
-            stages: Vec::new(),
-            merge_on_finish: false,
-        },
-    )
-    .unwrap();
-    run
-}
-
-fn spec(home: &Home, label: &str) -> WorkerSpec {
-    WorkerSpec {
-        schema: SCHEMA,
-        label: label.into(),
-        role: None,
-        lens: None,
-        stage: None,
-        created_at: Utc::now(),
-        sandbox: Sandbox::ReadOnly,
-        cd: home.root.clone(),
-        model: None,
-        profile: None,
-        codex_args: Vec::new(),
-        after: Vec::new(),
-        output_schema: None,
-        retries: 0,
-        force_writer: false,
-    }
-}
-
-fn launched(run: &RunDir, label: &str) {
-    let w = run.worker(label);
-    write_json(
-        &w.launch_path(),
-        &LaunchRecord {
-            attempt: 1,
-            launched_at: Utc::now(),
-            session: run.id.clone(),
-            window_id: String::new(),
-            codex: "codex".into(),
-            resume_thread: None,
-        },
-    )
-    .unwrap();
-    write_json(
-        &w.started_path(),
-        &StartRecord {
-            attempt: 1,
-            started_at: Utc::now(),
-            wrapper_pid: std::process::id(),
-            codex_pid: std::process::id(),
-            boot_id: String::new(),
-        },
-    )
-    .unwrap();
-}
-
-/// A worker folder that reads `running` while the returned lock is held.
-fn running_worker(home: &Home, run: &RunDir, label: &str) -> File {
-    let w = run.worker(label);
-    create_private_dir(&w.dir).unwrap();
-    write_json(&w.spec_path(), &spec(home, label)).unwrap();
-    launched(run, label);
-    let lock = open_lock_file(&w.live_lock_path()).unwrap();
-    lock.lock().unwrap();
-    lock
-}
-
-fn ended_worker(home: &Home, run: &RunDir, label: &str) {
-    let w = run.worker(label);
-    create_private_dir(&w.dir).unwrap();
-    write_json(&w.spec_path(), &spec(home, label)).unwrap();
-    launched(run, label);
-    write_json(
-        &w.exit_path(),
-        &ExitRecord {
-            schema: SCHEMA,
-            state: State::Done,
-            attempt: 1,
-            exit_code: Some(0),
-            signal: None,
-            thread_id: Some("t".into()),
-            tokens: Tokens::default(),
-            started_at: Some(Utc::now()),
-            finished_at: Utc::now(),
-            error: None,
-            turn_completed: true,
-        },
-    )
-    .unwrap();
 }
 
 fn cpu_ticks(pid: u32) -> u64 {

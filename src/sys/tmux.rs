@@ -26,6 +26,25 @@ use anyhow::{Context, Result, anyhow};
 use crate::model::error::UserError;
 use crate::store::fsutil::create_private_dir;
 
+/// `new-window -d -P -F #{window_id} -t TARGET -n NAME -c CWD -- ARGV…`, appended.
+fn new_window_args<'a>(args: &mut Vec<&'a OsStr>, target: &'a str, w: &NewWindow<'a>) {
+    args.extend::<[&OsStr; 12]>([
+        "new-window".as_ref(),
+        "-d".as_ref(),
+        "-P".as_ref(),
+        "-F".as_ref(),
+        "#{window_id}".as_ref(),
+        "-t".as_ref(),
+        target.as_ref(),
+        "-n".as_ref(),
+        w.name.as_ref(),
+        "-c".as_ref(),
+        w.cwd.as_os_str(),
+        "--".as_ref(),
+    ]);
+    args.extend(w.argv.iter().map(OsString::as_os_str));
+}
+
 /// A window for [`Tmux::new_windows`]: its name, working folder and command.
 pub struct NewWindow<'a> {
     pub name: &'a str,
@@ -133,21 +152,8 @@ impl Tmux {
         argv: &[OsString],
     ) -> Result<String> {
         let target = format!("={session}:");
-        let mut args: Vec<&OsStr> = vec![
-            "new-window".as_ref(),
-            "-d".as_ref(),
-            "-P".as_ref(),
-            "-F".as_ref(),
-            "#{window_id}".as_ref(),
-            "-t".as_ref(),
-            target.as_ref(),
-            "-n".as_ref(),
-            name.as_ref(),
-            "-c".as_ref(),
-            cwd.as_os_str(),
-            "--".as_ref(),
-        ];
-        args.extend(argv.iter().map(OsString::as_os_str));
+        let mut args: Vec<&OsStr> = Vec::new();
+        new_window_args(&mut args, &target, &NewWindow { name, cwd, argv });
         let first = match self.ok(&args) {
             Ok(id) => return Ok(id),
             Err(e) => e,
@@ -245,21 +251,7 @@ impl Tmux {
             if i > 0 {
                 args.push(";".as_ref());
             }
-            args.extend::<[&OsStr; 11]>([
-                "new-window".as_ref(),
-                "-d".as_ref(),
-                "-P".as_ref(),
-                "-F".as_ref(),
-                "#{window_id}".as_ref(),
-                "-t".as_ref(),
-                target.as_ref(),
-                "-n".as_ref(),
-                w.name.as_ref(),
-                "-c".as_ref(),
-                w.cwd.as_os_str(),
-            ]);
-            args.push("--".as_ref());
-            args.extend(w.argv.iter().map(OsString::as_os_str));
+            new_window_args(&mut args, &target, w);
         }
         let out = match self.run(&args) {
             Ok(out) => out,

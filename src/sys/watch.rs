@@ -170,17 +170,7 @@ impl Watcher {
                 Err(e) => return Err(e).context("cannot start watching"),
             },
         };
-        let mut w = Watcher {
-            root: root.clone(),
-            changes: changes.clone(),
-            followed: BTreeSet::new(),
-            watched: Vec::new(),
-            tx,
-            rx,
-            backend,
-            mode,
-            relook: Vec::new(),
-        };
+        let mut w = Watcher::with(home, tx, rx, backend, mode);
         w.add(&root)
             .with_context(|| format!("cannot watch {}", root.display()))?;
         w.add(&changes)
@@ -189,6 +179,26 @@ impl Watcher {
             w.follow(&run);
         }
         Ok(w)
+    }
+
+    fn with(
+        home: &Home,
+        tx: Sender<Msg>,
+        rx: Receiver<Msg>,
+        backend: Backend,
+        mode: Mode,
+    ) -> Watcher {
+        Watcher {
+            root: home.runs_dir(),
+            changes: home.changes_dir(),
+            followed: BTreeSet::new(),
+            watched: Vec::new(),
+            tx,
+            rx,
+            backend,
+            mode,
+            relook: Vec::new(),
+        }
     }
 
     /// How many paths are watched (inotify watches, or polled folders).
@@ -250,17 +260,7 @@ impl Watcher {
         }
         let (tx, rx) = channel();
         match spawn_helper(home, &tx) {
-            Ok(backend) => Ok(Watcher {
-                root: home.runs_dir(),
-                changes: home.changes_dir(),
-                followed: BTreeSet::new(),
-                watched: Vec::new(),
-                tx,
-                rx,
-                backend,
-                mode,
-                relook: Vec::new(),
-            }),
+            Ok(backend) => Ok(Watcher::with(home, tx, rx, backend, mode)),
             Err(_) => Watcher::new(home, mode),
         }
     }
