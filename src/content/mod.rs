@@ -3,5 +3,6 @@
 
 pub mod pack;
 pub mod pipeline;
+pub mod prices;
 pub mod share;
 pub mod template;

@@ -35,6 +35,7 @@ macro_rules! embedded {
 /// directory's contents.
 pub const EMBEDDED: &[(&str, &str)] = embedded![
     "pack.md",
+    "prices.toml",
     "schemas/findings.schema.json",
     "templates/reviewer.md",
     "templates/researcher.md",

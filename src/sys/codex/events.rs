@@ -70,6 +70,7 @@ pub fn parse(line: &str) -> Option<Event> {
                     cached_input: u(&usage, "cached_input_tokens"),
                     output: u(&usage, "output_tokens"),
                     reasoning: u(&usage, "reasoning_output_tokens"),
+                    cache_write_input: u(&usage, "cache_write_input_tokens"),
                 },
             }
         }
@@ -238,7 +239,8 @@ mod tests {
                 input: 101,
                 cached_input: 3,
                 output: 14,
-                reasoning: 2
+                reasoning: 2,
+                cache_write_input: 0,
             }
         );
         assert_eq!(s.failure(), None, "an error item is only a warning");
@@ -308,6 +310,7 @@ mod tests {
             cached_input,
             output,
             reasoning,
+            cache_write_input: 0,
         }
     }
 
