@@ -192,6 +192,9 @@ pub struct SchedOpts {
     /// At most N workers of the run running at once (sets it for the run)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel: Option<u32>,
+    /// Start no more of the run's workers once it has spent USD (sets it for the run)
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    pub budget: Option<f64>,
     /// Attach a context pack (must have Goal and Success check)
     #[arg(long, value_name = "FILE")]
     pub context: Option<PathBuf>,
@@ -237,6 +240,14 @@ pub struct PollOpts {
     pub poll: Option<u64>,
 }
 
+/// A `--budget`: a positive amount of USD (`4`, `4.50`, `$4.50`).
+pub fn parse_budget(text: &str) -> Result<f64, String> {
+    match crate::lifecycle::budget::parse_usd(text)? {
+        0.0 => Err("a budget of 0 would start nothing; give a positive amount".into()),
+        n => Ok(n),
+    }
+}
+
 pub fn parse_secs(text: &str) -> Result<u64, String> {
     crate::model::text::parse_duration(text)
 }
@@ -276,6 +287,10 @@ pub struct WatchArgs {
     /// ORCH_EXIT_CODE, ORCH_RESULT in its environment)
     #[arg(long, value_name = "CMD")]
     pub on_finish: Option<String>,
+    /// Run CMD with `sh -c` once per run when all its workers have ended (or the rest
+    /// wait on its budget), with a JSON summary on stdin (counts, cost, top findings)
+    #[arg(long, value_name = "CMD")]
+    pub on_run_end: Option<String>,
     /// Ring the terminal bell and show a message in orch's tmux clients
     #[arg(long)]
     pub bell: bool,
@@ -324,6 +339,9 @@ pub struct FanoutArgs {
     /// At most N reviewers running at once
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel: Option<u32>,
+    /// Start no more reviewers once the run has spent USD
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    pub budget: Option<f64>,
     /// Ask codex for structured findings (`--output-schema`)
     #[arg(long)]
     pub findings_schema: bool,
@@ -359,6 +377,9 @@ pub struct RunArgs {
     /// or context pack outside the working tree
     #[arg(long)]
     pub trust_pipeline: bool,
+    /// Start no more of the run's workers once it has spent USD
+    #[arg(long, value_name = "USD", value_parser = parse_budget)]
+    pub budget: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -424,6 +445,9 @@ pub struct SetArgs {
     /// At most N workers of the run running at once (0 removes the limit)
     #[arg(long, value_name = "N")]
     pub max_parallel: Option<u32>,
+    /// Start no more of its workers once the run has spent USD (0 removes the budget)
+    #[arg(long, value_name = "USD", value_parser = crate::lifecycle::budget::parse_usd)]
+    pub budget: Option<f64>,
 }
 
 #[derive(Debug, Args)]
@@ -543,6 +567,7 @@ impl From<&SchedOpts> for crate::ops::spawn::AddOptions {
     fn from(o: &SchedOpts) -> Self {
         crate::ops::spawn::AddOptions {
             max_parallel: o.max_parallel,
+            budget_usd: o.budget,
             force: o.force,
             no_wait: o.no_wait,
         }

@@ -81,7 +81,9 @@ pub fn parse(text: &str, file: &str) -> Result<BTreeMap<String, Price>, PriceErr
             {
                 return Err(err(
                     line,
-                    format!("`{name}`: {field} = {v} is not a price (USD per million tokens, 0 or more)"),
+                    format!(
+                        "`{name}`: {field} = {v} is not a price (USD per million tokens, 0 or more)"
+                    ),
                 ));
             }
         }
@@ -164,7 +166,10 @@ pub fn cost(tokens: &Tokens, price: &Price) -> Option<f64> {
         None => tokens.output as f64 * price.output,
     };
     Some(
-        (fresh as f64 * price.input + cached as f64 * price.cached_input + write_cost + output_cost)
+        (fresh as f64 * price.input
+            + cached as f64 * price.cached_input
+            + write_cost
+            + output_cost)
             / M,
     )
 }
@@ -256,7 +261,13 @@ mod tests {
     #[test]
     fn unconfirmed_models_have_no_price() {
         let p = Prices::shipped();
-        for m in ["gpt-6.2-astra", "gpt-5.6-sol", "o4-mini", "gpt-5.1-codex", "mock-model"] {
+        for m in [
+            "gpt-6.2-astra",
+            "gpt-5.6-sol",
+            "o4-mini",
+            "gpt-5.1-codex",
+            "mock-model",
+        ] {
             assert!(p.get(m).is_none(), "{m} must stay unpriced");
         }
     }
@@ -292,15 +303,26 @@ mod tests {
         for (text, line, says) in [
             ("[a]\ninput = 1\ncached_input = 1\nouput = 2\n", 4, "ouput"),
             ("[a]\ninput = 1\ncached_input = 1\n", 1, "output"),
-            ("\n\n[a]\ninput = \"two\"\ncached_input = 1\noutput = 1\n", 4, "invalid type"),
+            (
+                "\n\n[a]\ninput = \"two\"\ncached_input = 1\noutput = 1\n",
+                4,
+                "invalid type",
+            ),
             ("[a]\ninput = 1\n[b\n", 3, ""),
-            ("[ok]\ninput = 1\ncached_input = 1\noutput = 1\n\n[neg]\ninput = -1\ncached_input = 1\noutput = 1\n", 6, "not a price"),
+            (
+                "[ok]\ninput = 1\ncached_input = 1\noutput = 1\n\n[neg]\ninput = -1\ncached_input = 1\noutput = 1\n",
+                6,
+                "not a price",
+            ),
         ] {
             std::fs::write(&path, text).unwrap();
             let e = Prices::load(home.path()).unwrap_err();
             let msg = e.to_string();
             assert!(!msg.contains('\n'), "{msg}");
-            assert!(msg.starts_with(&format!("{}:{line}: ", path.display())), "{text:?} → {msg}");
+            assert!(
+                msg.starts_with(&format!("{}:{line}: ", path.display())),
+                "{text:?} → {msg}"
+            );
             assert!(msg.contains(says), "{msg}");
         }
     }

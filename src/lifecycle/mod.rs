@@ -1,9 +1,10 @@
 //! A worker's life: what state its folder says it is in (`state`), the records that move
 //! it between states (`transition`, their only writer), automatic retries (`retry`),
 //! starting queued workers (`sched`), the wrapper that runs in its window (`worker`), and the one-writer-per-tree rule
-//! (`writer`).
+//! (`writer`), and what runs cost against their `--budget` (`budget`).
 
 pub mod activity;
+pub mod budget;
 pub mod plan;
 pub mod retry;
 pub mod sched;

@@ -46,8 +46,10 @@ pub fn tick_after_add(home: &Home, run: &RunDir, label: &str) -> Result<Vec<Stri
         Err(_) => return tick_locked(home, run),
     };
     let waits_for_writer_slot = writer::needs_slot(&spec);
-    let independent =
-        spec.after.is_empty() && record.max_parallel.is_none() && !waits_for_writer_slot;
+    let independent = spec.after.is_empty()
+        && record.max_parallel.is_none()
+        && record.budget_usd.is_none()
+        && !waits_for_writer_slot;
     if !independent || others_may_wait(run, label)? {
         return tick_locked(home, run);
     }
@@ -85,6 +87,9 @@ pub fn waiting_reason(
     record: &RunRecord,
     home: &Home,
 ) -> Option<String> {
+    if let Some(reason) = super::budget::hold(home, record) {
+        return Some(reason);
+    }
     let pending: Vec<&str> = spec
         .after
         .iter()
@@ -111,6 +116,8 @@ pub fn waiting_reason(
 pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
     let record = run.record()?;
     crate::lifecycle::retry::start_due_locked(run)?;
+    // The budget is checked once for the whole pass (one read of every worker).
+    let _spend = super::budget::scope(home, run, &record);
     let labels = run.labels()?;
     let mut states: HashMap<String, State> = HashMap::new();
     let mut specs: HashMap<String, WorkerSpec> = HashMap::new();

@@ -49,6 +49,11 @@ pub struct WorkerView {
     pub window: Option<String>,
     /// Why a queued worker waits.
     pub waiting_for: Option<String>,
+    /// The model as far as orch knows it (`--model`, else codex's config); filled in by
+    /// `lifecycle::budget`, like `cost_usd`.
+    pub model: Option<String>,
+    /// What the worker's tokens cost; `None` when its model has no price.
+    pub cost_usd: Option<f64>,
 }
 
 impl WorkerView {
@@ -75,6 +80,8 @@ impl WorkerView {
             after: Vec::new(),
             window: None,
             waiting_for: None,
+            model: None,
+            cost_usd: None,
         }
     }
 }

@@ -7,6 +7,9 @@
 //! instead of reading every worker's records. A stamp that does not match, a run with
 //! a worker not yet ended, or anything changed in the last second (timestamps are
 //! coarse: two writes in one tick look the same) means the records are read as before.
+//!
+//! The cached line keeps tokens per model, not money: the cost is worked out at each
+//! `ls` from the price table as it is then, so an edited `$ORCH_HOME/prices.toml` shows.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -15,7 +18,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use crate::lifecycle::state::{self, State};
+use crate::content::prices::{self, Prices};
+use crate::lifecycle::budget::Costing;
+use crate::lifecycle::state::{self, ViewOptions};
+use crate::store::Tokens;
 use crate::store::fsutil::{read_json_opt, write_atomic_unsynced};
 use crate::store::{Home, RunDir};
 
@@ -26,8 +32,50 @@ pub struct RunLine {
     pub kind: String,
     pub workers: usize,
     pub counts: BTreeMap<String, usize>,
+    /// What the run's tokens cost; `None` when a worker that used tokens has no price.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// What its priced workers cost.
+    #[serde(default)]
+    pub spent_usd: f64,
+    #[serde(default)]
+    pub unpriced_workers: usize,
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
+    /// Tokens per model (`null`: not known) of the workers that used any. A line cached
+    /// by an older orch has none and is derived again.
+    #[serde(default)]
+    pub models: Option<Vec<ModelUsage>>,
     /// Set when run.json can't be read.
     pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ModelUsage {
+    pub model: Option<String>,
+    pub workers: usize,
+    pub tokens: Tokens,
+}
+
+impl RunLine {
+    /// Sets the cost fields from the tokens per model.
+    fn price(&mut self, table: &Prices) {
+        let (mut spent, mut unpriced) = (0.0, 0);
+        for m in self.models.iter().flatten() {
+            match m
+                .model
+                .as_deref()
+                .and_then(|name| table.get(name))
+                .and_then(|p| prices::cost(&m.tokens, p))
+            {
+                Some(c) => spent += c,
+                None => unpriced += m.workers,
+            }
+        }
+        self.spent_usd = (spent * 1e6).round() / 1e6;
+        self.unpriced_workers = unpriced;
+        self.cost_usd = (unpriced == 0).then_some(self.spent_usd);
+    }
 }
 
 /// Folders this recently changed are not trusted to have settled.
@@ -88,10 +136,19 @@ impl Stamp {
 
 fn cached(run: &RunDir, stamp: &Stamp) -> Option<RunLine> {
     let s: Summary = read_json_opt(&run.summary_path()).ok().flatten()?;
-    (s.stamp == *stamp).then_some(s.line)
+    (s.stamp == *stamp && s.line.models.is_some()).then_some(s.line)
 }
 
 pub fn collect(home: &Home) -> Result<Vec<RunLine>> {
+    let table = crate::ops::status::costing(home)?.prices().clone();
+    let mut lines = collect_lines(home)?;
+    for l in &mut lines {
+        l.price(&table);
+    }
+    Ok(lines)
+}
+
+fn collect_lines(home: &Home) -> Result<Vec<RunLine>> {
     let ids = home.run_ids()?;
     // Each run costs a handful of small file reads, nearly all kernel time: spread the
     // runs over the cores (in order-preserving chunks) so 1000 runs list in milliseconds.
@@ -137,15 +194,33 @@ fn line(home: &Home, id: &str) -> RunLine {
 /// A run's line from its records (every worker's state).
 fn derive(run: &RunDir) -> RunLine {
     let id = &run.id;
-    let (created_at, kind, error) = match run.record() {
-        Ok(r) => (Some(r.created_at), r.kind, None),
-        Err(e) => (None, String::new(), Some(format!("{e:#}"))),
+    let (created_at, kind, budget_usd, error) = match run.record() {
+        Ok(r) => (Some(r.created_at), r.kind, r.budget_usd, None),
+        Err(e) => (None, String::new(), None, Some(format!("{e:#}"))),
     };
     let mut counts = BTreeMap::new();
+    // Only the models are wanted here: prices are applied by `collect`.
+    let mut costing = Costing::with_prices(Prices::default());
+    let mut models: BTreeMap<Option<String>, ModelUsage> = BTreeMap::new();
+    let opts = ViewOptions {
+        activity: false,
+        ..ViewOptions::default()
+    };
     let labels = run.labels_unordered().unwrap_or_default();
     for l in &labels {
-        let s: State = state::state_of(&run.worker(l));
-        *counts.entry(s.as_str().to_string()).or_insert(0) += 1;
+        let w = run.worker(l);
+        let mut v = state::view(&w, &opts);
+        costing.fill(&w, &mut v);
+        *counts.entry(v.state.as_str().to_string()).or_insert(0) += 1;
+        if v.tokens.total() > 0 {
+            let m = models.entry(v.model.clone()).or_insert(ModelUsage {
+                model: v.model.clone(),
+                workers: 0,
+                tokens: Tokens::default(),
+            });
+            m.workers += 1;
+            m.tokens.add(&v.tokens);
+        }
     }
     RunLine {
         run: id.to_string(),
@@ -153,6 +228,11 @@ fn derive(run: &RunDir) -> RunLine {
         kind,
         workers: labels.len(),
         counts,
+        cost_usd: None,
+        spent_usd: 0.0,
+        unpriced_workers: 0,
+        budget_usd,
+        models: Some(models.into_values().collect()),
         error,
     }
 }

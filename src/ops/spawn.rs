@@ -32,6 +32,8 @@ pub struct CodexSettings {
 pub struct AddOptions {
     /// Sets the run's parallel limit.
     pub max_parallel: Option<u32>,
+    /// Sets the run's budget (USD).
+    pub budget_usd: Option<f64>,
     /// A writer starts even when another writes the same tree (with a warning).
     pub force: bool,
     /// A writer is refused, not queued, when another writes the same tree.
@@ -217,6 +219,7 @@ pub fn new_run(
                     pipeline: None,
                     stages: stages.clone(),
                     merge_on_finish: false,
+                    budget_usd: None,
                 },
             )
         })();
@@ -257,6 +260,9 @@ pub fn add_and_schedule(
     if let Some(n) = sched_opts.max_parallel {
         set_max_parallel(run, Some(n))?;
     }
+    if let Some(b) = sched_opts.budget_usd {
+        set_budget(run, Some(b))?;
+    }
     if worker.opts.sandbox.writes() {
         check_writer_slot(home, run, &worker, sched_opts)?;
     }
@@ -275,6 +281,13 @@ pub fn add_and_schedule(
 pub fn set_max_parallel(run: &RunDir, n: Option<u32>) -> Result<()> {
     let mut rec = run.record()?;
     rec.max_parallel = n;
+    write_json(&run.record_path(), &rec)
+}
+
+/// Changes the run's budget in USD (`None` removes it). Caller holds the run lock.
+pub fn set_budget(run: &RunDir, usd: Option<f64>) -> Result<()> {
+    let mut rec = run.record()?;
+    rec.budget_usd = usd;
     write_json(&run.record_path(), &rec)
 }
 

@@ -1,13 +1,15 @@
 //! A run's status as `status`, `top` and the MCP server report it: every worker's view,
-//! why queued ones wait, counts, tokens and the plan.
+//! why queued ones wait, counts, tokens, cost and the plan.
 
 use std::collections::HashMap;
 
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::lifecycle::budget::{self, Costing, Spend};
 use crate::lifecycle::sched;
 use crate::lifecycle::state::{self, State, ViewOptions, WorkerView};
+use crate::model::error::UserError;
 use crate::store::{Home, RunDir, RunRecord, Tokens};
 
 /// `orch status --json`. Field names are a contract: add, never rename.
@@ -19,6 +21,13 @@ pub struct RunStatus {
     pub max_parallel: Option<u32>,
     pub counts: std::collections::BTreeMap<&'static str, usize>,
     pub tokens: Tokens,
+    /// What the run's tokens cost; `None` when a worker that used tokens has no price.
+    pub cost_usd: Option<f64>,
+    /// What the priced workers cost (equal to `cost_usd` when every worker is priced).
+    pub spent_usd: f64,
+    /// Workers that used tokens on a model without a price.
+    pub unpriced_workers: usize,
+    pub budget_usd: Option<f64>,
     /// The run's stages as steps (empty for ad-hoc runs).
     pub plan: Vec<crate::lifecycle::plan::Step>,
     pub workers: Vec<WorkerView>,
@@ -27,10 +36,19 @@ pub struct RunStatus {
 pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
     let record: RunRecord = run.record()?;
     let labels = run.labels()?;
+    let mut costing = costing(home)?;
+    let mut spend = Spend::default();
     let mut workers: Vec<WorkerView> = labels
         .iter()
-        .map(|l| state::view(&run.worker(l), opts))
+        .map(|l| {
+            let w = run.worker(l);
+            let mut v = state::view(&w, opts);
+            costing.fill(&w, &mut v);
+            spend.add(&v);
+            v
+        })
         .collect();
+    let _spend = budget::scope_with(&record.id, spend);
     // Say why queued workers wait.
     if workers.iter().any(|w| w.state == State::Queued) {
         let states: HashMap<String, State> =
@@ -64,6 +82,17 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         max_parallel: record.max_parallel,
         counts,
         tokens,
+        cost_usd: spend.known(),
+        spent_usd: spend.usd,
+        unpriced_workers: spend.unpriced,
+        budget_usd: record.budget_usd,
         workers,
     })
+}
+
+/// The price table for showing money; a broken `$ORCH_HOME/prices.toml` is the user's
+/// input to fix, named with its line.
+pub fn costing(home: &Home) -> Result<Costing> {
+    Costing::load(home)
+        .map_err(|e| UserError::usage(format!("{e} (fix the price table, or move it away)")).into())
 }

@@ -37,6 +37,9 @@ pub struct RunRecord {
     /// Run `orch merge` when every worker has ended (fanout --merge).
     #[serde(default)]
     pub merge_on_finish: bool,
+    /// Stop starting workers once the run has spent this much (USD, `--budget`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

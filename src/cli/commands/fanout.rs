@@ -72,9 +72,10 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
         },
     ];
     let run = spawn::new_run(&home, "fanout", args.max_parallel, stages)?;
-    if args.merge {
+    if args.merge || args.budget.is_some() {
         let mut rec = run.record()?;
-        rec.merge_on_finish = true;
+        rec.merge_on_finish = args.merge;
+        rec.budget_usd = args.budget;
         write_json(&run.record_path(), &rec)?;
     }
     let output_schema = if args.findings_schema {

@@ -1,9 +1,10 @@
-//! `orch ls`: every run, newest first, with counts per state.
+//! `orch ls`: every run, newest first, with counts per state and what it cost.
 
 use anyhow::Result;
 
 use crate::cli::args::LsArgs;
 use crate::cli::render;
+use crate::lifecycle::budget;
 use crate::model::text;
 use crate::ops::listing::collect;
 use crate::store::Home;
@@ -20,7 +21,7 @@ pub fn run(args: LsArgs) -> Result<i32> {
         return Ok(0);
     }
     let color = render::color_enabled();
-    let header: Vec<String> = ["RUN", "AGE", "KIND", "WORKERS", "STATES"]
+    let header: Vec<String> = ["RUN", "AGE", "KIND", "WORKERS", "COST", "STATES"]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -53,6 +54,12 @@ pub fn run(args: LsArgs) -> Result<i32> {
                 l.kind.clone()
             },
             l.workers.to_string(),
+            match l.cost_usd {
+                _ if l.error.is_some() => "-".into(),
+                Some(c) => budget::usd(c),
+                None if l.spent_usd > 0.0 => format!("{}+?", budget::usd(l.spent_usd)),
+                None => "?".into(),
+            },
             states,
         ];
         painted.push(row.clone());

@@ -4,6 +4,9 @@
 use anyhow::{Context, Result};
 
 use crate::cli::args::{MergeArgs, SeverityArg};
+use crate::cli::render;
+use crate::lifecycle::budget;
+use crate::lifecycle::state::ViewOptions;
 use crate::merge::{MergeOptions, Severity};
 use crate::model::error::UserError;
 use crate::ops::merge::{report, spawn_synthesis};
@@ -19,11 +22,17 @@ pub fn run(args: MergeArgs) -> Result<i32> {
         include_failed: args.include_failed,
     };
     let report = report(&run, &opts)?;
-    let markdown = report.to_markdown();
+    let status = crate::ops::status::collect(&home, &run, &ViewOptions::default())?;
+    let markdown = with_cost_line(&report.to_markdown(), &status);
     write_atomic(&run.dir.join("merge.md"), markdown.as_bytes())
         .with_context(|| format!("cannot save merge.md in {}", run.dir.display()))?;
     let shown = if args.json {
-        serde_json::to_string_pretty(&report.to_json())? + "\n"
+        let mut json = report.to_json();
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("cost_usd".into(), serde_json::json!(status.cost_usd));
+            obj.insert("tokens".into(), serde_json::to_value(status.tokens)?);
+        }
+        serde_json::to_string_pretty(&json)? + "\n"
     } else {
         markdown.clone()
     };
@@ -54,6 +63,31 @@ pub fn run(args: MergeArgs) -> Result<i32> {
         return Ok(crate::model::error::EXIT_FAILED);
     }
     Ok(0)
+}
+
+/// The report with `Cost: $1.23 · tokens 12k in / 3k out` under its title.
+fn with_cost_line(markdown: &str, status: &crate::ops::status::RunStatus) -> String {
+    let cost = match status.cost_usd {
+        Some(c) => budget::usd(c),
+        None => format!(
+            "unknown ({} worker{} on a model without a price)",
+            status.unpriced_workers,
+            if status.unpriced_workers == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
+    };
+    let line = format!(
+        "Cost: {cost} · tokens {} in / {} out\n\n",
+        render::tokens_short(status.tokens.input),
+        render::tokens_short(status.tokens.output)
+    );
+    match markdown.find("\n\n") {
+        Some(i) => format!("{}{line}{}", &markdown[..i + 2], &markdown[i + 2..]),
+        None => format!("{markdown}\n{line}"),
+    }
 }
 
 fn severity(s: SeverityArg) -> Severity {

@@ -91,6 +91,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     {
         let mut rec = run.record()?;
         rec.pipeline = Some(plan.name.clone());
+        rec.budget_usd = args.budget;
         write_json(&run.record_path(), &rec)?;
     }
     let schema = if workers.iter().any(|w| w.output_schema) {

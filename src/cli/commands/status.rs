@@ -6,6 +6,7 @@ use anyhow::Result;
 
 use crate::cli::args::{PollOpts, StatusArgs, TopArgs};
 use crate::cli::render;
+use crate::lifecycle::budget;
 use crate::lifecycle::sched;
 use crate::lifecycle::state::{State, ViewOptions, WorkerView};
 use crate::model::text;
@@ -53,12 +54,13 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 pub fn render(status: &RunStatus, color: bool) -> String {
     let age = (chrono::Utc::now() - status.created_at).num_seconds();
     let mut out = format!(
-        "run {} · {} workers · started {} ago · tokens {} in / {} out\n",
+        "run {} · {} workers · started {} ago · tokens {} in / {} out{}\n",
         status.run,
         status.workers.len(),
         text::duration(age),
         render::tokens_short(status.tokens.input),
         render::tokens_short(status.tokens.output),
+        money_line(status),
     );
     if !status.plan.is_empty() {
         out.push_str(&crate::lifecycle::plan::render(&status.plan));
@@ -73,6 +75,7 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         "STATE",
         "ELAPSED",
         "TOKENS",
+        "COST",
         "LAST ACTIVITY",
     ]
     .iter()
@@ -121,6 +124,11 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             } else {
                 "-".into()
             },
+            match w.cost_usd {
+                Some(c) if w.tokens.total() > 0 => budget::usd(c),
+                None if w.tokens.total() > 0 => "unpriced".into(),
+                _ => "-".into(),
+            },
             // On a terminal the table fits the screen; piped, nothing is cut off.
             if std::io::stdout().is_terminal() {
                 clip(&activity, 70)
@@ -139,6 +147,40 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         painted.push(p);
     }
     out.push_str(&render::table(&rows, &painted));
+    out
+}
+
+/// ` · $1.23 · budget $4.00`, saying when the budget holds workers back and which
+/// models have no price.
+fn money_line(status: &RunStatus) -> String {
+    let mut out = String::new();
+    if status.unpriced_workers == 0 {
+        out.push_str(&format!(" · {}", budget::usd(status.spent_usd)));
+    } else {
+        let mut models: Vec<&str> = status
+            .workers
+            .iter()
+            .filter(|w| w.cost_usd.is_none() && w.tokens.total() > 0)
+            .map(|w| w.model.as_deref().unwrap_or("an unknown model"))
+            .collect();
+        models.sort();
+        models.dedup();
+        let priced = if status.spent_usd > 0.0 {
+            format!("{} priced + ", budget::usd(status.spent_usd))
+        } else {
+            String::new()
+        };
+        out.push_str(&format!(
+            " · cost {priced}unknown (no price for {}; see share/prices.toml)",
+            models.join(", ")
+        ));
+    }
+    if let Some(b) = status.budget_usd {
+        out.push_str(&format!(" · budget {}", budget::usd(b)));
+        if status.spent_usd >= b {
+            out.push_str(" reached: no new workers start");
+        }
+    }
     out
 }
 

@@ -1,5 +1,6 @@
 //! How orch calls codex: the program, and the argv of one worker attempt.
 
+pub mod config;
 pub mod events;
 
 use std::ffi::OsString;
