@@ -132,6 +132,7 @@ pub mod delivered;
 pub mod envfile;
 pub mod fsutil;
 pub mod records;
+pub mod run_end;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};

@@ -54,6 +54,8 @@ struct Watch {
     handled: HashSet<String>,
     runs: BTreeSet<String>,
     tmux: Option<Tmux>,
+    /// `--on-run-end` and since when runs' ends are news (see `store::run_end`).
+    run_end: Option<(String, DateTime<Utc>)>,
 }
 
 pub fn run(args: WatchArgs) -> Result<i32> {
@@ -70,6 +72,10 @@ pub fn run(args: WatchArgs) -> Result<i32> {
     let deliveries = Deliveries::open(&home, &subscriber)?;
     let mut watcher = watch::Watcher::new(&home, Mode::from_poll(args.poll.poll))?;
     let tmux = args.bell.then(|| Tmux::for_home(&home.root).ok()).flatten();
+    let run_end = match &args.on_run_end {
+        Some(cmd) => Some((cmd.clone(), crate::store::run_end::since(&home)?)),
+        None => None,
+    };
     let mut w = Watch {
         opts: ViewOptions {
             stall_after: Duration::from_secs(args.stall.stall_after),
@@ -82,6 +88,7 @@ pub fn run(args: WatchArgs) -> Result<i32> {
         handled: HashSet::new(),
         runs: BTreeSet::new(),
         tmux,
+        run_end,
     };
     if let Some(r) = scope {
         w.runs.insert(r);
@@ -108,6 +115,10 @@ pub fn run(args: WatchArgs) -> Result<i32> {
     }
     for (key, wd, view) in pending {
         w.deliver(&key, &wd, &view)?;
+    }
+    // Runs that ended while no watcher was there.
+    for r in w.runs.clone() {
+        w.tell_run_end(&r);
     }
 
     let mut next_sweep = Instant::now() + SWEEP;
@@ -244,7 +255,25 @@ impl Watch {
             };
             self.announce(wd, &view, stalled);
         })?;
+        if !stalled {
+            self.tell_run_end(&wd.run);
+        }
         Ok(())
+    }
+
+    /// `--on-run-end`: tells the hook once the run has ended; never fatal.
+    fn tell_run_end(&self, run: &str) {
+        use crate::ops::run_end::{Told, tell};
+        let Some((cmd, since)) = &self.run_end else {
+            return;
+        };
+        match tell(&self.home, &self.home.run(run), cmd, *since) {
+            Ok(Told::Failed(why)) => {
+                eprintln!("orch: --on-run-end hook for run {run}: {why}; watching on")
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("orch: --on-run-end for run {run}: {e:#}; watching on"),
+        }
     }
 
     fn announce(&self, wd: &WorkerDir, v: &WorkerView, stalled: bool) {
