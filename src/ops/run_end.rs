@@ -74,7 +74,9 @@ pub fn ended(home: &Home, run: &RunDir) -> Result<Option<(String, Summary)>> {
     for w in &status.workers {
         let wd = run.worker(&w.label);
         if w.state == State::Queued
-            && w.waiting_for.as_deref().is_some_and(|r| r.starts_with("budget:"))
+            && w.waiting_for
+                .as_deref()
+                .is_some_and(|r| r.starts_with("budget:"))
         {
             held += 1;
             key.push(format!("{}#held", w.label));
@@ -141,9 +143,7 @@ fn summary(run: &RunDir, status: RunStatus, held: usize) -> Summary {
             })
             .collect(),
         merged,
-        merge: merge_md
-            .exists()
-            .then(|| merge_md.display().to_string()),
+        merge: merge_md.exists().then(|| merge_md.display().to_string()),
         top_findings,
     }
 }
@@ -214,7 +214,9 @@ fn run_hook(cmd: &str, s: &Summary) -> Result<(), String> {
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(&json);
     });
-    let status = child.wait().map_err(|e| format!("cannot wait for it: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("cannot wait for it: {e}"))?;
     let _ = writer.join();
     if status.success() {
         Ok(())

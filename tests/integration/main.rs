@@ -4,6 +4,7 @@
 mod support;
 
 mod core;
+mod cost;
 mod events;
 mod hostile;
 mod merge;

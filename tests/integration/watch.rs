@@ -430,3 +430,64 @@ fn watch_bell_rings_the_terminal_when_a_worker_ends() {
     p.exp_string("\x07").unwrap();
     p.send_control('c').unwrap();
 }
+
+#[test]
+fn on_run_end_runs_once_per_run_with_a_summary_on_stdin() {
+    let t = TestHome::new();
+    let dir = t.path().join("ends");
+    std::fs::create_dir(&dir).unwrap();
+    // Each call leaves its own file: two calls cannot hide in one.
+    let hook = format!("cat > {}/$$-$(date +%s%N).json", dir.display());
+    let ends = || -> Vec<Value> {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
+            })
+            .collect()
+    };
+    // Two watchers with the same hook: the end goes to one of them.
+    let first = Background::start(&t, &["watch", "--on-run-end", &hook]);
+    let second = Background::start(&t, &["watch", "--on-run-end", &hook]);
+    std::thread::sleep(Duration::from_millis(500));
+    let a = t.spawn(&["--model", "gpt-5.4", "one\nFAKE:sleep=0.3"]);
+    let run = run_of(&a).to_string();
+    t.spawn(&[
+        "--run",
+        &run,
+        "--model",
+        "gpt-5.4",
+        "two\nFAKE:fail=no luck",
+    ]);
+    let got = eventually(20, "the run-end hook", || {
+        let e = ends();
+        (!e.is_empty()).then_some(e)
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(ends().len(), 1, "once, not per watcher: {:?}", ends());
+    let s = &got[0];
+    assert_eq!(s["run"], run.as_str());
+    assert_eq!(s["workers"], 2);
+    assert_eq!(s["counts"]["done"], 1, "{s}");
+    assert_eq!(s["counts"]["failed"], 1, "{s}");
+    // W1: 100 in, 10 out on gpt-5.4; W2 failed before usage was reported.
+    assert_eq!(s["cost_usd"], 0.0004, "{s}");
+    assert_eq!(s["not_done"][0]["label"], "W2");
+    assert_eq!(s["not_done"][0]["error"], "no luck");
+    assert_eq!(s["merged"], false);
+    assert!(s["duration_secs"].as_i64().is_some(), "{s}");
+    drop((first, second));
+
+    // A restarted watcher does not tell it again, but tells of a run that ended while
+    // no watcher ran.
+    let b = t.spawn(&["third run"]);
+    t.ok(&["wait", &b]);
+    let _third = Background::start(&t, &["watch", "--on-run-end", &hook]);
+    eventually(20, "the missed run's end", || {
+        (ends().len() == 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let all = ends();
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all.iter().any(|s| s["run"] == run_of(&b)));
+}

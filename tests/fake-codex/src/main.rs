@@ -13,7 +13,8 @@
 //! - `FAKE:reply-file=P`  the final message is the content of file P
 //! - `FAKE:env=NAME`      append `NAME=<value>` of the environment to the reply
 //! - `FAKE:stderr=TEXT`   write TEXT to stderr
-//! - `FAKE:tokens=IN,OUT` usage reported in `turn.completed`
+//! - `FAKE:tokens=IN,OUT[,CACHED]` usage reported in `turn.completed` (CACHED is a part
+//!   of IN, as with the real codex)
 //! - `FAKE:commands=N`    run N fake shell commands (item events), one per 50 ms
 //! - `FAKE:unknown`       also emit event types orch does not know
 //! - `FAKE:spawn-child`   start a `sleep 300` child in its process group (orphan tests)
@@ -200,14 +201,14 @@ fn main() {
     if directive("incomplete").is_some() {
         std::process::exit(0);
     }
-    let (input, output) = directive("tokens")
+    let (input, output, cached) = directive("tokens")
         .and_then(|t| {
-            let (a, b) = t.split_once(',')?;
-            Some((a.parse().ok()?, b.parse().ok()?))
+            let mut n = t.split(',').map(|x| x.trim().parse::<u64>().ok());
+            Some((n.next()??, n.next()??, n.next().flatten().unwrap_or(0)))
         })
-        .unwrap_or((100u64, 10u64));
+        .unwrap_or((100u64, 10u64, 0u64));
     emit(
-        json!({"type": "turn.completed", "usage": {"input_tokens": input, "cached_input_tokens": 0,
+        json!({"type": "turn.completed", "usage": {"input_tokens": input, "cached_input_tokens": cached,
         "cache_write_input_tokens": 0, "output_tokens": output, "reasoning_output_tokens": 0}}),
     );
     if let Some(path) = &out_file {
