@@ -61,6 +61,7 @@ pub fn new_run(home: &Home, id: &str) -> RunDir {
             pipeline: None,
             stages: Vec::new(),
             merge_on_finish: false,
+            budget_usd: None,
         },
     )
     .unwrap();
