@@ -176,6 +176,7 @@ pub fn exit_record(state: State, error: Option<&str>) -> ExitRecord {
             cached_input: 200,
             output: 300,
             reasoning: 40,
+            cache_write_input: 0,
         },
         started_at: Some(now - Duration::seconds(42)),
         finished_at: now,
