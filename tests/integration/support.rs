@@ -60,6 +60,8 @@ impl TestHome {
         c.env("ORCH_HOME", &self.home)
             .env("ORCH_TMUX_SOCKET", &self.socket)
             .env("ORCH_CODEX", fake_codex())
+            // No codex config of the machine's user decides a worker's model (and price).
+            .env("CODEX_HOME", self.tmp.path().join("codex-home"))
             .env("NO_COLOR", "1")
             .env_remove("TMUX")
             .env_remove("TMUX_PANE")
