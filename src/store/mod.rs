@@ -15,6 +15,9 @@
 //!     merge.md                the merge report: `orch merge`, or ops::merge after the
 //!                             last worker of a `fanout --merge` run ended. [A]
 //!     synthesis.md            final message of the run's `synthesis` worker. [A]
+//!     run-end.json            the run ends `watch --on-run-end` hooks were told of, per
+//!                             hook command (store::run_end), written AFTER the hook
+//!                             succeeded, under run-end.lock (flock). [A]
 //!     summary.json            `orch ls`'s cached line of an ended run, stamped with the
 //!                             mtimes of run.json and each worker folder (ops::listing);
 //!                             trusted only while the stamp matches. [U]
@@ -75,6 +78,8 @@
 //!                             (sys::watch). [utimensat, unsynced]
 //!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
 //!                             read and rewritten under watch/delivered.lock. [A]
+//!   watch/run-end.json        since when run ends are news to `--on-run-end` watchers;
+//!                             written once by the first, under watch/run-end.lock. [A]
 //!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
 //!                             when that path is too long for a socket, it lives under a
 //!                             private $XDG_RUNTIME_DIR, else in a mkdtemp folder
@@ -86,6 +91,10 @@
 //!   templates/ lenses/ pipelines/ pack.md schemas/
 //!                             optional user overrides of the shipped files, read only
 //!                             (content::share; first root that has a file wins).
+//!   prices.toml               optional user prices per model over share/prices.toml,
+//!                             read only (content::prices).
+//! $CODEX_HOME/config.toml     (else ~/.codex/config.toml) codex's config, read only
+//!                             for a worker's `model` (sys::codex::config).
 //! ```
 //!
 //! Everything is the caller's alone: folders 0700 (a pre-existing ORCH_HOME with looser
