@@ -134,6 +134,14 @@ fn a_spent_budget_holds_queued_workers_until_it_is_raised() {
         "{text}"
     );
 
+    // `wait` does not wait for ever on workers the budget holds: it says so and fails.
+    let err = t.fails(&["wait", &run, "--timeout", "60s"], 1);
+    assert!(
+        err.contains("held by its budget: $3.10 of $1.00 spent")
+            && err.contains(&format!("orch set {run} --budget USD")),
+        "{err}"
+    );
+
     let out = t.ok(&["set", &run, "--budget", "5"]);
     assert!(out.contains("budget $5.00 ($3.10 spent so far)"), "{out}");
     t.wait_state(&b, "done", 20);

@@ -134,6 +134,14 @@ pub fn run(args: WaitArgs) -> Result<i32> {
         }
         if now >= next_sweep {
             sweep(&home, &mut t, args.kill_stalled, stall_after)?;
+            if let Some(why) = held_by_budget(&home, &t) {
+                if progress {
+                    eprint!("\r\x1b[K");
+                }
+                eprintln!("orch: {why}");
+                finish(&t, false, args.json)?;
+                return Ok(EXIT_FAILED);
+            }
             next_sweep = Instant::now() + SWEEP;
             if progress {
                 draw_progress(&t, started);
@@ -215,6 +223,30 @@ fn sweep(home: &Home, t: &mut Targets, kill_stalled: bool, stall_after: Duration
         }
     }
     Ok(())
+}
+
+/// Every target still to end is queued behind a spent budget: nothing will change by
+/// itself, so waiting on would never end. Says which run and how to go on.
+fn held_by_budget(home: &Home, t: &Targets) -> Option<String> {
+    let open: Vec<&(WorkerDir, State)> = t
+        .workers
+        .values()
+        .filter(|(w, st)| !state::has_ended(w, *st))
+        .collect();
+    if open.is_empty() || open.iter().any(|(_, st)| *st != State::Queued) {
+        return None;
+    }
+    let runs: BTreeSet<&str> = open.iter().map(|(w, _)| w.run.as_str()).collect();
+    let mut why = Vec::new();
+    for r in runs {
+        let record = home.run(r).record().ok()?;
+        let hold = crate::lifecycle::budget::hold(home, &record)?;
+        why.push(format!(
+            "run {r}: {} queued, held by its {hold}; raise it with `orch set {r} --budget USD`, or stop them",
+            open.iter().filter(|(w, _)| w.run == r).count()
+        ));
+    }
+    Some(why.join("; "))
 }
 
 /// `3/5 done · 1 running · 1 queued · 12m04s`
