@@ -2,9 +2,13 @@
 //!
 //! A run whose workers have all ended changes only when someone retries, resumes or
 //! removes one, and each of those rewrites files in the worker's folder. So its line is
-//! kept in `runs/<id>/summary.json` with a stamp (run.json's and every worker folder's
-//! mtime, in nanoseconds), and the next `ls` checks the stamp — one stat per folder —
-//! instead of reading every worker's records. A stamp that does not match, a run with
+//! kept in `runs/<id>/summary.json` with a stamp of mtimes (nanoseconds), and the next
+//! `ls` checks the stamp instead of reading every worker's records. The stamp is
+//! run.json's, `workers/`'s (a worker added or removed) and the run's `changes/<run>`
+//! marker's, which `lifecycle::transition` — the only writer of state-changing records,
+//! as `tests/layers.rs` holds it — touches after every transition: three stats a run.
+//! Runs of older versions, which have no marker, are stamped with every worker
+//! folder's mtime instead. A stamp that does not match, a run with
 //! a worker not yet ended, or anything changed in the last second (timestamps are
 //! coarse: two writes in one tick look the same) means the records are read as before.
 //!
@@ -83,8 +87,13 @@ const SETTLE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
-    /// run.json's mtime, then each worker folder's (name, mtime), in name order.
+    /// run.json's mtime, workers/'s and the run's marker's (if it has one).
     run: i128,
+    #[serde(default)]
+    workers_dir: i128,
+    #[serde(default)]
+    marker: Option<i128>,
+    /// Without a marker: each worker folder's (name, mtime), in name order.
     workers: Vec<(String, i128)>,
 }
 
@@ -101,7 +110,20 @@ fn mtime_ns(m: &std::fs::Metadata) -> i128 {
 impl Stamp {
     fn of(run: &RunDir) -> Option<Stamp> {
         let run_ns = mtime_ns(&std::fs::metadata(run.record_path()).ok()?);
+        let workers_dir = mtime_ns(&std::fs::metadata(run.workers_dir()).ok()?);
+        let marker = run
+            .changes_marker()
+            .and_then(|m| std::fs::metadata(m).ok())
+            .map(|m| mtime_ns(&m));
         let mut workers = Vec::new();
+        if marker.is_some() {
+            return Some(Stamp {
+                run: run_ns,
+                workers_dir,
+                marker,
+                workers,
+            });
+        }
         for e in std::fs::read_dir(run.workers_dir()).ok()? {
             let e = e.ok()?;
             let name = e.file_name().into_string().ok()?;
@@ -113,6 +135,8 @@ impl Stamp {
         workers.sort();
         Some(Stamp {
             run: run_ns,
+            workers_dir,
+            marker,
             workers,
         })
     }
@@ -124,7 +148,13 @@ impl Stamp {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i128);
         let settle = SETTLE.as_nanos() as i128;
-        let newest = self.workers.iter().map(|(_, t)| *t).chain([self.run]).max();
+        let newest = self
+            .workers
+            .iter()
+            .map(|(_, t)| *t)
+            .chain([self.run, self.workers_dir])
+            .chain(self.marker)
+            .max();
         line.error.is_none()
             && newest.is_some_and(|t| now - t > settle)
             && line

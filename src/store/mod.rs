@@ -479,6 +479,11 @@ impl RunDir {
         Ok(rec)
     }
 
+    /// `$ORCH_HOME/changes/<run>` (see `Home::changes_dir`).
+    pub fn changes_marker(&self) -> Option<PathBuf> {
+        Some(self.dir.parent()?.parent()?.join("changes").join(&self.id))
+    }
+
     /// `orch ls`'s cached line of an ended run (see `ops::listing`).
     pub fn summary_path(&self) -> PathBuf {
         self.dir.join("summary.json")
