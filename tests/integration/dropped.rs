@@ -235,3 +235,86 @@ fn a_hang_up_during_a_hook_lets_the_hook_finish_and_it_is_not_repeated() {
     let _ = second.kill();
     let _ = second.wait();
 }
+
+/// The worker's saved environment, as NAME → value.
+fn saved_env(t: &TestHome, addr: &str) -> std::collections::BTreeMap<String, String> {
+    let buf = std::fs::read(t.worker_dir(addr).join("env")).unwrap();
+    buf.split(|b| *b == 0)
+        .filter(|e| !e.is_empty())
+        .filter_map(|e| {
+            let s = String::from_utf8_lossy(e).to_string();
+            let (k, v) = s.split_once('=')?;
+            Some((k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+fn a_worker_does_not_inherit_what_dies_with_the_ssh_session() {
+    let t = TestHome::new();
+    let out = t
+        .cmd()
+        .args(["spawn", "x\nFAKE:env=SSH_CONNECTION"])
+        .env("SSH_TTY", "/dev/pts/7")
+        .env("SSH_CONNECTION", "127.0.0.1 50000 127.0.0.1 22")
+        .env("SSH_CLIENT", "127.0.0.1 50000 22")
+        .env("SSH_AUTH_SOCK", "/tmp/ssh-XXXX/agent.1")
+        .env("ORCH_TEST_KEPT", "yes")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let a = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    t.ok(&["wait", &a]);
+    let env = saved_env(&t, &a);
+    for gone in ["SSH_TTY", "SSH_CONNECTION", "SSH_CLIENT"] {
+        assert!(!env.contains_key(gone), "{gone} reached the worker");
+    }
+    assert_eq!(env["ORCH_TEST_KEPT"], "yes");
+    // Without ORCH_SSH_AGENT the agent socket is passed as it is.
+    assert_eq!(env["SSH_AUTH_SOCK"], "/tmp/ssh-XXXX/agent.1");
+    let result = t.ok(&["result", &a]);
+    assert!(
+        result.contains("SSH_CONNECTION=\n") || result.ends_with("SSH_CONNECTION="),
+        "{result}"
+    );
+}
+
+#[test]
+fn with_a_stable_agent_a_worker_reaches_the_agent_of_the_session_after_a_reconnect() {
+    let t = TestHome::new();
+    let listen = |name: &str| {
+        let p = t.path().join(name);
+        (std::os::unix::net::UnixListener::bind(&p).unwrap(), p)
+    };
+    let (first_agent, first) = listen("agent-1");
+    let out = t
+        .cmd()
+        .args(["spawn", "x\nFAKE:env=SSH_AUTH_SOCK"])
+        .env("ORCH_SSH_AGENT", "stable")
+        .env("SSH_AUTH_SOCK", &first)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let a = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    t.ok(&["wait", &a]);
+    let link = t.home.join("ssh-agent.sock");
+    assert!(
+        t.ok(&["result", &a])
+            .contains(&format!("SSH_AUTH_SOCK={}", link.display()))
+    );
+    assert_eq!(std::fs::read_link(&link).unwrap(), first);
+    // The session drops (its agent socket goes) and a new one runs any orch command.
+    drop(first_agent);
+    std::fs::remove_file(&first).unwrap();
+    let (_second_agent, second) = listen("agent-2");
+    let out = t
+        .cmd()
+        .args(["status"])
+        .env("ORCH_SSH_AGENT", "stable")
+        .env("SSH_AUTH_SOCK", &second)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_link(&link).unwrap(), second);
+    std::os::unix::net::UnixStream::connect(&link).expect("the link reaches the new agent");
+}
