@@ -51,7 +51,7 @@ pub fn capture() -> Vec<(OsString, OsString)> {
 /// agent; false (link untouched) when there is no agent to point at.
 pub fn refresh_agent_link(home: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    if !std::env::var_os(AGENT_MODE).is_some_and(|v| v == "stable") {
+    if std::env::var_os(AGENT_MODE).is_none_or(|v| v != "stable") {
         return false;
     }
     let Some(sock) = std::env::var_os("SSH_AUTH_SOCK").map(std::path::PathBuf::from) else {
