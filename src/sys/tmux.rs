@@ -339,6 +339,42 @@ impl Tmux {
             .collect())
     }
 
+    /// The window named `name` in `session` whose pane runs `pane_pid` — or, without a
+    /// pid, the newest such window whose pane is alive. For a worker whose spawner died
+    /// between `new-window` and writing the window id down.
+    pub fn find_window(&self, session: &str, name: &str, pane_pid: Option<u32>) -> Option<String> {
+        let target = format!("={session}");
+        let out = self
+            .ok(&[
+                "list-windows".as_ref(),
+                "-t".as_ref(),
+                target.as_ref(),
+                "-F".as_ref(),
+                "#{window_id}\t#{pane_pid}\t#{pane_dead}\t#{window_name}".as_ref(),
+            ])
+            .ok()?;
+        let mut found = None;
+        for line in out.lines() {
+            let mut f = line.splitn(4, '\t');
+            let (Some(id), Some(pid), Some(dead), Some(wname)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            if wname != name {
+                continue;
+            }
+            match pane_pid {
+                Some(p) if pid.parse::<u32>().ok() == Some(p) => return Some(id.to_string()),
+                Some(_) => {}
+                // Windows are listed oldest first: the last live one is the newest.
+                None if dead != "1" => found = Some(id.to_string()),
+                None => {}
+            }
+        }
+        found
+    }
+
     pub fn kill_window(&self, window_id: &str) -> Result<()> {
         self.ok(&["kill-window".as_ref(), "-t".as_ref(), window_id.as_ref()])
             .map(drop)

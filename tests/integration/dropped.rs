@@ -318,3 +318,48 @@ fn with_a_stable_agent_a_worker_reaches_the_agent_of_the_session_after_a_reconne
     assert_eq!(std::fs::read_link(&link).unwrap(), second);
     std::os::unix::net::UnixStream::connect(&link).expect("the link reaches the new agent");
 }
+
+#[test]
+fn a_worker_whose_spawner_died_during_new_window_is_found_by_status_and_attach() {
+    use std::os::unix::process::ExitStatusExt;
+    let t = TestHome::new();
+    // The spawner is killed right after tmux made the window, before it wrote the id.
+    let out = t
+        .cmd()
+        .args(["spawn", "--label", "orphan", "x\nFAKE:hang"])
+        .env("ORCH_TEST_CRASH_AT", "window-created")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{out:?}");
+    let run = std::fs::read_dir(t.home.join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+    let addr = format!("{run}/orphan");
+    assert!(!t.worker_dir(&addr).join("window").exists());
+    let w = t.wait_state(&addr, "running", 20);
+    let window = w["window"]
+        .as_str()
+        .expect("status names the window")
+        .to_string();
+    let listed = t.tmux(&["list-windows", "-a", "-F", "#{window_id} #{window_name}"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.lines().any(|l| l == format!("{window} orphan")),
+        "{listed}"
+    );
+    // attach gets into it (and detaches with C-b d).
+    let mut cmd = t.cmd();
+    cmd.args(["attach", &addr]).stdin(Stdio::inherit());
+    let mut p = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    p.send_control('b').unwrap();
+    p.send("d").unwrap();
+    p.flush().unwrap();
+    p.exp_string("detached").unwrap();
+    t.ok(&["stop", &addr]);
+}
