@@ -327,10 +327,16 @@ impl Home {
         }
     }
 
+    /// The newest run that holds a worker. A run without one (a spawn refused after it
+    /// was made, a half-made run, a stray folder in runs/) is never "latest": `orch
+    /// wait` on it would return at once while the real work goes on elsewhere.
     pub fn latest_run(&self) -> Result<RunDir> {
         let ids = self.run_ids()?;
-        match ids.first() {
-            Some(id) => Ok(self.run(id)),
+        let latest = ids.iter().map(|id| self.run(id)).find(|r| {
+            r.record_path().is_file() && r.labels_unordered().is_ok_and(|l| !l.is_empty())
+        });
+        match latest {
+            Some(r) => Ok(r),
             None => {
                 Err(UserError::failed("no runs yet; start one with `orch spawn \"PROMPT\"`").into())
             }
@@ -470,7 +476,7 @@ impl RunDir {
     pub fn record(&self) -> Result<RunRecord> {
         let rec: RunRecord = read_json(&self.record_path()).map_err(|e| match e {
             ReadError::Missing => anyhow::anyhow!(
-                "run {} has no run.json (half-made run); `orch gc` removes it",
+                "run {} has no run.json (a half-made run, or a folder that is not orch's); `orch gc` removes it once it is a minute old",
                 self.id
             ),
             e => anyhow::Error::new(e),

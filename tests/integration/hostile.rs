@@ -430,6 +430,16 @@ fn damaged_records_are_named_and_the_rest_still_listed() {
     let gc = t.ok(&["gc", "--older-than", "0s"]);
     assert!(gc.contains(&format!("kept run {run}")), "{gc}");
     assert!(t.home.join("runs").join(&run).exists());
+    // The advice does not send the user back to gc, nor call the run a worker.
+    let kept = gc.lines().find(|l| l.contains(&format!("kept run {run}"))).unwrap();
+    assert!(kept.contains("move it aside"), "{gc}");
+    assert!(!kept.contains("orch gc") && !kept.contains("worker"), "{gc}");
+    let doctor = String::from_utf8(t.run(&["doctor"]).stdout).unwrap();
+    let rp = t.home.join("runs").join(&run).join("run.json");
+    assert!(
+        doctor.contains(&format!("fix: mv {} ", rp.display())),
+        "{doctor}"
+    );
 }
 
 #[test]
@@ -540,4 +550,52 @@ fn the_environment_never_shows_in_argv() {
         t.ok(&["result", &a])
             .ends_with(&format!("ORCH_TEST_SECRET={secret}"))
     );
+}
+
+#[test]
+fn a_refused_spawn_or_a_stray_folder_never_becomes_the_latest_run() {
+    let t = TestHome::new();
+    let tree = t.subdir("tree");
+    let a = t.spawn(&[
+        "--cd",
+        &tree,
+        "--sandbox",
+        "workspace-write",
+        "write\nFAKE:sleep=3",
+    ]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "running", 20);
+    // A second writer in a new run is refused: no empty run is left behind.
+    let e = t.fails(
+        &[
+            "spawn",
+            "--cd",
+            &tree,
+            "--sandbox",
+            "workspace-write",
+            "--no-wait",
+            "w2",
+        ],
+        1,
+    );
+    assert!(e.contains("another worker is writing"), "{e}");
+    let runs: Vec<_> = std::fs::read_dir(t.home.join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 1, "the refused spawn left a run folder");
+    // A stray folder, named like a newer run, is not "latest" either.
+    let stray = t.home.join("runs").join("29991231-2359-zzz");
+    std::fs::create_dir(&stray).unwrap();
+    let st: Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["run"], run.as_str(), "{st}");
+    // So `orch wait` waits for the real writer instead of returning at once.
+    t.ok(&["wait"]);
+    assert_eq!(t.state(&a), "done");
+    // doctor names the folder, without a run.json that is not there; gc lists it.
+    let doctor = String::from_utf8(t.run(&["doctor"]).stdout).unwrap();
+    assert!(
+        doctor.contains(&format!("{} has no run.json", stray.display())),
+        "{doctor}"
+    );
+    let dry = t.ok(&["gc", "--dry-run"]);
+    assert!(dry.contains("29991231-2359-zzz"), "{dry}");
+    assert!(stray.exists());
 }

@@ -572,10 +572,12 @@ fn a_spawn_killed_at_any_point_leaves_state_later_commands_handle() {
         err.contains("half-made run") && err.contains("orch gc"),
         "{err}"
     );
+    let young = t.ok(&["gc"]);
     assert!(
-        !t.ok(&["gc"]).contains(&half_id),
-        "too young to be sure it is dead"
+        young.contains(&format!("kept half-made run {half_id}")),
+        "too young to be sure it is dead, and said so: {young}"
     );
+    assert!(t.home.join("runs").join(&half_id).exists());
     let dir = t.home.join("runs").join(&half_id);
     assert!(
         Command::new("touch")
