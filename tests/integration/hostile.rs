@@ -431,9 +431,15 @@ fn damaged_records_are_named_and_the_rest_still_listed() {
     assert!(gc.contains(&format!("kept run {run}")), "{gc}");
     assert!(t.home.join("runs").join(&run).exists());
     // The advice does not send the user back to gc, nor call the run a worker.
-    let kept = gc.lines().find(|l| l.contains(&format!("kept run {run}"))).unwrap();
+    let kept = gc
+        .lines()
+        .find(|l| l.contains(&format!("kept run {run}")))
+        .unwrap();
     assert!(kept.contains("move it aside"), "{gc}");
-    assert!(!kept.contains("orch gc") && !kept.contains("worker"), "{gc}");
+    assert!(
+        !kept.contains("orch gc") && !kept.contains("worker"),
+        "{gc}"
+    );
     let doctor = String::from_utf8(t.run(&["doctor"]).stdout).unwrap();
     let rp = t.home.join("runs").join(&run).join("run.json");
     assert!(
@@ -598,4 +604,45 @@ fn a_refused_spawn_or_a_stray_folder_never_becomes_the_latest_run() {
     let dry = t.ok(&["gc", "--dry-run"]);
     assert!(dry.contains("29991231-2359-zzz"), "{dry}");
     assert!(stray.exists());
+}
+
+#[test]
+fn a_bad_codex_argument_is_reported_by_its_error_line_and_logs_points_at_stderr() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x", "--", "--bogus-flag"]);
+    let err = t.fails(&["wait", &a], 1);
+    assert!(
+        err.contains("error: unexpected argument '--bogus-flag' found"),
+        "{err}"
+    );
+    assert!(!err.contains("For more information"), "{err}");
+    assert!(err.contains(&format!("orch logs {a} --stderr")), "{err}");
+    let out = t.run(&["logs", &a]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        note.contains(&format!("`orch logs {a} --stderr`")),
+        "{note}"
+    );
+    let raw = t.ok(&["logs", &a, "--stderr"]);
+    assert!(raw.contains("For more information, try '--help'."), "{raw}");
+}
+
+#[test]
+fn a_worker_stopped_by_wait_kill_stalled_says_so() {
+    let t = TestHome::new();
+    let a = t.spawn(&["silent\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let err = t.fails(&["wait", &a, "--kill-stalled", "--stall-after", "1s"], 1);
+    assert!(
+        err.contains("stopped by wait --kill-stalled: no event for 1s"),
+        "{err}"
+    );
+    let w = t.worker(&a);
+    assert_eq!(w["state"], "stopped");
+    assert_eq!(
+        w["error"],
+        "stopped by wait --kill-stalled: no event for 1s"
+    );
 }
