@@ -528,8 +528,9 @@ pub struct StopArgs {
     /// RUN/LABEL, LABEL, or a run id to stop all its workers
     #[arg(required = true)]
     pub targets: Vec<String>,
-    /// Seconds to wait after Ctrl-C before TERM, and after TERM before KILL
-    #[arg(long, default_value_t = 10)]
+    /// How long to wait after Ctrl-C before TERM, and after TERM before KILL (90, 90s,
+    /// 2m)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_secs)]
     pub grace: u64,
 }
 

@@ -355,10 +355,10 @@ fn attempt(
         error.clone(),
     )?;
 
-    let took = (Utc::now() - started_at).num_seconds();
+    let took = (Utc::now() - started_at).num_milliseconds();
     pane!(
         "── {state} after {} · tokens {} in / {} out{} ──",
-        crate::model::text::duration(took),
+        crate::model::text::duration_ms(took),
         summary.tokens.input,
         summary.tokens.output,
         error.map(|e| format!(" · {e}")).unwrap_or_default()

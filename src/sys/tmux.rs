@@ -174,6 +174,13 @@ impl Tmux {
             "history-limit".as_ref(),
             "50000".as_ref(),
             ";".as_ref(),
+            // A run id (20261201-0930-k3f) is 17 characters: tmux's default of 10
+            // cuts the status bar's session name to `[20261201-0`.
+            "set-option".as_ref(),
+            "-g".as_ref(),
+            "status-left-length".as_ref(),
+            "40".as_ref(),
+            ";".as_ref(),
             "new-session".as_ref(),
             "-d".as_ref(),
             "-P".as_ref(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -645,4 +645,33 @@ fn a_worker_stopped_by_wait_kill_stalled_says_so() {
         w["error"],
         "stopped by wait --kill-stalled: no event for 1s"
     );
+}
+
+#[test]
+fn small_words_read_right_grace_takes_units_and_builtin_pipelines_are_named_as_such() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    // --grace takes a duration like every other duration option.
+    t.ok(&["stop", &a, "--grace", "2s"]);
+    assert_eq!(t.state(&a), "stopped");
+    let table = t.ok(&["status", run_of(&a)]);
+    assert!(table.contains(" · 1 worker · "), "{table}");
+    // A built-in pipeline is not a file the user has.
+    let err = t.fails(&["run", "options-sprint"], 2);
+    assert!(!err.contains("share/pipelines/"), "{err}");
+    assert!(err.contains("built-in pipeline options-sprint"), "{err}");
+}
+
+#[test]
+fn result_on_a_terminal_ends_with_a_newline_and_piped_is_exact() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:reply=no newline at the end"]);
+    t.ok(&["wait", &a]);
+    assert_eq!(t.ok(&["result", &a]), "no newline at the end");
+    let mut cmd = t.cmd();
+    cmd.args(["result", &a]).stdin(Stdio::inherit());
+    let mut p = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    p.exp_string("no newline at the end\r\n").unwrap();
+    p.exp_eof().unwrap();
 }

@@ -479,7 +479,10 @@ fn pack_new_writes_a_skeleton_that_check_refuses_until_filled() {
     }
     let e = t.fails(&["pack", "new", f.to_str().unwrap()], 2);
     assert!(e.contains("--force") || e.contains("exists"), "{e}");
-    let e = t.fails(&["pack", "check", f.to_str().unwrap()], 1);
+    let e = t.fails(&["pack", "check", f.to_str().unwrap()], 2);
+    assert!(e.contains("Goal"), "{e}");
+    // spawn --context refuses the same pack with the same exit code.
+    let e = t.fails(&["spawn", "--context", f.to_str().unwrap(), "x"], 2);
     assert!(e.contains("Goal"), "{e}");
     let good = write_pack(t.path());
     assert!(t.ok(&["pack", "check", &good]).contains("ok"));

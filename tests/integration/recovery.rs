@@ -674,7 +674,7 @@ fn gc_removes_finished_runs_and_never_a_running_one() {
     assert_eq!(t.ok(&["gc"]), "nothing to remove\n", "7 days by default");
     let dry = t.ok(&["gc", "--older-than", "0s", "--dry-run"]);
     assert!(
-        dry.contains(&format!("would remove run {old_run} (1 workers")),
+        dry.contains(&format!("would remove run {old_run} (1 worker,")),
         "{dry}"
     );
     assert!(!dry.contains(run_of(&b)), "{dry}");

@@ -361,7 +361,11 @@ fn check_records(home: &Home) -> Vec<Check> {
     if out.is_empty() {
         out.push(ok(
             "records",
-            format!("{} runs, {workers} workers, all readable", ids.len()),
+            format!(
+                "{}, {}, all readable",
+                crate::model::text::count(ids.len(), "run"),
+                crate::model::text::count(workers, "worker")
+            ),
         ));
     }
     out

@@ -145,10 +145,10 @@ impl Gc {
             return Ok(acted);
         }
         println!(
-            "{} run {} ({} workers, ended {} ago)",
+            "{} run {} ({}, ended {} ago)",
             self.verb(),
             run.id,
-            workers.len(),
+            crate::model::text::count(workers.len(), "worker"),
             crate::model::text::duration((Utc::now() - ended).num_seconds())
         );
         self.remove_run(run, &workers)?;
