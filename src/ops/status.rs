@@ -85,7 +85,8 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         .iter()
         .map(|w| (w.label.clone(), w.stage.clone(), w.state))
         .collect();
-    let plan = crate::lifecycle::plan::derive(&record, &stage_states);
+    let plan =
+        crate::lifecycle::plan::derive(&record, &stage_states, run.dir.join("merge.md").is_file());
     Ok(RunStatus {
         plan,
         run: record.id,
