@@ -33,6 +33,12 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         .as_deref()
         .map(|l| share.lens(l).map_err(|e| UserError::usage(e.to_string())))
         .transpose()?;
+    if args.role.as_deref() == Some("implementer") && !args.codex.sandbox.writes() && !args.raw {
+        eprintln!(
+            "orch: note: an implementer in the read-only sandbox cannot change files; it will \
+             deliver the change in its final message (--sandbox workspace-write lets it write)"
+        );
+    }
     let prompt = compose_prompt(
         &share,
         args.role.as_deref().filter(|_| !args.raw),
