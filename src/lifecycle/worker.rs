@@ -121,6 +121,7 @@ pub fn run(home: &Home, run_id: &str, label: &str, hooks: &Hooks) -> Result<i32>
     )
     .context("cannot share the life lock with codex")?;
     let sig = Signals::install()?;
+    crate::sys::tmux::record_own_window(&home.root, &w);
     match attempt(home, &run, &w, lock, &sig, started_at, hooks) {
         Ok(code) => Ok(code),
         Err(e) => {

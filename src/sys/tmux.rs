@@ -382,6 +382,21 @@ impl Tmux {
         found
     }
 
+    /// The id of the window that holds pane `pane` (`%N`, as in `$TMUX_PANE`).
+    pub fn window_of_pane(&self, pane: &str) -> Option<String> {
+        let id = self
+            .ok(&[
+                "display-message".as_ref(),
+                "-p".as_ref(),
+                "-t".as_ref(),
+                pane.as_ref(),
+                "#{window_id}".as_ref(),
+            ])
+            .ok()?;
+        (id.starts_with('@') && id.len() > 1 && id[1..].chars().all(|c| c.is_ascii_digit()))
+            .then_some(id)
+    }
+
     pub fn kill_window(&self, window_id: &str) -> Result<()> {
         self.ok(&["kill-window".as_ref(), "-t".as_ref(), window_id.as_ref()])
             .map(drop)
@@ -673,6 +688,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// Run by a worker's wrapper as it starts: writes down the window it runs in (from
+/// `$TMUX_PANE`), so the id is known even when the spawner died between `new-window`
+/// and writing it (a dropped SSH session). Best effort: status and attach also find
+/// the window by run and label.
+pub fn record_own_window(home: &Path, w: &crate::store::WorkerDir) {
+    let Some(pane) = std::env::var("TMUX_PANE")
+        .ok()
+        .filter(|p| p.starts_with('%'))
+    else {
+        return;
+    };
+    if let Ok(t) = Tmux::for_home(home)
+        && let Some(id) = t.window_of_pane(&pane)
+    {
+        let _ = crate::store::fsutil::write_atomic_unsynced(&w.window_path(), id.as_bytes());
     }
 }
 

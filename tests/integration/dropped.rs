@@ -340,12 +340,20 @@ fn a_worker_whose_spawner_died_during_new_window_is_found_by_status_and_attach()
         .into_string()
         .unwrap();
     let addr = format!("{run}/orphan");
-    assert!(!t.worker_dir(&addr).join("window").exists());
-    let w = t.wait_state(&addr, "running", 20);
+    let file = t.worker_dir(&addr).join("window");
+    // The wrapper wrote down its own window (nothing else has looked yet)...
+    let recorded = eventually(20, "the wrapper to record its window", || {
+        std::fs::read_to_string(&file).ok()
+    });
+    t.wait_state(&addr, "running", 20);
+    // ...and without that record (an older wrapper), status finds it by run and label.
+    std::fs::remove_file(&file).unwrap();
+    let w = t.worker(&addr);
     let window = w["window"]
         .as_str()
         .expect("status names the window")
         .to_string();
+    assert_eq!(window, recorded.trim());
     let listed = t.tmux(&["list-windows", "-a", "-F", "#{window_id} #{window_name}"]);
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert!(

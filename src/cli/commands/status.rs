@@ -54,8 +54,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 pub fn render(status: &RunStatus, color: bool) -> String {
     let age = (chrono::Utc::now() - status.created_at).num_seconds();
     let mut out = format!(
-        "run {} · {} · started {} ago · tokens {} in / {} out{}
-",
+        "run {} · {} · started {} ago · tokens {} in / {} out{}\n",
         status.run,
         text::count(status.workers.len(), "worker"),
         text::duration(age),
