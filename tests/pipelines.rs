@@ -367,7 +367,7 @@ fn compiled_in_copies_work_with_no_share_dir() {
             .contains("\"additionalProperties\": false")
     );
     let source = share.pipeline_path("scout-act-verify").unwrap();
-    assert_eq!(source.origin(), "share/pipelines/scout-act-verify.toml");
+    assert_eq!(source.origin(), "built-in pipeline scout-act-verify");
     pipeline::load_source(&source, &vars(&[("goal", "g")]), &share).unwrap();
 
     let e = share.pipeline_path("nope").unwrap_err().to_string();

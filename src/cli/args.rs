@@ -13,7 +13,8 @@ Exit status: 0 success; 1 the thing asked about failed (a worker failed, an erro
 
 Environment: ORCH_HOME (state root), ORCH_CODEX (the codex program), ORCH_TMUX_SOCKET
 (path of orch's private tmux socket), ORCH_SHARE_DIR (more templates, lenses and
-pipelines), NO_COLOR (no colour).
+pipelines), ORCH_SSH_AGENT=stable (workers use $ORCH_HOME/ssh-agent.sock, kept
+pointing at the current SSH agent), NO_COLOR (no colour).
 
 Examples:
   orch spawn \"Review src/ for race conditions\"       # prints RUN/W1
@@ -527,8 +528,9 @@ pub struct StopArgs {
     /// RUN/LABEL, LABEL, or a run id to stop all its workers
     #[arg(required = true)]
     pub targets: Vec<String>,
-    /// Seconds to wait after Ctrl-C before TERM, and after TERM before KILL
-    #[arg(long, default_value_t = 10)]
+    /// How long to wait after Ctrl-C before TERM, and after TERM before KILL (90, 90s,
+    /// 2m)
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_secs)]
     pub grace: u64,
 }
 

@@ -11,6 +11,15 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     // Everything orch (and codex under it) creates is private: results and prompts
     // are nobody else's business on a shared box.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    // With ORCH_SSH_AGENT=stable, any orch command after a reconnect points the
+    // workers' agent link at this session's agent.
+    if std::env::var_os(crate::store::envfile::AGENT_MODE).is_some()
+        && !matches!(cli.command, Command::Worker(_) | Command::WatchHelper(_))
+        && let Ok(home) = Home::from_env()
+        && home.root.is_dir()
+    {
+        crate::store::envfile::refresh_agent_link(&home.root);
+    }
     match cli.command {
         Command::Spawn(a) => spawn::run(a),
         Command::Status(a) => status::run(a),

@@ -102,11 +102,12 @@ impl PipelineSource {
         }
     }
 
-    /// How error messages name it (`path` or `share/pipelines/NAME.toml (built in)`).
+    /// How error messages name it: its path, or `built-in pipeline NAME` (the user has
+    /// no such file; `orch run NAME --dry-run` prints what it holds).
     pub fn origin(&self) -> String {
         match self {
             PipelineSource::File(p) => p.display().to_string(),
-            PipelineSource::Builtin { name, .. } => format!("share/pipelines/{name}.toml"),
+            PipelineSource::Builtin { name, .. } => format!("built-in pipeline {name}"),
         }
     }
 

@@ -15,8 +15,17 @@
 //! values are inserted verbatim and never re-expanded.
 
 /// The placeholders a worker template may use; `{{#name}}…{{/name}}` keeps its body only
-/// when `name` is non-empty.
-pub const PLACEHOLDERS: &[&str] = &["task", "lens_name", "lens", "context", "sandbox"];
+/// when `name` is non-empty. `writable` and `read_only` are non-empty by the sandbox,
+/// for `{{#writable}}…{{/writable}}` and `{{#read_only}}…{{/read_only}}`.
+pub const PLACEHOLDERS: &[&str] = &[
+    "task",
+    "lens_name",
+    "lens",
+    "context",
+    "sandbox",
+    "writable",
+    "read_only",
+];
 
 /// The tag an `each` worker defines for its own item...
 pub const ITEM: &str = "item";
@@ -61,6 +70,8 @@ impl Prompt {
             ),
             "context" => Some(self.context.as_deref().unwrap_or("").trim().to_string()),
             "sandbox" => Some(self.sandbox.as_str().to_string()),
+            "writable" => Some(if self.sandbox.writes() { "yes" } else { "" }.into()),
+            "read_only" => Some(if self.sandbox.writes() { "" } else { "yes" }.into()),
             _ => None,
         }
     }

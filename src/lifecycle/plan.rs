@@ -28,8 +28,17 @@ pub struct Step {
     pub problems: Vec<String>,
 }
 
-/// `workers` are (label, stage, state) of the run's workers.
-pub fn derive(record: &RunRecord, workers: &[(String, Option<String>, State)]) -> Vec<Step> {
+/// The orchestrator's step that `orch merge` (or `fanout --merge`, `--synthesize`)
+/// carries out: complete once the run's merge.md exists and the steps before it are.
+pub const MERGE_STEP: &str = "merge";
+
+/// `workers` are (label, stage, state) of the run's workers; `merged`: the run has a
+/// saved merge (merge.md).
+pub fn derive(
+    record: &RunRecord,
+    workers: &[(String, Option<String>, State)],
+    merged: bool,
+) -> Vec<Step> {
     let mut steps = Vec::new();
     let mut in_progress_given = false;
     for stage in &record.stages {
@@ -44,8 +53,12 @@ pub fn derive(record: &RunRecord, workers: &[(String, Option<String>, State)]) -
             .map(|(l, st)| format!("{l} {st}"))
             .collect();
         // A stage of workers is complete when all have ended; a stage without workers
-        // (the orchestrator's step) is never complete by itself.
-        let complete = !mine.is_empty() && mine.iter().all(|(_, st)| st.is_final());
+        // (the orchestrator's step) only when it is the merge and a merge was saved.
+        let complete = if mine.is_empty() {
+            merged && stage.name == MERGE_STEP
+        } else {
+            mine.iter().all(|(_, st)| st.is_final())
+        };
         let state = if complete && !in_progress_given && problems.is_empty() {
             StepState::Completed
         } else if complete && !in_progress_given {
@@ -92,4 +105,50 @@ pub fn render(steps: &[Step]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StageRecord;
+
+    fn record(stages: &[&str]) -> RunRecord {
+        let mut r: RunRecord = serde_json::from_value(serde_json::json!({
+            "id": "20261201-0000-abc",
+            "created_at": "2026-12-01T00:00:00Z",
+            "cwd": "/",
+            "kind": "fanout",
+        }))
+        .unwrap();
+        r.stages = stages
+            .iter()
+            .map(|n| StageRecord {
+                name: n.to_string(),
+                description: String::new(),
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn the_merge_step_is_done_once_a_merge_is_saved_after_the_reviews() {
+        let rec = record(&["review", "merge", "decide"]);
+        let done = [("a".to_string(), Some("review".to_string()), State::Done)];
+        let states = |merged| -> Vec<StepState> {
+            derive(&rec, &done, merged)
+                .iter()
+                .map(|s| s.state)
+                .collect()
+        };
+        use StepState::*;
+        assert_eq!(states(false), [Completed, InProgress, Pending]);
+        assert_eq!(states(true), [Completed, Completed, InProgress]);
+        // A merge saved while reviews still run does not complete the step.
+        let running = [("a".to_string(), Some("review".to_string()), State::Running)];
+        let st: Vec<_> = derive(&rec, &running, true)
+            .iter()
+            .map(|s| s.state)
+            .collect();
+        assert_eq!(st, [InProgress, Pending, Pending]);
+    }
 }

@@ -200,7 +200,7 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     };
     if let Some(s) = &started {
         v.started_at = Some(s.started_at);
-        v.elapsed_secs = Some((Utc::now() - s.started_at).num_seconds());
+        v.elapsed_secs = Some(crate::model::text::round_secs(Utc::now() - s.started_at));
     }
     let last_write = fs::metadata(w.events_path())
         .and_then(|m| m.modified())
@@ -242,7 +242,7 @@ fn apply_exit(w: &WorkerDir, v: &mut WorkerView, exit: ExitRecord) {
     v.finished_at = Some(exit.finished_at);
     v.elapsed_secs = exit
         .started_at
-        .map(|s| (exit.finished_at - s).num_seconds());
+        .map(|s| crate::model::text::round_secs(exit.finished_at - s));
     v.tokens = exit.tokens;
     v.thread_id = exit.thread_id;
     v.error = exit.error;

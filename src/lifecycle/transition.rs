@@ -105,10 +105,16 @@ pub fn failed_early(w: &WorkerDir, started_at: chrono::DateTime<Utc>, why: &str)
 /// `orch stop` asks: the wrapper then records `stopped`, not `failed`, and the scheduler
 /// never retries the worker.
 pub fn request_stop(w: &WorkerDir) -> Result<()> {
+    request_stop_because(w, None)
+}
+
+/// A stop request with the reason the worker's exit record will give.
+pub fn request_stop_because(w: &WorkerDir, reason: Option<&str>) -> Result<()> {
     write_json(
         &w.stop_path(),
         &StopRequest {
             requested_at: Utc::now(),
+            reason: reason.map(str::to_string),
         },
     )?;
     touched(w);

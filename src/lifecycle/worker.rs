@@ -121,6 +121,7 @@ pub fn run(home: &Home, run_id: &str, label: &str, hooks: &Hooks) -> Result<i32>
     )
     .context("cannot share the life lock with codex")?;
     let sig = Signals::install()?;
+    crate::sys::tmux::record_own_window(&home.root, &w);
     match attempt(home, &run, &w, lock, &sig, started_at, hooks) {
         Ok(code) => Ok(code),
         Err(e) => {
@@ -318,7 +319,12 @@ fn attempt(
     let (state, error) = if done {
         (State::Done, None)
     } else if w.stop_path().exists() || interrupted.load(Ordering::SeqCst) {
-        (State::Stopped, Some("stopped by the user".to_string()))
+        let why = crate::store::fsutil::read_json_opt::<crate::store::StopRequest>(&w.stop_path())
+            .ok()
+            .flatten()
+            .and_then(|r| r.reason)
+            .unwrap_or_else(|| "stopped by the user".to_string());
+        (State::Stopped, Some(why))
     } else if hung_up.load(Ordering::SeqCst) {
         (
             State::Lost,
@@ -350,10 +356,10 @@ fn attempt(
         error.clone(),
     )?;
 
-    let took = (Utc::now() - started_at).num_seconds();
+    let took = (Utc::now() - started_at).num_milliseconds();
     pane!(
         "── {state} after {} · tokens {} in / {} out{} ──",
-        crate::model::text::duration(took),
+        crate::model::text::duration_ms(took),
         summary.tokens.input,
         summary.tokens.output,
         error.map(|e| format!(" · {e}")).unwrap_or_default()
@@ -450,18 +456,13 @@ fn with_login_hint(why: String) -> String {
     }
 }
 
-/// The last non-empty line codex wrote on stderr, if any.
+/// What codex's stderr says went wrong (see `codex::stderr_summary`).
 fn stderr_tail(w: &WorkerDir) -> Option<String> {
     let mut f = File::open(w.stderr_path()).ok()?;
     let len = f.metadata().ok()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(4096))).ok()?;
-    let mut buf = String::new();
     let mut bytes = Vec::new();
     f.read_to_end(&mut bytes).ok()?;
-    buf.push_str(&String::from_utf8_lossy(&bytes));
-    buf.lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(|l| l.chars().take(300).collect())
+    crate::sys::codex::stderr_summary(&String::from_utf8_lossy(&bytes))
+        .map(|why| format!("{why} (`orch logs {} --stderr` shows all)", w.address()))
 }

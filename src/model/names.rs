@@ -81,7 +81,9 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
     candidates
         .into_iter()
         .map(|c| (levenshtein(wanted, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(wanted.len()) / 2).max(2))
+        // A third of the longer name, at least one edit: `securty` → `security`,
+        // but `y42` is not a typo of `q2`.
+        .filter(|(d, c)| *d <= (c.len().max(wanted.len()) / 3).max(1))
         .min()
         .map(|(_, c)| c)
 }
@@ -150,5 +152,7 @@ mod tests {
     fn closest_suggests() {
         assert_eq!(closest("securty", ["security", "tests"]), Some("security"));
         assert_eq!(closest("zzzzzzzz", ["security", "tests"]), None);
+        assert_eq!(closest("y42", ["q2", "W1"]), None);
+        assert_eq!(closest("W11", ["W1", "W2"]), Some("W1"));
     }
 }

@@ -11,6 +11,29 @@ pub fn duration(secs: i64) -> String {
     }
 }
 
+/// `1 worker`, `2 workers`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// A span in whole seconds, rounded to the nearest (0.99 s is 1 s, not 0 s).
+pub fn round_secs(d: chrono::Duration) -> i64 {
+    (d.num_milliseconds() + 500).div_euclid(1000)
+}
+
+/// Like `duration`, with tenths under ten seconds (`0.4s`, `9.9s`).
+pub fn duration_ms(ms: i64) -> String {
+    if (0..9_950).contains(&ms) {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        duration((ms + 500).div_euclid(1000))
+    }
+}
+
 /// Parses `90`, `90s`, `15m`, `2h`, `7d` into seconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -35,6 +58,18 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sub_second_spans_and_counts_read_right() {
+        assert_eq!(round_secs(chrono::Duration::milliseconds(990)), 1);
+        assert_eq!(round_secs(chrono::Duration::milliseconds(400)), 0);
+        assert_eq!(duration_ms(990), "1.0s");
+        assert_eq!(duration_ms(420), "0.4s");
+        assert_eq!(duration_ms(65_000), "1m05s");
+        assert_eq!(count(1, "worker"), "1 worker");
+        assert_eq!(count(2, "worker"), "2 workers");
+        assert_eq!(count(0, "run"), "0 runs");
+    }
 
     #[test]
     fn durations() {

@@ -9,3 +9,4 @@ pub mod spawn;
 pub mod status;
 pub mod stop;
 pub mod trust;
+pub mod window;

@@ -233,6 +233,14 @@ pub fn new_run(
     anyhow::bail!("cannot find a free run id; try again")
 }
 
+/// Removes a run this command made when it ended up holding no worker (the spawn was
+/// refused after the run existed), so no empty run is left to become "latest".
+pub fn discard_if_empty(run: &RunDir) {
+    if run.labels_unordered().is_ok_and(|l| l.is_empty()) {
+        let _ = std::fs::remove_dir_all(&run.dir);
+    }
+}
+
 /// A worker to be added to a run.
 #[derive(Debug, Clone)]
 pub struct NewWorker {

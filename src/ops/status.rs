@@ -49,6 +49,18 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         })
         .collect();
     let _spend = budget::scope_with(&record.id, spend);
+    // A live worker whose window id was never written (its spawner died during
+    // `tmux new-window`): find the window by run and label.
+    let mut tmux = None;
+    for w in workers
+        .iter_mut()
+        .filter(|w| w.window.is_none() && matches!(w.state, State::Starting | State::Running))
+    {
+        let t = tmux.get_or_insert_with(|| crate::sys::tmux::Tmux::for_home(&home.root).ok());
+        if let Some(t) = t {
+            w.window = crate::ops::window::locate(t, &run.worker(&w.label));
+        }
+    }
     // Say why queued workers wait.
     if workers.iter().any(|w| w.state == State::Queued) {
         let states: HashMap<String, State> =
@@ -73,7 +85,8 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         .iter()
         .map(|w| (w.label.clone(), w.stage.clone(), w.state))
         .collect();
-    let plan = crate::lifecycle::plan::derive(&record, &stage_states);
+    let plan =
+        crate::lifecycle::plan::derive(&record, &stage_states, run.dir.join("merge.md").is_file());
     Ok(RunStatus {
         plan,
         run: record.id,

@@ -26,13 +26,23 @@ pub fn stop_all(
     workers: &[WorkerDir],
     grace: Duration,
 ) -> Result<Vec<(WorkerDir, State)>> {
+    stop_all_because(home, workers, grace, None)
+}
+
+/// `stop_all`, recording `reason` (else "stopped by the user") for running workers.
+pub fn stop_all_because(
+    home: &Home,
+    workers: &[WorkerDir],
+    grace: Duration,
+    reason: Option<&str>,
+) -> Result<Vec<(WorkerDir, State)>> {
     let mut live = Vec::new();
     for w in workers {
         let st = state::state_of(w);
         match st {
             State::Queued => stop_queued(home, w)?,
             State::Starting | State::Running => {
-                transition::request_stop(w)?;
+                transition::request_stop_because(w, reason)?;
                 signal(w, Signal::SIGINT);
                 live.push(w.clone());
             }

@@ -1,10 +1,18 @@
 //! `watch/delivered.json`: which notifications `orch watch` has delivered, so a
 //! restarted watcher neither misses nor repeats one.
 //!
-//! Watchers with the same options (run scope and hook) form one *subscriber* and share
-//! a record: each notification goes to exactly one of them. The record is read and
-//! rewritten under `watch/delivered.lock`, and a notification is recorded before it is
-//! delivered, so two watchers at once never both deliver and an update is never lost.
+//! Watchers with the same options (run scope, output format, bell and hook) form one
+//! *subscriber* and share a record: each notification goes to exactly one of them.
+//! Watchers that differ in what they do each have their own record, so each sees every
+//! notification.
+//!
+//! Delivery is two steps, each under `watch/delivered.lock`: a watcher first *claims* a
+//! key (naming its presence lock, `watch/watchers/ID.lock`, which it holds for as long
+//! as it lives), delivers it (prints the line, runs the hook to its end), and only then
+//! marks it *delivered*. A claim whose watcher died (its presence lock is free) is taken
+//! over by the next watcher of the subscriber, so a notice is never lost when a watcher
+//! dies mid-delivery — at least once, not at most once: a watcher killed after its hook
+//! finished but before it recorded that runs the hook again when restarted.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -14,7 +22,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::Home;
-use super::fsutil::{create_private_dir, open_lock_file, read_json_opt, write_json};
+use super::fsutil::{create_private_dir, is_locked, open_lock_file, read_json_opt, write_json};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Record {
@@ -29,29 +37,55 @@ struct Subscriber {
     /// Notification keys (see `orch watch`): worker, attempt and how it ended.
     #[serde(default)]
     delivered: BTreeSet<String>,
+    /// Keys being delivered, each with the id of the watcher delivering it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    claimed: BTreeMap<String, String>,
 }
 
 pub struct Deliveries {
     path: PathBuf,
     lock_path: PathBuf,
+    watchers: PathBuf,
     subscriber: String,
+    /// This watcher's id and its presence lock, held until drop.
+    id: String,
+    _presence: File,
 }
 
-/// What a delivery attempt found.
+/// What a claim found.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered,
+pub enum Claim {
+    /// Ours to deliver; call `done` after delivering, or `release` if we could not.
+    Taken,
     AlreadyDelivered,
+    /// A live twin is delivering it; ask again later in case it dies.
+    Busy,
 }
 
 impl Deliveries {
     pub fn open(home: &Home, subscriber: &str) -> Result<Deliveries> {
         let dir = home.root.join("watch");
-        create_private_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let watchers = dir.join("watchers");
+        create_private_dir(&watchers)
+            .with_context(|| format!("cannot create {}", watchers.display()))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let id = format!("{}-{nanos}", std::process::id());
+        let presence_path = watchers.join(format!("{id}.lock"));
+        let presence = open_lock_file(&presence_path)
+            .with_context(|| format!("cannot open {}", presence_path.display()))?;
+        presence
+            .lock()
+            .with_context(|| format!("cannot lock {}", presence_path.display()))?;
         Ok(Deliveries {
             path: dir.join("delivered.json"),
             lock_path: dir.join("delivered.lock"),
+            watchers,
             subscriber: subscriber.to_string(),
+            id,
+            _presence: presence,
         })
     }
 
@@ -70,10 +104,19 @@ impl Deliveries {
         Ok(rec)
     }
 
+    fn presence_path(&self, id: &str) -> PathBuf {
+        self.watchers.join(format!("{id}.lock"))
+    }
+
+    fn alive(&self, id: &str) -> bool {
+        id == self.id || is_locked(&self.presence_path(id))
+    }
+
     /// First start of this subscriber: what has already ended counts as delivered
     /// (a new watcher announces what ends from now on, not history). Later starts
     /// keep their record, dropping keys of runs for which `keep` says no (removed
-    /// by gc). Returns true when the subscriber was new.
+    /// by gc). Claims of dead watchers are dropped, in every subscriber: their keys
+    /// are due again. Returns true when the subscriber was new.
     pub fn start(
         &self,
         existing: impl IntoIterator<Item = String>,
@@ -81,6 +124,9 @@ impl Deliveries {
     ) -> Result<bool> {
         let _lock = self.lock()?;
         let mut rec = self.load()?;
+        for sub in rec.subscribers.values_mut() {
+            sub.claimed.retain(|_, id| self.alive(id));
+        }
         let new = !rec.subscribers.contains_key(&self.subscriber);
         let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
         if new {
@@ -89,24 +135,104 @@ impl Deliveries {
             sub.delivered.retain(|k| keep(k));
         }
         write_json(&self.path, &rec)?;
+        // Presence files of watchers that are gone (never ours: we hold our lock).
+        if let Ok(rd) = std::fs::read_dir(&self.watchers) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "lock") && !is_locked(&p) {
+                    let _ = std::fs::remove_file(p);
+                }
+            }
+        }
         Ok(new)
     }
 
-    /// Runs `deliver` unless `key` was delivered already. The key is recorded (under
-    /// the lock) *before* `deliver` runs: a watcher killed right after its hook ran must
-    /// not run it again when restarted. The price is at-most-once for a watcher killed
-    /// in the middle of a hook, which is the rarer and the less harmful failure.
-    pub fn once(&self, key: &str, deliver: impl FnOnce()) -> Result<Outcome> {
+    /// Claims `key` for delivery unless it was delivered, or a live twin has it.
+    pub fn claim(&self, key: &str) -> Result<Claim> {
+        let _lock = self.lock()?;
+        let mut rec = self.load()?;
+        let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
+        if sub.delivered.contains(key) {
+            return Ok(Claim::AlreadyDelivered);
+        }
+        if let Some(id) = sub.claimed.get(key)
+            && id != &self.id
+            && self.alive(id)
         {
-            let _lock = self.lock()?;
-            let mut rec = self.load()?;
-            let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
-            if !sub.delivered.insert(key.to_string()) {
-                return Ok(Outcome::AlreadyDelivered);
-            }
+            return Ok(Claim::Busy);
+        }
+        sub.claimed.insert(key.to_string(), self.id.clone());
+        write_json(&self.path, &rec)?;
+        Ok(Claim::Taken)
+    }
+
+    /// Records a claimed key as delivered.
+    pub fn done(&self, key: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut rec = self.load()?;
+        let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
+        sub.claimed.remove(key);
+        sub.delivered.insert(key.to_string());
+        write_json(&self.path, &rec)
+    }
+
+    /// Gives a claimed key back undelivered, for a twin or a later watcher.
+    pub fn release(&self, key: &str) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut rec = self.load()?;
+        let sub = rec.subscribers.entry(self.subscriber.clone()).or_default();
+        if sub.claimed.get(key) == Some(&self.id) {
+            sub.claimed.remove(key);
             write_json(&self.path, &rec)?;
         }
-        deliver();
-        Ok(Outcome::Delivered)
+        Ok(())
+    }
+}
+
+impl Drop for Deliveries {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.presence_path(&self.id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn home() -> (tempfile::TempDir, Home) {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = Home::open(tmp.path().join("home")).unwrap();
+        (tmp, home)
+    }
+
+    #[test]
+    fn a_twin_is_busy_while_the_claimer_lives_and_takes_over_when_it_dies() {
+        let (_tmp, home) = home();
+        let a = Deliveries::open(&home, "s").unwrap();
+        let b = Deliveries::open(&home, "s").unwrap();
+        a.start([], |_| true).unwrap();
+        assert_eq!(a.claim("k").unwrap(), Claim::Taken);
+        assert_eq!(b.claim("k").unwrap(), Claim::Busy);
+        // `a` dies mid-delivery: its claim is free for `b`.
+        drop(a);
+        assert_eq!(b.claim("k").unwrap(), Claim::Taken);
+        b.done("k").unwrap();
+        assert_eq!(b.claim("k").unwrap(), Claim::AlreadyDelivered);
+        let c = Deliveries::open(&home, "s").unwrap();
+        assert_eq!(c.claim("k").unwrap(), Claim::AlreadyDelivered);
+    }
+
+    #[test]
+    fn a_released_claim_is_due_again_and_other_subscribers_see_every_key() {
+        let (_tmp, home) = home();
+        let a = Deliveries::open(&home, "json").unwrap();
+        let b = Deliveries::open(&home, "text").unwrap();
+        a.start([], |_| true).unwrap();
+        b.start([], |_| true).unwrap();
+        assert_eq!(a.claim("k").unwrap(), Claim::Taken);
+        assert_eq!(b.claim("k").unwrap(), Claim::Taken);
+        a.release("k").unwrap();
+        let a2 = Deliveries::open(&home, "json").unwrap();
+        assert_eq!(a2.claim("k").unwrap(), Claim::Taken);
     }
 }

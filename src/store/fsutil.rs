@@ -114,7 +114,7 @@ pub enum ReadError {
     )]
     Newer { path: String, found: u64 },
     #[error(
-        "{path} is not valid JSON ({source}); move it aside or run `orch gc` to clean the worker"
+        "{path} is not valid JSON ({source}); move it aside (`mv {path} {path}.damaged`) and orch reads the rest as if that file were missing"
     )]
     Corrupt {
         path: String,

@@ -37,7 +37,9 @@
 //!                             tmux window exists. [A]
 //!                             Older orch kept the window id inside it (`window_id`).
 //!       window                the tmux window id (`@12`), written after the window is
-//!                             made. [U] A missing or torn one only hides the window.
+//!                             made, and by the wrapper as it starts (from $TMUX_PANE);
+//!                             ops::window finds and rewrites a missing one by run,
+//!                             label and wrapper pid. [U] A torn one only hides the window.
 //!       live.lock             flock held by the `__worker` wrapper for its whole life and
 //!                             inherited by codex: locked = alive. Readers try a shared
 //!                             lock (fsutil::is_locked); the kernel drops it on death.
@@ -53,7 +55,8 @@
 //!                             that does not match the log is ignored.
 //!       stderr.log            codex's stderr. [append, unsynced]
 //!       last-message.md       codex's final message (`codex -o`); empty on failure.
-//!       stop.json             StopRequest (transition::request_stop, from `orch stop`):
+//!       stop.json             StopRequest (transition::request_stop, from `orch stop`;
+//!                             with a reason from `wait --kill-stalled`):
 //!                             the wrapper then records `stopped`, and no automatic
 //!                             retry follows. [A]
 //!       retry.json            retry::Plan {attempt, of, at, reason} (retry::PLAN_FILE):
@@ -76,8 +79,14 @@
 //!                             sets after every transition of one of its workers, so a
 //!                             watcher hears of a change in any run through one folder
 //!                             (sys::watch). [utimensat, unsynced]
-//!   watch/delivered.json      notifications `orch watch` has delivered, per subscriber,
-//!                             read and rewritten under watch/delivered.lock. [A]
+//!   watch/delivered.json      notifications `orch watch` has delivered, and the ones
+//!                             being delivered (claimed), per subscriber; read and
+//!                             rewritten under watch/delivered.lock. [A]
+//!   watch/watchers/ID.lock    flock held by one running `orch watch` for its life: its
+//!                             claims are taken over once it is free (store::delivered).
+//!   ssh-agent.sock            with ORCH_SSH_AGENT=stable, a symlink to the newest orch
+//!                             command's SSH agent (store::envfile), the workers'
+//!                             SSH_AUTH_SOCK. [symlink + rename]
 //!   watch/run-end.json        since when run ends are news to `--on-run-end` watchers;
 //!                             written once by the first, under watch/run-end.lock. [A]
 //!   tmux/                     (0700) the private tmux server's socket `tmux/server`;
@@ -327,10 +336,16 @@ impl Home {
         }
     }
 
+    /// The newest run that holds a worker. A run without one (a spawn refused after it
+    /// was made, a half-made run, a stray folder in runs/) is never "latest": `orch
+    /// wait` on it would return at once while the real work goes on elsewhere.
     pub fn latest_run(&self) -> Result<RunDir> {
         let ids = self.run_ids()?;
-        match ids.first() {
-            Some(id) => Ok(self.run(id)),
+        let latest = ids.iter().map(|id| self.run(id)).find(|r| {
+            r.record_path().is_file() && r.labels_unordered().is_ok_and(|l| !l.is_empty())
+        });
+        match latest {
+            Some(r) => Ok(r),
             None => {
                 Err(UserError::failed("no runs yet; start one with `orch spawn \"PROMPT\"`").into())
             }
@@ -470,7 +485,7 @@ impl RunDir {
     pub fn record(&self) -> Result<RunRecord> {
         let rec: RunRecord = read_json(&self.record_path()).map_err(|e| match e {
             ReadError::Missing => anyhow::anyhow!(
-                "run {} has no run.json (half-made run); `orch gc` removes it",
+                "run {} has no run.json (a half-made run, or a folder that is not orch's); `orch gc` removes it once it is a minute old",
                 self.id
             ),
             e => anyhow::Error::new(e),

@@ -166,6 +166,9 @@ impl ExitRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StopRequest {
     pub requested_at: DateTime<Utc>,
+    /// Why, when not the user's own `orch stop` (e.g. `wait --kill-stalled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Left by `orch resume` on a worker it queued: the launch continues this codex thread.

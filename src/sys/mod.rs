@@ -3,6 +3,7 @@
 
 pub mod codex;
 pub mod logind;
+pub mod output;
 pub mod procs;
 pub mod testhook;
 pub mod tmux;

@@ -174,6 +174,13 @@ impl Tmux {
             "history-limit".as_ref(),
             "50000".as_ref(),
             ";".as_ref(),
+            // A run id (20261201-0930-k3f) is 17 characters: tmux's default of 10
+            // cuts the status bar's session name to `[20261201-0`.
+            "set-option".as_ref(),
+            "-g".as_ref(),
+            "status-left-length".as_ref(),
+            "40".as_ref(),
+            ";".as_ref(),
             "new-session".as_ref(),
             "-d".as_ref(),
             "-P".as_ref(),
@@ -337,6 +344,57 @@ impl Tmux {
             .lines()
             .map(str::to_string)
             .collect())
+    }
+
+    /// The window named `name` in `session` whose pane runs `pane_pid` — or, without a
+    /// pid, the newest such window whose pane is alive. For a worker whose spawner died
+    /// between `new-window` and writing the window id down.
+    pub fn find_window(&self, session: &str, name: &str, pane_pid: Option<u32>) -> Option<String> {
+        let target = format!("={session}");
+        let out = self
+            .ok(&[
+                "list-windows".as_ref(),
+                "-t".as_ref(),
+                target.as_ref(),
+                "-F".as_ref(),
+                "#{window_id}\t#{pane_pid}\t#{pane_dead}\t#{window_name}".as_ref(),
+            ])
+            .ok()?;
+        let mut found = None;
+        for line in out.lines() {
+            let mut f = line.splitn(4, '\t');
+            let (Some(id), Some(pid), Some(dead), Some(wname)) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                continue;
+            };
+            if wname != name {
+                continue;
+            }
+            match pane_pid {
+                Some(p) if pid.parse::<u32>().ok() == Some(p) => return Some(id.to_string()),
+                Some(_) => {}
+                // Windows are listed oldest first: the last live one is the newest.
+                None if dead != "1" => found = Some(id.to_string()),
+                None => {}
+            }
+        }
+        found
+    }
+
+    /// The id of the window that holds pane `pane` (`%N`, as in `$TMUX_PANE`).
+    pub fn window_of_pane(&self, pane: &str) -> Option<String> {
+        let id = self
+            .ok(&[
+                "display-message".as_ref(),
+                "-p".as_ref(),
+                "-t".as_ref(),
+                pane.as_ref(),
+                "#{window_id}".as_ref(),
+            ])
+            .ok()?;
+        (id.starts_with('@') && id.len() > 1 && id[1..].chars().all(|c| c.is_ascii_digit()))
+            .then_some(id)
     }
 
     pub fn kill_window(&self, window_id: &str) -> Result<()> {
@@ -630,6 +688,24 @@ fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
         (Ok(a), Ok(b)) => a == b,
         _ => a == b,
+    }
+}
+
+/// Run by a worker's wrapper as it starts: writes down the window it runs in (from
+/// `$TMUX_PANE`), so the id is known even when the spawner died between `new-window`
+/// and writing it (a dropped SSH session). Best effort: status and attach also find
+/// the window by run and label.
+pub fn record_own_window(home: &Path, w: &crate::store::WorkerDir) {
+    let Some(pane) = std::env::var("TMUX_PANE")
+        .ok()
+        .filter(|p| p.starts_with('%'))
+    else {
+        return;
+    };
+    if let Ok(t) = Tmux::for_home(home)
+        && let Some(id) = t.window_of_pane(&pane)
+    {
+        let _ = crate::store::fsutil::write_atomic_unsynced(&w.window_path(), id.as_bytes());
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -430,6 +430,22 @@ fn damaged_records_are_named_and_the_rest_still_listed() {
     let gc = t.ok(&["gc", "--older-than", "0s"]);
     assert!(gc.contains(&format!("kept run {run}")), "{gc}");
     assert!(t.home.join("runs").join(&run).exists());
+    // The advice does not send the user back to gc, nor call the run a worker.
+    let kept = gc
+        .lines()
+        .find(|l| l.contains(&format!("kept run {run}")))
+        .unwrap();
+    assert!(kept.contains("move it aside"), "{gc}");
+    assert!(
+        !kept.contains("orch gc") && !kept.contains("worker"),
+        "{gc}"
+    );
+    let doctor = String::from_utf8(t.run(&["doctor"]).stdout).unwrap();
+    let rp = t.home.join("runs").join(&run).join("run.json");
+    assert!(
+        doctor.contains(&format!("fix: mv {} ", rp.display())),
+        "{doctor}"
+    );
 }
 
 #[test]
@@ -540,4 +556,122 @@ fn the_environment_never_shows_in_argv() {
         t.ok(&["result", &a])
             .ends_with(&format!("ORCH_TEST_SECRET={secret}"))
     );
+}
+
+#[test]
+fn a_refused_spawn_or_a_stray_folder_never_becomes_the_latest_run() {
+    let t = TestHome::new();
+    let tree = t.subdir("tree");
+    let a = t.spawn(&[
+        "--cd",
+        &tree,
+        "--sandbox",
+        "workspace-write",
+        "write\nFAKE:sleep=3",
+    ]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "running", 20);
+    // A second writer in a new run is refused: no empty run is left behind.
+    let e = t.fails(
+        &[
+            "spawn",
+            "--cd",
+            &tree,
+            "--sandbox",
+            "workspace-write",
+            "--no-wait",
+            "w2",
+        ],
+        1,
+    );
+    assert!(e.contains("another worker is writing"), "{e}");
+    let runs: Vec<_> = std::fs::read_dir(t.home.join("runs")).unwrap().collect();
+    assert_eq!(runs.len(), 1, "the refused spawn left a run folder");
+    // A stray folder, named like a newer run, is not "latest" either.
+    let stray = t.home.join("runs").join("29991231-2359-zzz");
+    std::fs::create_dir(&stray).unwrap();
+    let st: Value = serde_json::from_str(&t.ok(&["status", "--json"])).unwrap();
+    assert_eq!(st["run"], run.as_str(), "{st}");
+    // So `orch wait` waits for the real writer instead of returning at once.
+    t.ok(&["wait"]);
+    assert_eq!(t.state(&a), "done");
+    // doctor names the folder, without a run.json that is not there; gc lists it.
+    let doctor = String::from_utf8(t.run(&["doctor"]).stdout).unwrap();
+    assert!(
+        doctor.contains(&format!("{} has no run.json", stray.display())),
+        "{doctor}"
+    );
+    let dry = t.ok(&["gc", "--dry-run"]);
+    assert!(dry.contains("29991231-2359-zzz"), "{dry}");
+    assert!(stray.exists());
+}
+
+#[test]
+fn a_bad_codex_argument_is_reported_by_its_error_line_and_logs_points_at_stderr() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x", "--", "--bogus-flag"]);
+    let err = t.fails(&["wait", &a], 1);
+    assert!(
+        err.contains("error: unexpected argument '--bogus-flag' found"),
+        "{err}"
+    );
+    assert!(!err.contains("For more information"), "{err}");
+    assert!(err.contains(&format!("orch logs {a} --stderr")), "{err}");
+    let out = t.run(&["logs", &a]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let note = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        note.contains(&format!("`orch logs {a} --stderr`")),
+        "{note}"
+    );
+    let raw = t.ok(&["logs", &a, "--stderr"]);
+    assert!(raw.contains("For more information, try '--help'."), "{raw}");
+}
+
+#[test]
+fn a_worker_stopped_by_wait_kill_stalled_says_so() {
+    let t = TestHome::new();
+    let a = t.spawn(&["silent\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    let err = t.fails(&["wait", &a, "--kill-stalled", "--stall-after", "1s"], 1);
+    assert!(
+        err.contains("stopped by wait --kill-stalled: no event for 1s"),
+        "{err}"
+    );
+    let w = t.worker(&a);
+    assert_eq!(w["state"], "stopped");
+    assert_eq!(
+        w["error"],
+        "stopped by wait --kill-stalled: no event for 1s"
+    );
+}
+
+#[test]
+fn small_words_read_right_grace_takes_units_and_builtin_pipelines_are_named_as_such() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    // --grace takes a duration like every other duration option.
+    t.ok(&["stop", &a, "--grace", "2s"]);
+    assert_eq!(t.state(&a), "stopped");
+    let table = t.ok(&["status", run_of(&a)]);
+    assert!(table.contains(" · 1 worker · "), "{table}");
+    // A built-in pipeline is not a file the user has.
+    let err = t.fails(&["run", "options-sprint"], 2);
+    assert!(!err.contains("share/pipelines/"), "{err}");
+    assert!(err.contains("built-in pipeline options-sprint"), "{err}");
+}
+
+#[test]
+fn result_on_a_terminal_ends_with_a_newline_and_piped_is_exact() {
+    let t = TestHome::new();
+    let a = t.spawn(&["x\nFAKE:reply=no newline at the end"]);
+    t.ok(&["wait", &a]);
+    assert_eq!(t.ok(&["result", &a]), "no newline at the end");
+    let mut cmd = t.cmd();
+    cmd.args(["result", &a]).stdin(Stdio::inherit());
+    let mut p = rexpect::session::spawn_command(cmd, Some(10_000)).unwrap();
+    p.exp_string("no newline at the end\r\n").unwrap();
+    p.exp_eof().unwrap();
 }

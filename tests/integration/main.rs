@@ -5,6 +5,7 @@ mod support;
 
 mod core;
 mod cost;
+mod dropped;
 mod events;
 mod hostile;
 mod merge;

@@ -168,3 +168,19 @@ fn synthesize_adds_a_read_only_worker_whose_message_is_saved() {
     assert!(e.contains("already has a synthesis"), "{e}");
     assert!(!t.ok(&["merge", &run]).contains("synthesis"));
 }
+
+#[test]
+fn the_plan_marks_its_merge_step_done_after_orch_merge() {
+    let t = TestHome::new();
+    let run = t
+        .ok(&["fanout", "--lens", "correctness,security", "Review src/"])
+        .trim()
+        .to_string();
+    t.ok(&["wait", &run]);
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[>] 2. merge"), "{plan}");
+    t.ok(&["merge", &run]);
+    let plan = t.ok(&["plan", &run]);
+    assert!(plan.contains("[x] 2. merge"), "{plan}");
+    assert!(plan.contains("[>] 3. decide"), "{plan}");
+}

@@ -479,7 +479,10 @@ fn pack_new_writes_a_skeleton_that_check_refuses_until_filled() {
     }
     let e = t.fails(&["pack", "new", f.to_str().unwrap()], 2);
     assert!(e.contains("--force") || e.contains("exists"), "{e}");
-    let e = t.fails(&["pack", "check", f.to_str().unwrap()], 1);
+    let e = t.fails(&["pack", "check", f.to_str().unwrap()], 2);
+    assert!(e.contains("Goal"), "{e}");
+    // spawn --context refuses the same pack with the same exit code.
+    let e = t.fails(&["spawn", "--context", f.to_str().unwrap(), "x"], 2);
     assert!(e.contains("Goal"), "{e}");
     let good = write_pack(t.path());
     assert!(t.ok(&["pack", "check", &good]).contains("ok"));
@@ -664,4 +667,30 @@ fn fanout_opens_its_windows_in_one_tmux_sequence() {
         windows.insert(t.worker(&format!("{run}/{label}"))["window"].to_string());
     }
     assert_eq!(windows.len(), 4, "each worker its own window: {windows:?}");
+}
+
+#[test]
+fn an_implementer_left_read_only_is_told_and_so_is_the_user() {
+    let t = TestHome::new();
+    let out = t.run(&["spawn", "--role", "implementer", "rename x to y"]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--sandbox workspace-write"), "{err}");
+    let a = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let prompt = std::fs::read_to_string(t.worker_dir(&a).join("prompt.md")).unwrap();
+    assert!(prompt.contains("you cannot change files"), "{prompt}");
+    assert!(!prompt.contains("Make the change"), "{prompt}");
+    // With a writable sandbox there is nothing to say.
+    let tree = t.subdir("tree");
+    let out = t.run(&[
+        "spawn",
+        "--role",
+        "implementer",
+        "--cd",
+        &tree,
+        "--sandbox",
+        "workspace-write",
+        "rename x to y",
+    ]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }

@@ -28,7 +28,7 @@ pub fn run(args: AttachArgs) -> Result<i32> {
         ))
     })?;
     let tmux = Tmux::for_home(&home.root)?;
-    let window = w.window_id().unwrap_or_default();
+    let window = crate::ops::window::locate(&tmux, &w).unwrap_or_default();
     if window.is_empty() || !tmux.window_ids()?.contains(&window) {
         return Err(UserError::failed(format!(
             "the tmux window of {} is gone (server restarted or window cleaned up); `orch logs {}` shows what it did",

@@ -303,13 +303,24 @@ fn check_records(home: &Home) -> Vec<Check> {
     let mut workers = 0;
     for id in &ids {
         let run = home.run(id);
-        if let Err(e) = run.record() {
+        if !run.record_path().exists() {
             out.push(problem(
                 "records",
-                format!("{e:#}"),
                 format!(
-                    "move {} aside, or `orch gc` once it is old",
-                    run.record_path().display()
+                    "{} has no run.json: a half-made run (its spawn was interrupted) or a folder that is not orch's",
+                    run.dir.display()
+                ),
+                "`orch gc` removes it once it is a minute old (`orch gc --dry-run` lists it); move your own files out of runs/",
+            ));
+            continue;
+        }
+        if let Err(e) = run.record() {
+            let p = run.record_path().display().to_string();
+            out.push(problem(
+                "records",
+                format!("run {}: {e:#}", run.id),
+                format!(
+                    "mv {p} {p}.damaged to keep it for a look (a run without run.json is removed by `orch gc` once a minute old)"
                 ),
             ));
             continue;
@@ -350,7 +361,11 @@ fn check_records(home: &Home) -> Vec<Check> {
     if out.is_empty() {
         out.push(ok(
             "records",
-            format!("{} runs, {workers} workers, all readable", ids.len()),
+            format!(
+                "{}, {}, all readable",
+                crate::model::text::count(ids.len(), "run"),
+                crate::model::text::count(workers, "worker")
+            ),
         ));
     }
     out

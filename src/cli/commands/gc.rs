@@ -69,6 +69,12 @@ impl Gc {
                 .and_then(|t| t.elapsed().ok())
                 .unwrap_or_default();
             if age < HALF_MADE_GRACE {
+                // Perhaps still being made: say so, rather than pass it over in silence.
+                println!(
+                    "kept half-made run {} (no run.json, {} old): removed once a minute old",
+                    run.id,
+                    crate::model::text::duration(age.as_secs() as i64)
+                );
                 return Ok(0);
             }
             println!("{} half-made run {} (no run.json)", self.verb(), run.id);
@@ -139,10 +145,10 @@ impl Gc {
             return Ok(acted);
         }
         println!(
-            "{} run {} ({} workers, ended {} ago)",
+            "{} run {} ({}, ended {} ago)",
             self.verb(),
             run.id,
-            workers.len(),
+            crate::model::text::count(workers.len(), "worker"),
             crate::model::text::duration((Utc::now() - ended).num_seconds())
         );
         self.remove_run(run, &workers)?;

@@ -24,6 +24,7 @@ pub fn run(args: LogsArgs) -> Result<i32> {
     let mut pending = String::new();
     let stdout = std::io::stdout();
     let mut last_pass = false;
+    let mut shown_any = false;
     loop {
         if let Ok(mut f) = File::open(&path) {
             f.seek(SeekFrom::Start(pos))?;
@@ -49,10 +50,11 @@ pub fn run(args: LogsArgs) -> Result<i32> {
                 } else {
                     events::parse(&full).and_then(|ev| events::describe(&ev, 200))
                 };
-                if let Some(s) = shown
-                    && writeln!(out, "{s}").is_err()
-                {
-                    return Ok(0); // reader went away (e.g. `| head`)
+                if let Some(s) = shown {
+                    shown_any = true;
+                    if writeln!(out, "{s}").is_err() {
+                        return Ok(0); // reader went away (e.g. `| head`)
+                    }
                 }
             }
         } else if !args.follow && !w.dir.join("launch.json").exists() {
@@ -65,6 +67,17 @@ pub fn run(args: LogsArgs) -> Result<i32> {
         if !args.follow || last_pass {
             if !pending.is_empty() && (args.raw || args.stderr) {
                 let _ = writeln!(stdout.lock(), "{}", pending.trim_end());
+            }
+            // Nothing to show, but codex said something on stderr: say where it is.
+            if !shown_any
+                && !args.stderr
+                && std::fs::metadata(w.stderr_path()).is_ok_and(|m| m.len() > 0)
+            {
+                eprintln!(
+                    "orch: no progress events from {}; `orch logs {} --stderr` shows what codex printed",
+                    w.address(),
+                    w.address()
+                );
             }
             return Ok(0);
         }

@@ -28,8 +28,9 @@ pub fn run(cmd: PackCommand) -> Result<i32> {
             let text = std::fs::read_to_string(&file).map_err(|e| {
                 UserError::usage(format!("cannot read context pack {}: {e}", file.display()))
             })?;
+            // Bad input, exit 2: the same answer `spawn --context` gives for this pack.
             crate::content::pack::validate(&text, &file)
-                .map_err(|e| UserError::failed(e.to_string()))?;
+                .map_err(|e| UserError::usage(e.to_string()))?;
             println!("{}: ok", file.display());
             Ok(0)
         }

@@ -39,5 +39,9 @@ pub fn steps_of(run: &crate::store::RunDir) -> Result<Vec<plan::Step>> {
             (l, stage, state::state_of(&w))
         })
         .collect();
-    Ok(plan::derive(&record, &workers))
+    Ok(plan::derive(
+        &record,
+        &workers,
+        run.dir.join("merge.md").is_file(),
+    ))
 }

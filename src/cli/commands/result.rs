@@ -23,7 +23,17 @@ pub fn run(args: ResultArgs) -> Result<i32> {
         State::Done => {
             let bytes = std::fs::read(w.last_message_path())
                 .with_context(|| format!("cannot read {}", w.last_message_path().display()))?;
-            std::io::stdout().write_all(&bytes)?;
+            let mut out = std::io::stdout();
+            out.write_all(&bytes)?;
+            // Exactly as written when piped; on a terminal the prompt must not end up
+            // glued to the message's last line.
+            if std::io::IsTerminal::is_terminal(&out)
+                && !bytes.is_empty()
+                && !bytes.ends_with(b"\n")
+            {
+                out.write_all(b"\n")?;
+            }
+            out.flush()?;
             Ok(0)
         }
         s if !s.is_final() => Err(UserError::failed(format!(

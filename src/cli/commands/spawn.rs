@@ -7,8 +7,8 @@ use crate::content::share::Share;
 use crate::model::error::UserError;
 use crate::model::names::validate_label;
 use crate::ops::spawn::{
-    AddOptions, NewWorker, add_and_schedule, check_tools, compose_prompt, new_run, read_context,
-    read_prompt, resolve_cd, write_findings_schema,
+    AddOptions, NewWorker, add_and_schedule, check_tools, compose_prompt, discard_if_empty,
+    new_run, read_context, read_prompt, resolve_cd, write_findings_schema,
 };
 use crate::store::Home;
 
@@ -33,6 +33,12 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         .as_deref()
         .map(|l| share.lens(l).map_err(|e| UserError::usage(e.to_string())))
         .transpose()?;
+    if args.role.as_deref() == Some("implementer") && !args.codex.sandbox.writes() && !args.raw {
+        eprintln!(
+            "orch: note: an implementer in the read-only sandbox cannot change files; it will \
+             deliver the change in its final message (--sandbox workspace-write lets it write)"
+        );
+    }
     let prompt = compose_prompt(
         &share,
         args.role.as_deref().filter(|_| !args.raw),
@@ -41,29 +47,43 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         context,
         args.codex.sandbox,
     )?;
-    let run = match &args.run {
-        Some(r) => home.resolve_run(r)?,
-        None => new_run(&home, "spawn", args.sched.max_parallel, Vec::new())?,
+    let (run, made) = match &args.run {
+        Some(r) => (home.resolve_run(r)?, false),
+        None => (
+            new_run(&home, "spawn", args.sched.max_parallel, Vec::new())?,
+            true,
+        ),
     };
-    let output_schema = if args.sched.findings_schema {
-        Some(write_findings_schema(&share, &run)?)
-    } else {
-        None
+    let added = (|| {
+        let output_schema = if args.sched.findings_schema {
+            Some(write_findings_schema(&share, &run)?)
+        } else {
+            None
+        };
+        let worker = NewWorker {
+            label: args.label.clone(),
+            role: args.role.clone(),
+            lens: lens.map(|l| l.name),
+            stage: None,
+            prompt,
+            opts: (&args.codex).into(),
+            codex_args: args.codex_args.clone(),
+            after: args.sched.after.clone(),
+            output_schema,
+            retries: args.sched.retries,
+            force_writer: args.sched.force,
+        };
+        add_and_schedule(&home, &run, worker, &AddOptions::from(&args.sched))
+    })();
+    let address = match added {
+        Ok(a) => a,
+        Err(e) => {
+            if made {
+                discard_if_empty(&run);
+            }
+            return Err(e);
+        }
     };
-    let worker = NewWorker {
-        label: args.label,
-        role: args.role,
-        lens: lens.map(|l| l.name),
-        stage: None,
-        prompt,
-        opts: (&args.codex).into(),
-        codex_args: args.codex_args,
-        after: args.sched.after.clone(),
-        output_schema,
-        retries: args.sched.retries,
-        force_writer: args.sched.force,
-    };
-    let address = add_and_schedule(&home, &run, worker, &AddOptions::from(&args.sched))?;
     println!("{address}");
     Ok(0)
 }

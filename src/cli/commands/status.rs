@@ -54,9 +54,9 @@ pub fn run(args: StatusArgs) -> Result<i32> {
 pub fn render(status: &RunStatus, color: bool) -> String {
     let age = (chrono::Utc::now() - status.created_at).num_seconds();
     let mut out = format!(
-        "run {} · {} workers · started {} ago · tokens {} in / {} out{}\n",
+        "run {} · {} · started {} ago · tokens {} in / {} out{}\n",
         status.run,
-        status.workers.len(),
+        text::count(status.workers.len(), "worker"),
         text::duration(age),
         render::tokens_short(status.tokens.input),
         render::tokens_short(status.tokens.output),

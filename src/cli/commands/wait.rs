@@ -209,14 +209,12 @@ fn sweep(home: &Home, t: &mut Targets, kill_stalled: bool, stall_after: Duration
             .map(|(w, _)| w.clone())
             .collect();
         if !stalled.is_empty() {
+            let quiet = text::duration(stall_after.as_secs() as i64);
             for w in &stalled {
-                eprintln!(
-                    "orch: stopping {}: no event for {}",
-                    w.address(),
-                    text::duration(stall_after.as_secs() as i64)
-                );
+                eprintln!("orch: stopping {}: no event for {quiet}", w.address());
             }
-            stop::stop_all(home, &stalled, Duration::from_secs(5))?;
+            let reason = format!("stopped by wait --kill-stalled: no event for {quiet}");
+            stop::stop_all_because(home, &stalled, Duration::from_secs(5), Some(&reason))?;
             for w in &stalled {
                 t.recheck(&(w.run.clone(), w.label.clone()));
             }

@@ -2,10 +2,17 @@
 //! as it runs. Deliveries are recorded in `$ORCH_HOME/watch/delivered.json` (see
 //! `store::delivered`), so a restarted watcher catches up on what ended while it was
 //! away and repeats nothing; a watcher's first start announces only what ends later.
+//!
+//! A watcher whose output is gone (the reader of its pipe left, its terminal hung up:
+//! a dropped SSH session) stops before it claims another notice, and gives back one it
+//! could not print, so the next watcher gets every notice. Hooks run in their own
+//! session, and a notice counts as delivered only once its hook has ended.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::io::{IsTerminal, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -17,8 +24,9 @@ use crate::cli::render;
 use crate::lifecycle::state::{self, State, ViewOptions, WorkerView};
 use crate::model::names as ids;
 use crate::model::text;
-use crate::store::delivered::Deliveries;
+use crate::store::delivered::{Claim, Deliveries};
 use crate::store::{Home, Tokens, WorkerDir};
+use crate::sys::output;
 use crate::sys::tmux::Tmux;
 use crate::sys::watch::{self, Mode, WorkerKey};
 
@@ -54,8 +62,48 @@ struct Watch {
     handled: HashSet<String>,
     runs: BTreeSet<String>,
     tmux: Option<Tmux>,
+    /// Notices a live twin is delivering: asked again each sweep, in case it dies.
+    busy: BTreeMap<String, WorkerDir>,
+    /// Set by SIGHUP: the terminal is gone.
+    hung_up: Arc<AtomicBool>,
     /// `--on-run-end` and since when runs' ends are news (see `store::run_end`).
     run_end: Option<(String, DateTime<Utc>)>,
+}
+
+/// Why a watcher stopped: nobody reads its output any more.
+#[derive(Debug)]
+struct Gone(&'static str);
+
+impl std::fmt::Display for Gone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "watch: {}; stopping so another watcher gets the notices",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Gone {}
+
+/// Catches SIGHUP in a flag, unless it is ignored (`nohup orch watch`): then it stays so.
+fn hangup_flag() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    if !sighup_ignored() {
+        let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, flag.clone());
+    }
+    flag
+}
+
+/// Whether SIGHUP was ignored when we started (bit 0 of SigIgn in /proc/self/status).
+fn sighup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigIgn:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        })
+        .is_some_and(|m| m & 1 == 1)
 }
 
 pub fn run(args: WatchArgs) -> Result<i32> {
@@ -64,9 +112,12 @@ pub fn run(args: WatchArgs) -> Result<i32> {
         Some(r) => Some(home.resolve_run(r)?.id),
         None => None,
     };
+    // Watchers that differ in what they do each see every notice; twins share them.
     let subscriber = format!(
-        "run={} on-finish={}",
+        "run={} format={} bell={} on-finish={}",
         scope.as_deref().unwrap_or("*"),
+        if args.json { "json" } else { "text" },
+        args.bell,
         args.on_finish.as_deref().unwrap_or("-")
     );
     let deliveries = Deliveries::open(&home, &subscriber)?;
@@ -88,75 +139,106 @@ pub fn run(args: WatchArgs) -> Result<i32> {
         handled: HashSet::new(),
         runs: BTreeSet::new(),
         tmux,
+        busy: BTreeMap::new(),
+        hung_up: hangup_flag(),
         run_end,
     };
     if let Some(r) = scope {
         w.runs.insert(r);
     }
-
-    // First look: everything in scope. A new subscriber takes it as already told.
-    let mut pending = Vec::new();
-    for r in w.list_runs() {
-        w.runs.insert(r);
-    }
-    for r in w.runs.clone() {
-        pending.extend(w.scan_run(&r));
-    }
-    let home_root = w.home.root.clone();
-    let new = w
-        .deliveries
-        .start(pending.iter().map(|(k, _, _)| k.clone()), |key| {
-            key.split('/')
-                .next()
-                .is_some_and(|r| home_root.join("runs").join(r).is_dir())
-        })?;
-    if new {
-        w.handled.extend(pending.drain(..).map(|(k, _, _)| k));
-    }
-    for (key, wd, view) in pending {
-        w.deliver(&key, &wd, &view)?;
-    }
-    // Runs that ended while no watcher was there.
-    for r in w.runs.clone() {
-        w.tell_run_end(&r);
-    }
-
-    let mut next_sweep = Instant::now() + SWEEP;
-    loop {
-        let now = Instant::now();
-        if now >= next_sweep {
-            w.sweep()?;
-            next_sweep = Instant::now() + SWEEP;
+    match w.watch(&mut watcher) {
+        Err(e) if e.is::<Gone>() => {
+            // Our stderr may be gone too: say why if anyone can hear it.
+            let _ = writeln!(std::io::stderr(), "orch: {e}");
+            Ok(if w.hung_up.load(Ordering::Relaxed) {
+                129
+            } else {
+                141
+            })
         }
-        let Some(ch) = watcher.next(next_sweep.saturating_duration_since(Instant::now())) else {
-            continue;
-        };
-        let mut runs: BTreeSet<String> = ch.runs.clone();
-        if ch.rescan {
-            runs.extend(w.list_runs());
-            runs.extend(w.runs.iter().cloned());
-        }
-        for r in runs {
-            if w.in_scope(&r) {
-                w.runs.insert(r.clone());
-                for (key, wd, view) in w.scan_run(&r) {
-                    w.deliver(&key, &wd, &view)?;
-                }
-            }
-        }
-        for (run, label) in &ch.workers {
-            if w.in_scope(run) {
-                w.runs.insert(run.clone());
-                let wd = w.home.run(run).worker(label);
-                if let Some((key, view)) = w.check(&wd) {
-                    w.deliver(&key, &wd, &view)?;
-                }
-            }
-        }
+        other => other.map(|()| 0),
     }
 }
 
 impl Watch {
+    fn watch(&mut self, watcher: &mut watch::Watcher) -> Result<()> {
+        let w = self;
+
+        // First look: everything in scope. A new subscriber takes it as already told.
+        let mut pending = Vec::new();
+        for r in w.list_runs() {
+            w.runs.insert(r);
+        }
+        for r in w.runs.clone() {
+            pending.extend(w.scan_run(&r));
+        }
+        let home_root = w.home.root.clone();
+        let new = w
+            .deliveries
+            .start(pending.iter().map(|(k, _, _)| k.clone()), |key| {
+                key.split('/')
+                    .next()
+                    .is_some_and(|r| home_root.join("runs").join(r).is_dir())
+            })?;
+        if new {
+            w.handled.extend(pending.drain(..).map(|(k, _, _)| k));
+        }
+        for (key, wd, view) in pending {
+            w.deliver(&key, &wd, &view)?;
+        }
+        // Runs that ended while no watcher was there.
+        for r in w.runs.clone() {
+            w.tell_run_end(&r);
+        }
+
+        let mut next_sweep = Instant::now() + SWEEP;
+        loop {
+            w.check_output()?;
+            let now = Instant::now();
+            if now >= next_sweep {
+                w.sweep()?;
+                next_sweep = Instant::now() + SWEEP;
+            }
+            let Some(ch) = watcher.next(next_sweep.saturating_duration_since(Instant::now()))
+            else {
+                continue;
+            };
+            let mut runs: BTreeSet<String> = ch.runs.clone();
+            if ch.rescan {
+                runs.extend(w.list_runs());
+                runs.extend(w.runs.iter().cloned());
+            }
+            for r in runs {
+                if w.in_scope(&r) {
+                    w.runs.insert(r.clone());
+                    for (key, wd, view) in w.scan_run(&r) {
+                        w.deliver(&key, &wd, &view)?;
+                    }
+                }
+            }
+            for (run, label) in &ch.workers {
+                if w.in_scope(run) {
+                    w.runs.insert(run.clone());
+                    let wd = w.home.run(run).worker(label);
+                    if let Some((key, view)) = w.check(&wd) {
+                        w.deliver(&key, &wd, &view)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Fails with `Gone` when nobody can read what we print.
+    fn check_output(&self) -> Result<()> {
+        if self.hung_up.load(Ordering::Relaxed) {
+            return Err(Gone("the terminal hung up").into());
+        }
+        if output::stdout_closed() {
+            return Err(Gone("the output is closed").into());
+        }
+        Ok(())
+    }
+
     fn in_scope(&self, run: &str) -> bool {
         match &self.args.run {
             Some(_) => self.runs.contains(run),
@@ -232,29 +314,49 @@ impl Watch {
                 self.deliver(&key, &wd, &view)?;
             }
         }
+        for (key, wd) in std::mem::take(&mut self.busy) {
+            let view = state::view(&wd, &self.opts);
+            self.deliver(&key, &wd, &view)?;
+        }
         Ok(())
     }
 
     fn deliver(&mut self, key: &str, wd: &WorkerDir, view: &WorkerView) -> Result<()> {
-        if !self.handled.insert(key.to_string()) {
+        if self.handled.contains(key) {
             return Ok(());
         }
+        // Before taking a notice: one we could not print would be lost to the others.
+        self.check_output()?;
+        match self.deliveries.claim(key)? {
+            Claim::AlreadyDelivered => {
+                self.handled.insert(key.to_string());
+                return Ok(());
+            }
+            Claim::Busy => {
+                self.busy.insert(key.to_string(), wd.clone());
+                return Ok(());
+            }
+            Claim::Taken => {}
+        }
         let stalled = key.ends_with("#stalled");
-        self.deliveries.once(key, || {
-            // Tokens: the exit record has them; a stalled worker's come from its events.
-            let view = if stalled {
-                state::view(
-                    wd,
-                    &ViewOptions {
-                        activity: true,
-                        ..ViewOptions::default()
-                    },
-                )
-            } else {
-                view.clone()
-            };
-            self.announce(wd, &view, stalled);
-        })?;
+        // Tokens: the exit record has them; a stalled worker's come from its events.
+        let view = if stalled {
+            state::view(
+                wd,
+                &ViewOptions {
+                    activity: true,
+                    ..ViewOptions::default()
+                },
+            )
+        } else {
+            view.clone()
+        };
+        if let Err(e) = self.announce(wd, &view, stalled) {
+            self.deliveries.release(key)?;
+            return Err(e);
+        }
+        self.deliveries.done(key)?;
+        self.handled.insert(key.to_string());
         if !stalled {
             self.tell_run_end(&wd.run);
         }
@@ -267,16 +369,18 @@ impl Watch {
         let Some((cmd, since)) = &self.run_end else {
             return;
         };
-        match tell(&self.home, &self.home.run(run), cmd, *since) {
-            Ok(Told::Failed(why)) => {
-                eprintln!("orch: --on-run-end hook for run {run}: {why}; watching on")
-            }
-            Ok(_) => {}
-            Err(e) => eprintln!("orch: --on-run-end for run {run}: {e:#}; watching on"),
-        }
+        let mut err = std::io::stderr();
+        let _ = match tell(&self.home, &self.home.run(run), cmd, *since) {
+            Ok(Told::Failed(why)) => writeln!(
+                err,
+                "orch: --on-run-end hook for run {run}: {why}; watching on"
+            ),
+            Ok(_) => Ok(()),
+            Err(e) => writeln!(err, "orch: --on-run-end for run {run}: {e:#}; watching on"),
+        };
     }
 
-    fn announce(&self, wd: &WorkerDir, v: &WorkerView, stalled: bool) {
+    fn announce(&self, wd: &WorkerDir, v: &WorkerView, stalled: bool) -> Result<()> {
         let state = if stalled {
             "stalled".to_string()
         } else {
@@ -302,8 +406,13 @@ impl Watch {
         };
         {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
+            if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                return Err(if output::is_gone(&e) {
+                    Gone("the output is closed").into()
+                } else {
+                    anyhow::Error::new(e).context("watch: cannot write a notice")
+                });
+            }
         }
         if self.args.bell {
             self.ring(&format!("orch: {} {state}", wd.address()));
@@ -311,6 +420,7 @@ impl Watch {
         if !stalled && let Some(cmd) = &self.args.on_finish {
             run_hook(cmd, &notice);
         }
+        Ok(())
     }
 
     fn ring(&self, message: &str) {
@@ -358,16 +468,27 @@ fn text_line(n: &Notice, stall_after: Duration) -> String {
     parts.join(" · ")
 }
 
-/// Runs the user's hook; its failure is reported, never fatal. Its stdout goes to our
-/// stderr so `--json` output stays one JSON object per line.
+/// Runs the user's hook to its end; its failure is reported, never fatal. It runs in
+/// its own session, so the hang-up of our terminal does not kill it, and its output
+/// (stdout and stderr) is copied to our stderr, keeping `--json` stdout one JSON object
+/// per line; once our stderr is gone the copy is dropped while the hook goes on.
 fn run_hook(cmd: &str, n: &Notice) {
-    use std::os::fd::AsFd;
-    let stderr = std::io::stderr()
-        .as_fd()
-        .try_clone_to_owned()
-        .map(Stdio::from)
-        .unwrap_or_else(|_| Stdio::inherit());
-    let status = Command::new("sh")
+    use std::os::unix::process::CommandExt;
+    let who = format!("{}/{}", n.run, n.label);
+    let setsid = crate::sys::tmux::which("setsid");
+    let mut command = match &setsid {
+        Some(p) => {
+            let mut c = Command::new(p);
+            c.arg("-w").arg("sh");
+            c
+        }
+        None => {
+            let mut c = Command::new("sh");
+            c.process_group(0);
+            c
+        }
+    };
+    command
         .arg("-c")
         .arg(cmd)
         .env("ORCH_RUN", &n.run)
@@ -380,13 +501,47 @@ fn run_hook(cmd: &str, n: &Notice) {
         .env("ORCH_RESULT", &n.result)
         .env("ORCH_TOKENS_IN", n.tokens.input.to_string())
         .env("ORCH_TOKENS_OUT", n.tokens.output.to_string())
-        .stdin(Stdio::null())
-        .stdout(stderr)
-        .status();
-    let who = format!("{}/{}", n.run, n.label);
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => eprintln!("orch: --on-finish hook for {who} failed ({s}); watching on"),
-        Err(e) => eprintln!("orch: cannot run the --on-finish hook for {who}: {e}; watching on"),
+        .stdin(Stdio::null());
+    let reader = match std::io::pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w))) {
+        Ok((r, w1, w2)) => {
+            command.stdout(w1).stderr(w2);
+            Some(r)
+        }
+        Err(_) => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+            None
+        }
+    };
+    let child = command.spawn();
+    // The copy ends when every holder of the pipe's write end (the hook and anything it
+    // left behind) is gone; it is not waited for.
+    drop(command);
+    if let Some(mut r) = reader {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            let mut err = std::io::stderr();
+            let mut open = true;
+            while let Ok(n) = r.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                if open && err.write_all(&buf[..n]).is_err() {
+                    open = false;
+                }
+            }
+        });
     }
+    let status = child.and_then(|mut c| c.wait());
+    let mut err = std::io::stderr();
+    let _ = match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => writeln!(
+            err,
+            "orch: --on-finish hook for {who} failed ({s}); watching on"
+        ),
+        Err(e) => writeln!(
+            err,
+            "orch: cannot run the --on-finish hook for {who}: {e}; watching on"
+        ),
+    };
 }

@@ -46,6 +46,28 @@ fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The line of codex's stderr that says what went wrong: the last `error:` line (clap's
+/// usage errors end with `For more information, try '--help'.`, which says nothing),
+/// else the last line that is not such boilerplate. At most 300 characters.
+pub fn stderr_summary(text: &str) -> Option<String> {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let boilerplate = |l: &str| {
+        l.starts_with("For more information, try")
+            || l.starts_with("Usage:")
+            || l.starts_with("tip:")
+    };
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.to_ascii_lowercase().starts_with("error"))
+        .or_else(|| lines.iter().rev().find(|l| !boilerplate(l)))
+        .map(|l| l.chars().take(300).collect())
+}
+
 /// `codex exec --json -o LAST --skip-git-repo-check -C DIR -s SANDBOX [...] [resume ID] -`;
 /// the prompt goes on stdin, so it is never in argv or near a shell.
 pub fn exec_args(spec: &WorkerSpec, last_message: &Path, resume: Option<&str>) -> Vec<OsString> {
@@ -76,4 +98,20 @@ pub fn exec_args(spec: &WorkerSpec, last_message: &Path, resume: Option<&str>) -
     }
     a.push("-".into());
     a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stderr_summary;
+
+    #[test]
+    fn a_usage_error_is_summed_up_by_its_error_line_not_the_help_hint() {
+        let clap = "error: unexpected argument '--bogus' found\n\n  tip: to pass '--bogus' as a value, use '-- --bogus'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            stderr_summary(clap).as_deref(),
+            Some("error: unexpected argument '--bogus' found")
+        );
+        assert_eq!(stderr_summary("warn\nboom\n").as_deref(), Some("boom"));
+        assert_eq!(stderr_summary("\n\n"), None);
+    }
 }

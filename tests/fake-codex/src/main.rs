@@ -21,6 +21,9 @@
 //! - `FAKE:first=N`       apply `fail`/`hang`/`exit` only to the first N invocations in
 //!   this worker folder (later attempts succeed: retry tests)
 //!
+//! An argument starting with `--bogus` is refused as the real binary's clap parser does
+//! (an `error:` line, usage, `For more information, try '--help'.`, exit 2, no events).
+//!
 //! SIGINT or SIGTERM: stop at once, exit 1, leave the last-message file empty.
 //! Every invocation is appended to `fake-invocations.jsonl` beside the `-o` file.
 
@@ -49,6 +52,12 @@ fn main() {
             "resume" => {
                 resume = args.get(i + 1).cloned();
                 i += 1;
+            }
+            a if a.starts_with("--bogus") => {
+                eprintln!(
+                    "error: unexpected argument '{a}' found\n\n  tip: to pass '{a}' as a value, use '-- {a}'\n\nUsage: codex exec [OPTIONS] [PROMPT]\n\nFor more information, try '--help'."
+                );
+                std::process::exit(2);
             }
             _ => {}
         }
