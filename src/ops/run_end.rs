@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -197,7 +197,9 @@ fn run_hook(cmd: &str, s: &Summary) -> Result<(), String> {
         .unwrap_or_else(|_| Stdio::inherit());
     let mut json = serde_json::to_vec_pretty(s).map_err(|e| e.to_string())?;
     json.push(b'\n');
-    let mut child = Command::new("sh")
+    // In its own session, like `--on-finish` hooks: a dropped SSH session must not
+    // kill it half-way (it is marked told only once it ended well).
+    let mut child = crate::sys::procs::detached_shell()
         .arg("-c")
         .arg(cmd)
         .env("ORCH_RUN", &s.run)

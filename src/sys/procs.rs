@@ -51,3 +51,22 @@ pub fn orphaned(w: &WorkerDir) -> Option<Vec<u32>> {
     let pids = group_members(started.codex_pid);
     (!pids.is_empty()).then_some(pids)
 }
+
+/// `sh -c …` in a session of its own (setsid(1) where it exists, else a process group of
+/// its own), for users' hooks: the hang-up of the terminal or SSH session orch was
+/// started from must not kill a hook half-way.
+pub fn detached_shell() -> std::process::Command {
+    use std::os::unix::process::CommandExt;
+    match crate::sys::tmux::which("setsid") {
+        Some(p) => {
+            let mut c = std::process::Command::new(p);
+            c.arg("-w").arg("sh");
+            c
+        }
+        None => {
+            let mut c = std::process::Command::new("sh");
+            c.process_group(0);
+            c
+        }
+    }
+}

@@ -437,10 +437,18 @@ fn on_run_end_runs_once_per_run_with_a_summary_on_stdin() {
     let dir = t.path().join("ends");
     std::fs::create_dir(&dir).unwrap();
     // Each call leaves its own file: two calls cannot hide in one.
-    let hook = format!("cat > {}/$$-$(date +%s%N).json", dir.display());
+    // Written aside and renamed, so a file being written is never read half-way.
+    let hook = format!(
+        "f={}/$$-$(date +%s%N); cat > $f.part && mv $f.part $f.json",
+        dir.display()
+    );
     let ends = || -> Vec<Value> {
         std::fs::read_dir(&dir)
             .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
             .map(|e| {
                 serde_json::from_str(&std::fs::read_to_string(e.unwrap().path()).unwrap()).unwrap()
             })

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{IsTerminal, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -473,21 +473,8 @@ fn text_line(n: &Notice, stall_after: Duration) -> String {
 /// (stdout and stderr) is copied to our stderr, keeping `--json` stdout one JSON object
 /// per line; once our stderr is gone the copy is dropped while the hook goes on.
 fn run_hook(cmd: &str, n: &Notice) {
-    use std::os::unix::process::CommandExt;
     let who = format!("{}/{}", n.run, n.label);
-    let setsid = crate::sys::tmux::which("setsid");
-    let mut command = match &setsid {
-        Some(p) => {
-            let mut c = Command::new(p);
-            c.arg("-w").arg("sh");
-            c
-        }
-        None => {
-            let mut c = Command::new("sh");
-            c.process_group(0);
-            c
-        }
-    };
+    let mut command = crate::sys::procs::detached_shell();
     command
         .arg("-c")
         .arg(cmd)
