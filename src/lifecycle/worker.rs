@@ -90,6 +90,21 @@ const ACTIVITY_SAVE_EVERY: std::time::Duration = std::time::Duration::from_secs(
 /// an instant, and the previous attempt's last processes may take a moment to go.
 const LIFE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A worker that ended before codex ran: stopped if someone asked (`orch stop`, Ctrl-C),
+/// else its window or the tmux server went away (a hang-up) — `lost`, as when that
+/// happens while codex runs, never a stop nobody asked for.
+fn ended_before_start(sig: &Signals, w: &WorkerDir) -> (State, String) {
+    if sig.stop_asked(w) {
+        (State::Stopped, "stopped before it started".into())
+    } else {
+        (
+            State::Lost,
+            "its tmux window or server went away before codex started; `orch retry` runs it again"
+                .into(),
+        )
+    }
+}
+
 /// What the layers above want done once a worker has ended for good (no retry coming),
 /// such as the merge `fanout --merge` asked for. Passed in by the caller, so the
 /// lifecycle never imports the operations built on it.
@@ -189,7 +204,8 @@ fn attempt(
         match writer::take(home, &tree, give_up, waiting)? {
             Some(f) => Some(f),
             None => {
-                finish(State::Stopped, Some("stopped before it started".into()))?;
+                let (state, why) = ended_before_start(sig, w);
+                finish(state, Some(why))?;
                 drop(lock);
                 after_exit(home, run, w, None, hooks);
                 return Ok(0);
@@ -199,7 +215,8 @@ fn attempt(
         None
     };
     if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
-        finish(State::Stopped, Some("stopped before it started".into()))?;
+        let (state, why) = ended_before_start(sig, w);
+        finish(state, Some(why))?;
         drop((lock, writer));
         after_exit(home, run, w, Some(&spec), hooks);
         return Ok(0);
@@ -465,4 +482,29 @@ fn stderr_tail(w: &WorkerDir) -> Option<String> {
     f.read_to_end(&mut bytes).ok()?;
     crate::sys::codex::stderr_summary(&String::from_utf8_lossy(&bytes))
         .map(|why| format!("{why} (`orch logs {} --stderr` shows all)", w.address()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hang-up before codex starts (tmux server killed) is `lost`, like one during
+    /// the run; only a stop someone asked for is `stopped`.
+    #[test]
+    fn ending_before_start_is_lost_unless_a_stop_was_asked() {
+        let t = tempfile::tempdir().unwrap();
+        let w = WorkerDir {
+            run: "r".into(),
+            label: "W1".into(),
+            dir: t.path().to_path_buf(),
+        };
+        let sig = Signals::default();
+        sig.hung_up.store(true, Ordering::SeqCst);
+        assert_eq!(ended_before_start(&sig, &w).0, State::Lost);
+        std::fs::write(w.stop_path(), "{}").unwrap();
+        assert_eq!(ended_before_start(&sig, &w).0, State::Stopped);
+        std::fs::remove_file(w.stop_path()).unwrap();
+        sig.interrupted.store(true, Ordering::SeqCst);
+        assert_eq!(ended_before_start(&sig, &w).0, State::Stopped);
+    }
 }
