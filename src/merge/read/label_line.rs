@@ -45,7 +45,10 @@ fn as_item(line: &str) -> Option<String> {
     let label = c["label"].trim();
     let rest = c["rest"].trim();
     let bold = c.name("open").is_some();
-    if NOT_SEVERITY.contains(&label.to_lowercase().as_str()) || says_nothing(rest) {
+    if NOT_SEVERITY.contains(&label.to_lowercase().as_str())
+        || says_nothing(rest)
+        || !rest.chars().any(char::is_alphanumeric)
+    {
         return None;
     }
     Severity::from_label(label)?;
