@@ -337,21 +337,19 @@ fn canonical(stem: String) -> String {
         .map_or(stem, |(_, to)| to.to_string())
 }
 
-/// A word's token: its stem through the synonym and defect tables; a negated word
-/// (`unchecked`, `unsanitised`, `unescaped`) names the same idea as its root.
+/// A word's token: its stem through the synonym and defect tables. A negated word
+/// (`unchecked`, `unsupported`) gives its root's token, as "not checked" and "does not
+/// support" do once their stop words are gone.
 fn word_token(w: &str) -> String {
     let s = canonical(stem(w));
     if s.starts_with('#') {
         return s;
     }
     let lower = w.to_lowercase();
-    if let Some(root) = lower.strip_prefix("un").filter(|r| r.chars().count() >= 4) {
-        let r = canonical(stem(root));
-        if r.starts_with('#') || SYNONYMS.iter().any(|(_, to)| *to == r) {
-            return r;
-        }
+    match lower.strip_prefix("un").filter(|r| r.chars().count() >= 5) {
+        Some(root) => canonical(stem(root)),
+        None => s,
     }
-    s
 }
 
 /// The defect classes a claim names, as a bit set (bit i = `DEFECT_CLASSES[i]`).
