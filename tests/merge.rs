@@ -75,9 +75,12 @@ fn tune_set_meets_the_targets() {
         let report = merge::merge(&case.input, &MergeOptions::default());
         let e = eval::evaluate(&report, &case.truth);
         eprintln!(
-            "{}: {:?} missing {:?} same-line merged {} top3 {}",
-            case.name, e.pairs, e.missing, e.same_line_merged, e.top3_right
+            "{}: {:?} missing {:?} split {:?} same-line merged {} top3 {}",
+            case.name, e.pairs, e.missing, e.split, e.same_line_merged, e.top3_right
         );
+        if std::env::var_os("MERGE_SHOW").is_some() {
+            eprintln!("{}", report.to_markdown());
+        }
         total.add(&e);
     }
     eprintln!("total {:?}", total.pairs);
@@ -86,9 +89,7 @@ fn tune_set_meets_the_targets() {
         "precision {:?}",
         total.pairs
     );
-    // Floors at what the merge reaches today: the recall target of 0.90 is not met yet
-    // on this set (0.769, see BENCHMARKS.md); a drop below these is a regression.
-    assert!(total.pairs.recall() >= 0.75, "recall {:?}", total.pairs);
+    assert!(total.pairs.recall() >= 0.9, "recall {:?}", total.pairs);
     assert_eq!(
         total.missing,
         Vec::<String>::new(),
@@ -642,5 +643,84 @@ proptest! {
         let r = merge::merge(&input(workers), &MergeOptions::default());
         let _ = r.to_markdown();
         let _ = r.to_json();
+    }
+}
+
+/// Content words for generated review messages: none is a stop word or a severity word,
+/// so each must survive reading somewhere in the report.
+const VOCAB: &[&str] = &[
+    "cache", "socket", "parser", "buffer", "retry", "queue", "header", "cursor", "schema",
+    "tenant", "upload", "router", "ledger", "widget", "daemon", "bucket",
+];
+
+/// One line of a generated message, by kind (see `message_strategy`).
+fn render_line(kind: u8, w: &[usize], n: u32) -> String {
+    let v = |i: usize| VOCAB[w[i] % VOCAB.len()];
+    match kind {
+        0 => format!("{} {}:", v(0), v(1)),
+        1 => format!(
+            "- [high] src/{}.rs:{n} — the {} {} {}",
+            v(0),
+            v(1),
+            v(2),
+            v(3)
+        ),
+        2 => format!("- {} {} {}", v(0), v(1), v(2)),
+        3 => format!("**Critical:** src/{}.rs:{n} — {} {}", v(0), v(1), v(2)),
+        4 => format!(
+            "The {} {} at src/{}.rs:{n} drops the {} {}.",
+            v(0),
+            v(1),
+            v(2),
+            v(3),
+            v(4)
+        ),
+        5 => format!("## {} {}", v(0), v(1)),
+        6 => format!("{} {} {} {}.", v(0), v(1), v(2), v(3)),
+        7 => String::new(),
+        8 => format!("1. {} {} {}", v(0), v(1), v(2)),
+        _ => format!("Minor: lib/{}.py:{n} — {} {}", v(0), v(1), v(2)),
+    }
+}
+
+fn message_strategy() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (0u8..10, prop::collection::vec(0usize..16, 5), 1u32..400),
+        1..14,
+    )
+    .prop_map(|lines| {
+        lines
+            .iter()
+            .map(|(k, w, n)| render_line(*k, w, *n))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// No line is lost: every non-blank line of a message ends up in a finding (claim,
+    /// evidence, fix, location, severity marker), in a container heading, or in the
+    /// worker's unparsed text.
+    #[test]
+    fn every_line_ends_up_somewhere(text in message_strategy()) {
+        let report = merge::merge(
+            &input(vec![worker("W1", None, "done", Some(&text))]),
+            &MergeOptions::default(),
+        );
+        let all = report.to_json().to_string().to_lowercase();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if line.starts_with('#') {
+                continue; // a container heading
+            }
+            for w in line.split(|c: char| !c.is_alphanumeric()).filter(|w| VOCAB.contains(w)) {
+                prop_assert!(
+                    all.contains(w),
+                    "{w:?} of line {line:?} is nowhere in the report\n--- message\n{text}\n--- report\n{}",
+                    report.to_markdown()
+                );
+            }
+        }
     }
 }

@@ -9,6 +9,16 @@
 //!   at least [`FREE_MIN_COMMON`] tokens (so "no tests for X" and "no tests for Y",
 //!   one word apart, stay two findings).
 //!
+//! - they are at one place (same file, overlapping or near lines), their severities are
+//!   at most one level apart, and both claims name the same kind of defect
+//!   ([`DEFECT_CLASSES`]: "hangs" / "deadlocks", "password" / "credentials"): then a
+//!   low similarity ([`SIM_ANCHOR`]) is enough — paraphrases of one defect share few
+//!   words, but they share the place and the kind. A code name both claims mention is
+//!   not enough on its own: every finding at a line tends to name that line's code.
+//!
+//! Tokens are the claim's words (camelCase split, a light stemmer, a small synonym
+//! table); a claim that is a bare title ("Logging") is matched with its evidence.
+//!
 //! Findings in different files are never grouped, nor are findings that only share a
 //! file. Candidate pairs are joined most-similar first; two groups are not joined if a
 //! worker would then appear in it twice, unless that pair is itself a near-certain
@@ -31,6 +41,8 @@ pub const SIM_FILE: f64 = 0.45;
 pub const SIM_FREE: f64 = 0.34;
 pub const FREE_MIN_COMMON: usize = 2;
 pub const SIM_SAME_WORKER: f64 = 0.8;
+/// Same place, compatible severity, and both claims name the same kind of defect.
+pub const SIM_ANCHOR: f64 = 0.1;
 
 static STOP: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
     [
@@ -190,6 +202,15 @@ pub fn stem(word: &str) -> String {
             && s.chars().count() >= 3
         {
             w = s;
+            // "scanning" / "scan", "stopped" / "stop": undouble the final consonant.
+            let b = w.as_bytes();
+            if matches!(suf, "ing" | "ings" | "ed" | "edly")
+                && b.len() >= 4
+                && b[b.len() - 1] == b[b.len() - 2]
+                && !b"aeiouls".contains(&b[b.len() - 1])
+            {
+                w = &w[..w.len() - 1];
+            }
             break;
         }
     }
@@ -201,34 +222,170 @@ pub fn stem(word: &str) -> String {
 const SYNONYMS: &[(&str, &str)] = &[
     ("check", "verif"),
     ("valid", "verif"),
-    ("relea", "leak"),
     ("delet", "remov"),
     ("guess", "predi"),
     ("compu", "predi"),
-    ("escap", "xss"),
-    ("cross", "xss"),
-    ("scrip", "xss"),
     ("inval", "reuse"),
+    // "a malformed port" / "an invalid port" (tune: coderabbit-body).
+    ("malfo", "reuse"),
     ("rever", "inver"),
     ("backw", "inver"),
 ];
 
+/// Kinds of defect, each named by a few words. Two findings at one place that name the
+/// same kind agree on the defect even when they share no other word ("accepts 0, which
+/// hangs" / "deadlocks the scheduler"); two that name different kinds only are distinct
+/// defects. Each class is a token `#name` in the claim's token set. General review
+/// vocabulary, motivated by the paraphrases of the tune cases; not a list of fixtures.
+const DEFECT_CLASSES: &[(&str, &[&str])] = &[
+    ("#xss", &["xss", "cross", "scripting"]),
+    ("#inject", &["injection", "inject", "injectable"]),
+    ("#traversal", &["traversal", "traverse"]),
+    (
+        "#race",
+        &[
+            "race",
+            "racy",
+            "concurrent",
+            "concurrently",
+            "synchronized",
+            "synchronised",
+            "mutex",
+            "rlock",
+        ],
+    ),
+    (
+        "#hang",
+        &[
+            "hang",
+            "hangs",
+            "deadlock",
+            "deadlocks",
+            "forever",
+            "infinite",
+            "stall",
+            "stuck",
+            "freeze",
+        ],
+    ),
+    ("#leak", &["leak", "leaks", "leaked", "leaking", "unlink"]),
+    (
+        "#secret",
+        &[
+            "password",
+            "passwords",
+            "passwd",
+            "credential",
+            "credentials",
+            "secret",
+            "secrets",
+        ],
+    ),
+    (
+        "#exposed",
+        &[
+            "exposed",
+            "exposes",
+            "expose",
+            "public",
+            "publicly",
+            "unauthenticated",
+        ],
+    ),
+    (
+        "#crash",
+        &["panic", "panics", "crash", "crashes", "abort", "segfault"],
+    ),
+    ("#overflow", &["overflow", "overflows", "oob"]),
+    (
+        "#inverted",
+        &["reversed", "backwards", "inverted", "swapped"],
+    ),
+    ("#null", &["null", "nil", "nullptr", "dereference"]),
+    ("#trace", &["traceback", "stacktrace", "exc_info"]),
+    (
+        "#expiry",
+        &[
+            "expiry",
+            "expired",
+            "expires",
+            "expire",
+            "expiration",
+            "ttl",
+            "timeout",
+        ],
+    ),
+];
+
+static CLASS_OF: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for (class, words) in DEFECT_CLASSES {
+        for w in *words {
+            m.insert(stem(w), *class);
+        }
+    }
+    m
+});
+
 fn canonical(stem: String) -> String {
+    if let Some(class) = CLASS_OF.get(&stem) {
+        return class.to_string();
+    }
     SYNONYMS
         .iter()
         .find(|(from, _)| *from == stem)
         .map_or(stem, |(_, to)| to.to_string())
 }
 
+/// A word's token: its stem through the synonym and defect tables. A negated word
+/// (`unchecked`, `unsupported`) gives its root's token, as "not checked" and "does not
+/// support" do once their stop words are gone.
+fn word_token(w: &str) -> String {
+    let s = canonical(stem(w));
+    if s.starts_with('#') {
+        return s;
+    }
+    let lower = w.to_lowercase();
+    match lower.strip_prefix("un").filter(|r| r.chars().count() >= 5) {
+        Some(root) => canonical(stem(root)),
+        None => s,
+    }
+}
+
+/// The defect classes a claim names, as a bit set (bit i = `DEFECT_CLASSES[i]`).
+pub fn classes(text: &str) -> u64 {
+    tokens(text)
+        .iter()
+        .filter_map(|t| DEFECT_CLASSES.iter().position(|(c, _)| c == t))
+        .fold(0, |m, i| m | (1 << i))
+}
+
+/// Splits camelCase identifiers (`idleTimeoutMillis` → `idle Timeout Millis`) so that
+/// a code name and the words of a prose claim meet.
+fn split_camel(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut prev_lower = false;
+    for c in text.chars() {
+        if c.is_uppercase() && prev_lower {
+            out.push(' ');
+        }
+        prev_lower = c.is_lowercase();
+        out.push(c);
+    }
+    out
+}
+
 pub fn tokens(text: &str) -> Vec<String> {
+    let text = split_camel(text);
+    let text = text.as_str();
     let mut out: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .filter(|w| !STOP.contains(w.to_lowercase().as_str()))
         .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .map(stem)
-        .filter(|w| !STOP.contains(w.as_str()))
-        .map(canonical)
+        .map(|w| (stem(w), w))
+        .filter(|(s, _)| !STOP.contains(s.as_str()))
+        .map(|(_, w)| word_token(w))
         .collect();
     out.sort();
     out.dedup();
@@ -301,22 +458,39 @@ pub struct Item<'a> {
     pub path: Option<&'a str>,
     pub lines: Option<(u32, u32)>,
     pub tokens: Vec<u32>,
+    /// The defect classes the claim names ([`classes`]).
+    pub classes: u64,
 }
 
 /// The similarity needed for two items to be joined and the tokens they must share,
 /// or `None` when their locations rule it out.
 fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
+    let mut anchored = false;
     let (t, common) = match (a.path, b.path) {
         (Some(p), Some(q)) if p != q => return None,
         (Some(_), Some(_)) => match (a.lines, b.lines) {
-            (Some((s1, e1)), Some((s2, e2))) => match s1.max(s2).saturating_sub(e1.min(e2)) {
-                0 => (SIM_OVERLAP, 1),
-                gap if gap <= NEAR_LINES => (SIM_NEAR, 1),
-                _ => return None,
-            },
+            (Some((s1, e1)), Some((s2, e2))) => {
+                anchored = true;
+                match s1.max(s2).saturating_sub(e1.min(e2)) {
+                    0 => (SIM_OVERLAP, 1),
+                    gap if gap <= NEAR_LINES => (SIM_NEAR, 1),
+                    _ => return None,
+                }
+            }
             _ => (SIM_FILE, 1),
         },
         _ => (SIM_FREE, FREE_MIN_COMMON),
+    };
+    let compatible = match (a.severity, b.severity) {
+        (Some(x), Some(y)) => x.rank().abs_diff(y.rank()) <= 1,
+        _ => true,
+    };
+    // Location-anchored: one place, compatible severity, and the claims name the same
+    // kind of defect — they agree however differently they are worded.
+    let t = if anchored && compatible && a.classes & b.classes != 0 {
+        SIM_ANCHOR
+    } else {
+        t
     };
     // Identical claims need no further words in common ("bug" and "bug").
     let common = if a.tokens == b.tokens { 1 } else { common };
@@ -487,6 +661,7 @@ mod tests {
             path,
             lines,
             tokens: int.ids(claim),
+            classes: classes(claim),
         }
     }
 
@@ -610,6 +785,58 @@ mod tests {
                 Some("a.rs"),
                 Some((12, 12)),
                 "token signature never checked",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items).len(), 2);
+    }
+
+    #[test]
+    fn stemmer_undoubles_and_splits_camel_case() {
+        assert_eq!(stem("scanning"), stem("scan"));
+        assert_eq!(stem("stopped"), stem("stop"));
+        assert!(tokens("idleTimeoutMillis").contains(&"idle".to_string()));
+        assert_eq!(tokens("unchecked"), tokens("checked"));
+    }
+
+    #[test]
+    fn same_place_same_defect_kind_merges_despite_few_shared_words() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.rs"),
+                Some((9, 9)),
+                "the `--jobs` flag accepts 0, which hangs",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("a.rs"),
+                Some((9, 9)),
+                "deadlocks the scheduler",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn same_place_shared_identifier_alone_does_not_merge() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("a.sh"),
+                Some((15, 15)),
+                "the password in the URL is visible in the process list while pg_dump runs",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("a.sh"),
+                Some((15, 15)),
+                "the exit status of pg_dump is ignored and old backups are rotated away",
                 &mut int,
             ),
         ];

@@ -314,11 +314,25 @@ fn rank(a: &Finding, b: &Finding) -> Ordering {
 /// The claim without its own file name, which says nothing about the problem.
 fn claim_for_matching(s: &Source) -> String {
     match &s.location {
-        Some(l) => {
-            let name = l.path.rsplit('/').next().unwrap_or(&l.path);
-            s.text.replace(&l.path, " ").replace(name, " ")
+        Some(l) if !location::is_url(&l.path) => {
+            let text = s.text.replace(&l.path, " ");
+            match l.path.rsplit('/').next() {
+                Some(name) if !name.is_empty() => text.replace(name, " "),
+                _ => text,
+            }
         }
+        Some(l) => s.text.replace(&l.path, " "),
         None => s.text.clone(),
+    }
+}
+
+/// What a source is matched on: its claim, and its evidence too when the claim is a
+/// bare title ("Logging", "Unbounded prefetch") that says too little on its own.
+fn matching_text(s: &Source) -> String {
+    let claim = claim_for_matching(s);
+    match &s.evidence {
+        Some(e) if group::tokens(&claim).len() < 2 => format!("{claim} {e}"),
+        _ => claim,
     }
 }
 
@@ -449,7 +463,8 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
                 .location
                 .as_ref()
                 .and_then(|l| Some((l.start_line?, l.end_line?))),
-            tokens: interner.ids(&claim_for_matching(s)),
+            tokens: interner.ids(&matching_text(s)),
+            classes: group::classes(&matching_text(s)),
         })
         .collect();
     let groups = group::group(&items);

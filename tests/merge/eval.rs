@@ -238,6 +238,8 @@ pub struct Eval {
     /// Worker findings of the truth that are no ranked item's source (never parsed,
     /// or swallowed into another finding's text).
     pub missing: Vec<String>,
+    /// True findings whose members ended up in more than one item (`id [W1 W2 | W3]`).
+    pub split: Vec<String>,
     /// Pairs of distinct true findings at one place that ended up in one item.
     pub same_line_merged: usize,
     /// The first three items are the first three by severity, then agreement.
@@ -337,6 +339,24 @@ pub fn evaluate(report: &Report, truth: &[QuoteFinding]) -> Eval {
                 .collect::<Vec<_>>(),
         );
     }
+    for (ti, t) in truth.iter().enumerate() {
+        let items: BTreeSet<usize> = (0..t.members.len())
+            .filter_map(|mi| found.get(&(ti, mi)).copied())
+            .collect();
+        if items.len() > 1 {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|item| {
+                    (0..t.members.len())
+                        .filter(|mi| found.get(&(ti, *mi)) == Some(item))
+                        .map(|mi| t.members[mi].0.clone())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect();
+            e.split.push(format!("{} [{}]", t.id, parts.join(" | ")));
+        }
+    }
     let (p, a) = (pairs(&predicted), pairs(&actual));
     e.pairs = Score {
         true_pos: p.intersection(&a).count(),
@@ -389,6 +409,7 @@ impl Eval {
     pub fn add(&mut self, o: &Eval) {
         self.pairs.add(o.pairs);
         self.missing.extend(o.missing.iter().cloned());
+        self.split.extend(o.split.iter().cloned());
         self.same_line_merged += o.same_line_merged;
         self.cases += o.cases;
         self.top3_cases_right += o.top3_cases_right;

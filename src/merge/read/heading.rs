@@ -52,6 +52,11 @@ pub(super) fn classify_section(title: &str) -> Section {
         "regression",
         "error",
         "flaw",
+        // "Overall Comments", "Here's some high-level feedback:" (Sourcery and
+        // hand-written reviews): the bullets under them are the findings.
+        "comment",
+        "feedback",
+        "high level",
     ];
     const OTHER: &[&str] = &[
         "summary",

@@ -9,11 +9,7 @@ use super::template::to_finding;
 pub(super) fn is_container_only(note: &str) -> bool {
     note.lines().all(|l| {
         let t = l.trim();
-        t.is_empty()
-            || t.chars().all(|c| matches!(c, '-' | '*' | '_' | '='))
-            || HEADING.is_match(l)
-            || BOLD_LINE.is_match(l) && t.len() < 40
-            || LABEL_LINE.is_match(l)
+        t.is_empty() || t.chars().all(|c| matches!(c, '-' | '*' | '_' | '=')) || HEADING.is_match(l)
     })
 }
 

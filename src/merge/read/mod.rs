@@ -9,7 +9,8 @@
 //!    heading-per-finding or list shape the structural reader reads, leaving every other
 //!    line as it was: [`bots`] (HTML markup and severity badges of CodeRabbit, Gemini
 //!    Code Assist, Sourcery, and codex's GitHub review comments), [`bold_location`]
-//!    (`**path:line**` blocks, `` `path` lines 10-12 `` lines), [`table`].
+//!    (`**path:line**` blocks, `` `path` lines 10-12 `` lines), [`label_line`]
+//!    (`**Critical:** path — claim`, `High: path:line — claim`), [`table`].
 //! 3. [`markdown`]: list items and headings per finding, with orch's own template,
 //!    key-line items and free-form items read by [`template`]; section and emoji
 //!    headings (`## 🔴 Blockers`, `### 💡 Codex Review`) are containers ([`heading`]).
@@ -24,6 +25,7 @@ mod bold_location;
 mod bots;
 mod heading;
 mod json;
+mod label_line;
 mod list;
 mod markdown;
 mod markers;
@@ -70,6 +72,7 @@ type Rewrite = fn(&str) -> String;
 const REWRITERS: &[(&str, Rewrite)] = &[
     ("bots", bots::rewrite),
     ("bold_location", bold_location::rewrite),
+    ("label_line", label_line::rewrite),
     ("table", table::tables_to_items),
 ];
 

@@ -68,6 +68,32 @@ fn finding(p: &str, location: Option<location::Found>) -> RawFinding {
     }
 }
 
+/// A paragraph whose first lines are an intro ("Overall this is a good change. Two
+/// things:") and whose later line names a place: the intro is its own paragraph, so
+/// the finding does not swallow it nor it the finding. Only whole sentences split off
+/// (a hard-wrapped sentence does not end its line with `.`, `!` or `:`), and only when
+/// they state no defect themselves.
+fn split_intro(p: String) -> Vec<String> {
+    let lines: Vec<&str> = p.lines().collect();
+    let located =
+        |l: &str| location::find(l, None).is_some_and(|f| f.location.start_line.is_some());
+    let Some(k) = lines.iter().position(|l| located(l)) else {
+        return vec![p];
+    };
+    if k == 0 {
+        return vec![p];
+    }
+    let head = lines[..k].join("\n");
+    let ends_sentence = head.trim_end().ends_with(['.', '!', ':']);
+    if !ends_sentence
+        || is_defect(&head)
+        || head.trim_start().starts_with(['>', '-', '*', '#', '|'])
+    {
+        return vec![p];
+    }
+    vec![head, lines[k..].join("\n")]
+}
+
 pub(super) fn read_leftovers(parsed: &mut Parsed) {
     let paragraphs: Vec<String> = parsed
         .note
@@ -77,12 +103,16 @@ pub(super) fn read_leftovers(parsed: &mut Parsed) {
         .collect();
     let mut prose_review = false;
     let mut kept = Vec::new();
-    for p in paragraphs {
+    // The file the last located paragraph named: a later "Line 240: …" means that file.
+    let mut last_path: Option<String> = None;
+    for p in paragraphs.into_iter().flat_map(split_intro) {
         let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<'])
             && p.split_whitespace().count() >= 6;
-        let located = location::find(&p, None).filter(|f| f.location.start_line.is_some());
+        let located = location::find(&p, last_path.as_deref())
+            .filter(|f| f.location.start_line.is_some() && !location::is_url(&f.location.path));
         if is_text && let Some(f) = located {
             prose_review = true;
+            last_path = Some(f.location.path.clone());
             parsed.findings.push(finding(&p, Some(f)));
         } else if is_text && prose_review && is_defect(&p) {
             parsed.findings.push(finding(&p, None));
@@ -117,6 +147,22 @@ mod tests {
             p.note,
             "Thanks, a few thoughts.\n\nOtherwise this looks good to me."
         );
+    }
+
+    #[test]
+    fn an_intro_line_is_not_part_of_the_first_finding() {
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: "Overall this is a good change. Two things:\nThe retry loop at `client/http.go:57` drains the body, so retries send nothing.\n\nLine 90: the timeout is read before the config is loaded, so it is always zero.".into(),
+        };
+        read_leftovers(&mut p);
+        assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
+        assert!(p.findings[0].claim.starts_with("The retry loop"));
+        assert_eq!(
+            p.findings[1].location.as_ref().unwrap().to_string(),
+            "client/http.go:90"
+        );
+        assert_eq!(p.note, "Overall this is a good change. Two things:");
     }
 
     #[test]
