@@ -8,6 +8,7 @@ mod cost;
 mod events;
 mod hostile;
 mod merge;
+mod night;
 mod patterns;
 mod recovery;
 mod security;
