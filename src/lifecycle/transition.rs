@@ -194,9 +194,10 @@ pub fn requeue(w: &WorkerDir, refresh_env: bool) -> Result<()> {
 
 /// `orch resume`: queued again, to continue codex thread `thread` with `prompt` (the
 /// wrapper feeds input.md; the launch leaves it alone on resume). Caller holds the run
-/// lock.
-pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str) -> Result<()> {
-    requeue(w, true)?;
+/// lock. `refresh_env` as for [`requeue`]: `orch recover` keeps the spawner's
+/// environment (it may run from a boot-time unit with a bare one).
+pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str, refresh_env: bool) -> Result<()> {
+    requeue(w, refresh_env)?;
     write_atomic(&w.input_path(), prompt.as_bytes())?;
     write_json(
         &w.resume_path(),

@@ -4,6 +4,9 @@
 //! never did starts again from its prompt (`transition::requeue`). Skipped dependents
 //! of recovered workers are queued again.
 //!
+//! Every worker keeps the environment it was spawned with (PATH, CODEX_HOME, keys):
+//! recovery often runs from a boot-time unit or crontab with a bare one.
+//!
 //! Starts are spaced by `stagger`: workers sharing one ChatGPT login would otherwise
 //! all refresh its single-use, rotating refresh token at once, and the losers are
 //! logged out (`refresh_token_reused`). Between starts the workers already started are
@@ -82,12 +85,30 @@ pub fn start(home: &Home, item: &Item) -> Result<bool> {
         return Ok(false);
     }
     match &item.action {
-        Action::Resume(thread) => transition::queue_resume(w, thread, RECOVER_PROMPT)?,
-        Action::Restart => transition::requeue(w, true)?,
+        Action::Resume(thread) => transition::queue_resume(w, thread, RECOVER_PROMPT, false)?,
+        Action::Restart => transition::requeue(w, false)?,
     }
-    retry::requeue_skipped_dependents(&run, std::slice::from_ref(&w.label), true)?;
+    retry::requeue_skipped_dependents(&run, std::slice::from_ref(&w.label), false)?;
     sched::tick_locked(home, &run)?;
     Ok(true)
+}
+
+/// Refuses recovery at once when the first worker's codex (with its saved environment)
+/// has no credential: every start would only spin.
+pub fn check_login(item: &Item) -> Result<()> {
+    let w = &item.worker;
+    let env = crate::store::envfile::read(&w.env_path())?;
+    let spec = w.spec()?;
+    let program = crate::sys::codex::resolve_program(&env)?;
+    match crate::sys::codex::login::missing_credential(
+        &program,
+        &spec.codex_args,
+        spec.profile.as_deref(),
+        &env,
+    ) {
+        Some(why) => Err(UserError::failed(why).into()),
+        None => Ok(()),
+    }
 }
 
 /// The refused-credential message a started worker shows, if any: in its exit record

@@ -44,10 +44,9 @@ pub fn run(args: RecoverArgs) -> Result<i32> {
         println!("{} workers, one every {}s", items.len(), args.stagger);
         return Ok(0);
     }
-    crate::ops::spawn::check_tools()?;
-    if let Ok(spec) = items[0].worker.spec() {
-        crate::ops::spawn::check_login(&spec.codex_args, spec.profile.as_deref())?;
-    }
+    // codex is found through each worker's saved environment, not this one's.
+    crate::sys::tmux::check_version()?;
+    recover::check_login(&items[0])?;
     let stagger = Duration::from_secs(args.stagger);
     let mut started = Vec::new();
     for (i, it) in items.iter().enumerate() {

@@ -46,7 +46,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
         ))
     })?;
     // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
-    transition::queue_resume(&w, &thread, &prompt)?;
+    transition::queue_resume(&w, &thread, &prompt, true)?;
     let started = sched::tick_locked(&home, &run)?.contains(&w.label);
     if started {
         println!("{a} resuming thread {thread}");
