@@ -422,3 +422,65 @@ fn doctor_fails_on_a_read_only_home() {
         "{v}"
     );
 }
+
+#[test]
+fn recover_stops_after_repeated_refused_credentials() {
+    let t = TestHome::new();
+    let refused = "Your access token could not be refreshed because your refresh token was already used. Please log out and sign in again.";
+    let spawn = |args: &[&str]| -> String {
+        let out = t
+            .cmd()
+            .arg("spawn")
+            .args(args)
+            .env("FAKE_CODEX_RESUME_FAIL", refused)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let a = spawn(&["x\nFAKE:hang"]);
+    let b = spawn(&["--run", run_of(&a), "y\nFAKE:hang"]);
+    let c = spawn(&["--run", run_of(&a), "z\nFAKE:hang"]);
+    for w in [&a, &b, &c] {
+        eventually(20, "the turn to start", || {
+            t.worker(w)["thread_id"].is_string().then_some(())
+        });
+    }
+    assert!(t.tmux(&["kill-server"]).status.success());
+    for w in [&a, &b, &c] {
+        t.wait_state(w, "lost", 30);
+    }
+    let out = t.run(&["recover", run_of(&a), "--stagger", "3s"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("stopped recovering")
+            && err.contains("codex login")
+            && err.contains("1 still lost"),
+        "{err}"
+    );
+    assert_eq!(t.state(&a), "failed");
+    assert_eq!(t.state(&b), "failed");
+    assert_eq!(t.state(&c), "lost", "the third was not started");
+}
+
+#[test]
+fn a_pipeline_stage_timeout_stops_its_workers() {
+    let t = TestHome::new();
+    let file = t.path().join("p.toml");
+    std::fs::write(
+        &file,
+        "[[stage]]\nname = \"look\"\ntimeout = \"2s\"\n  [[stage.worker]]\n  label = \"slow\"\n  role = \"reviewer\"\n  task = \"\"\"look\nFAKE:hang\"\"\"\n",
+    )
+    .unwrap();
+    let run = t.ok(&["run", file.to_str().unwrap()]).trim().to_string();
+    let w = t.wait_state(&format!("{run}/slow"), "failed", 30);
+    assert!(
+        w["error"].as_str().unwrap().contains("timed out after 2s"),
+        "{w}"
+    );
+}

@@ -24,7 +24,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     let _lock = run.lock()?;
     let a = w.address();
     match state::state_of(&w) {
-        State::Queued | State::Starting | State::Running => {
+        State::Queued | State::Starting | State::Running | State::Paused => {
             return Err(UserError::failed(format!(
                 "{a} is still running or queued; wait for it (`orch wait {a}`) or stop it first"
             ))

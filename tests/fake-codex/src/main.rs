@@ -28,6 +28,9 @@
 //! - `FAKE:offline=SECS`  first report `Reconnecting... waiting for network` every 0.2 s
 //!   for SECS seconds (`forever`: until a signal), as codex does without a network
 //!
+//! `FAKE_CODEX_RESUME_FAIL=MESSAGE` in the environment: a `resume` invocation fails its
+//! turn with MESSAGE (a login refused after a reboot: recover tests).
+//!
 //! `codex login status` answers "Logged in using ChatGPT" (exit 0), or "Not logged in"
 //! (exit 1) when FAKE_CODEX_LOGIN=none.
 //!
@@ -183,6 +186,11 @@ fn main() {
         interrupted();
     }
 
+    if let (Some(_), Ok(message)) = (&resume, std::env::var("FAKE_CODEX_RESUME_FAIL")) {
+        emit(json!({"type": "error", "message": message}));
+        emit(json!({"type": "turn.failed", "error": {"message": message}}));
+        std::process::exit(1);
+    }
     if let Some(secs) = directive("offline") {
         let end = secs
             .parse::<f64>()
