@@ -190,10 +190,10 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         v.state = State::Lost;
         v.started_at = started.as_ref().map(|s| s.started_at);
         v.error = Some(if started.is_none() {
-            "the worker's window never started (tmux server gone?); `orch recover` starts it again"
+            "the worker's window never started (tmux server gone?); `orch recover` (or `orch retry`) starts it again"
                 .into()
         } else {
-            "its processes are gone without an exit record (tmux server killed, reboot or OOM); `orch recover` continues its conversation".into()
+            "its processes are gone without an exit record (tmux server killed, reboot or OOM); `orch recover` continues its conversation (`orch retry` starts it over)".into()
         });
         if opts.activity {
             fill_activity(w, &mut v);

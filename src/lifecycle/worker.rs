@@ -467,7 +467,7 @@ fn classify(
         (
             State::Lost,
             Some(
-                "its tmux window or server went away while it ran; `orch recover` continues it"
+                "its tmux window or server went away while it ran; `orch recover` continues it (`orch retry` starts it over)"
                     .to_string(),
             ),
         )
