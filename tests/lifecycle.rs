@@ -104,6 +104,7 @@ fn a_silent_running_worker_is_stalled() {
         &ViewOptions {
             stall_after: std::time::Duration::from_secs(60),
             activity: true,
+            ..ViewOptions::default()
         },
     );
     assert_eq!(v.state, State::Running);
@@ -468,4 +469,29 @@ fn a_due_plan_becomes_a_queued_attempt_with_the_old_one_kept() {
     }
     assert!(w.spec_path().exists() && w.prompt_path().exists());
     assert_eq!(orch::lifecycle::transition::next_attempt(&w), 2);
+}
+
+#[test]
+fn a_live_worker_with_a_pause_record_is_paused_holds_its_slot_and_the_queue() {
+    let f = Factory::new();
+    let run = f.run(RUN);
+    let (w, lock) = factory::running(&run, &factory::spec("W1", &f.tree("repo")));
+    let pause = orch::lifecycle::pause::plan(
+        "You’ve hit your usage limit. Try again in 10 minutes.",
+        Some("t-1".into()),
+        1,
+        chrono::Utc::now(),
+    );
+    orch::lifecycle::transition::paused(&w, &pause).unwrap();
+    let v = view(&w);
+    assert_eq!(v.state, State::Paused);
+    assert!(v.state.is_active() && !v.state.is_final() && !ended(&w));
+    assert!(v.waiting_for.unwrap().contains("usage limit"));
+    let states: std::collections::HashMap<String, State> =
+        [("W1".to_string(), State::Paused)].into();
+    let hold = orch::lifecycle::pause::hold(&run, &states).unwrap();
+    assert!(hold.contains("W1 is paused"), "{hold}");
+    // The wrapper gone while paused: lost, for `orch recover` to continue.
+    drop(lock);
+    assert_eq!(view(&w).state, State::Lost);
 }

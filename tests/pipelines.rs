@@ -445,3 +445,40 @@ fn the_example_in_docs_patterns_loads() {
     assert_eq!(plan.workers[2].sandbox.as_str(), "workspace-write");
     assert_eq!(plan.max_parallel, Some(2));
 }
+
+#[test]
+fn a_stage_timeout_applies_to_each_of_its_workers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(
+        &path,
+        r#"
+[[stage]]
+name = "look"
+timeout = "30m"
+  [[stage.worker]]
+  label = "r1"
+  role = "reviewer"
+  task = "one"
+[[stage]]
+name = "then"
+  [[stage.worker]]
+  label = "r2"
+  role = "reviewer"
+  task = "two"
+"#,
+    )
+    .unwrap();
+    let plan = pipeline::load(&path, &BTreeMap::new(), &builtin_only()).unwrap();
+    assert_eq!(plan.workers[0].timeout_secs, Some(1800));
+    assert_eq!(plan.workers[1].timeout_secs, None);
+    std::fs::write(
+        &path,
+        "[[stage]]\nname = \"a\"\ntimeout = \"soon\"\n  [[stage.worker]]\n  label = \"r\"\n  role = \"reviewer\"\n  task = \"x\"\n",
+    )
+    .unwrap();
+    let err = pipeline::load(&path, &BTreeMap::new(), &builtin_only())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("timeout") && err.contains("p.toml:3"), "{err}");
+}

@@ -108,6 +108,19 @@ Examples:
     Retry(RetryArgs),
     /// Continue a worker's codex conversation with a new prompt
     Resume(ResumeArgs),
+    /// After a reboot or a killed tmux server: continue every lost worker's conversation
+    #[command(
+        after_help = "A lost worker that had reached codex continues its conversation \
+(`codex exec resume THREAD`) with a short \"you were interrupted; continue\" prompt; one \
+that never did starts again from its prompt. Starts are spaced by --stagger, so workers \
+sharing one ChatGPT login do not all refresh its token at once; recovery stops after \
+repeated refused credentials and says to `codex login`.
+
+Examples:
+  orch recover --dry-run
+  orch recover --all --stagger 10s"
+    )]
+    Recover(RecoverArgs),
     /// Remove finished runs' windows and folders
     Gc(GcArgs),
     /// Check tmux, codex, ORCH_HOME, limits and records, each with a fix
@@ -211,6 +224,10 @@ pub struct SchedOpts {
     /// Ask codex for structured findings (`--output-schema` with orch's findings schema)
     #[arg(long)]
     pub findings_schema: bool,
+    /// Stop the worker once codex has run this long (Ctrl-C, then TERM); it ends failed
+    /// with "timed out after …". Time paused on a usage limit does not count
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +249,10 @@ pub struct StallOpts {
     /// Flag a running worker that wrote no event for this long (e.g. 90s, 15m, 2h)
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_secs)]
     pub stall_after: u64,
+    /// Flag a running worker `offline` when codex has only been waiting for the network
+    /// this long (codex never gives up by itself)
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_secs)]
+    pub offline_after: u64,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -251,6 +272,13 @@ pub fn parse_budget(text: &str) -> Result<f64, String> {
 
 pub fn parse_secs(text: &str) -> Result<u64, String> {
     crate::model::text::parse_duration(text)
+}
+
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    match parse_secs(text)? {
+        0 => Err("a timeout of 0 would stop every worker at once; give e.g. 30m".into()),
+        n => Ok(n),
+    }
 }
 
 #[derive(Debug, Args)]
@@ -346,6 +374,9 @@ pub struct FanoutArgs {
     /// Ask codex for structured findings (`--output-schema`)
     #[arg(long)]
     pub findings_schema: bool,
+    /// Stop each reviewer once codex has run this long (e.g. 30m); it ends failed
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<u64>,
     /// Working directory for codex (default: the current directory)
     #[arg(long = "cd", value_name = "DIR")]
     pub cd: Option<PathBuf>,
@@ -470,6 +501,22 @@ pub struct ResumeArgs {
     /// Read the prompt from FILE
     #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
     pub prompt_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Run id or unique prefix (default: the latest run)
+    #[arg(conflicts_with = "all")]
+    pub run: Option<String>,
+    /// Every run
+    #[arg(long)]
+    pub all: bool,
+    /// Say what would be done; start nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Wait this long between two starts (e.g. 5s, 1m)
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_secs)]
+    pub stagger: u64,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ pub fn state_color(state: crate::model::State) -> &'static str {
         Failed | Lost | Corrupt => "31",
         Stopped | Skipped | Incomplete => "33",
         Running | Starting => "36",
+        Paused => "35",
         Queued => "2",
     }
 }

@@ -1,10 +1,15 @@
 //! A worker's life: what state its folder says it is in (`state`), the records that move
 //! it between states (`transition`, their only writer), automatic retries (`retry`),
 //! starting queued workers (`sched`), the wrapper that runs in its window (`worker`), and the one-writer-per-tree rule
-//! (`writer`), and what runs cost against their `--budget` (`budget`).
+//! (`writer`), and what runs cost against their `--budget` (`budget`). A usage limit
+//! pauses a worker (`pause`); `--timeout` stops one that runs too long (`deadline`);
+//! endless network reconnects raise the `offline` flag.
 
 pub mod activity;
 pub mod budget;
+pub mod deadline;
+pub mod offline;
+pub mod pause;
 pub mod plan;
 pub mod retry;
 pub mod sched;

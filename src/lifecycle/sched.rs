@@ -5,7 +5,8 @@
 //! Rules: `--after` dependencies must be `done` (a dependency that ended otherwise makes
 //! its dependents `skipped`); at most `max_parallel` workers active per run; at most one
 //! writing worker per working tree (the wrapper also holds the tree's writer lock, so
-//! writers in different runs exclude each other too).
+//! writers in different runs exclude each other too); nothing new starts while a worker
+//! of the run is paused on a usage limit (`pause::hold`): it would hit the same limit.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -72,6 +73,7 @@ fn others_may_wait(run: &RunDir, label: &str) -> Result<bool> {
         let o = run.worker(name);
         if (!o.launch_path().exists() && !o.exit_path().exists())
             || o.path(crate::lifecycle::retry::PLAN_FILE).exists()
+            || o.pause_path().exists()
         {
             return Ok(true);
         }
@@ -132,6 +134,7 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             specs.insert(l.clone(), s);
         }
     }
+    let hold = super::pause::hold(run, &states);
     let mut ready: Vec<(WorkerDir, WorkerSpec)> = Vec::new();
     // Skipping can cascade (a skipped worker skips its own dependents): repeat until stable.
     loop {
@@ -158,7 +161,7 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
                 changed = true;
                 continue;
             }
-            if waiting_reason(&spec, &states, &specs, &record, home).is_some() {
+            if hold.is_some() || waiting_reason(&spec, &states, &specs, &record, home).is_some() {
                 continue;
             }
             // Counted as started now, so max-parallel and the writer slot see it.

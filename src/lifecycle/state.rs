@@ -33,6 +33,9 @@ pub struct WorkerView {
     pub state: State,
     /// Running but silent for longer than the stall limit.
     pub stalled: bool,
+    /// Running, but codex has only been waiting for the network for longer than the
+    /// offline limit (it never gives up by itself).
+    pub offline: bool,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
     pub started_at: Option<DateTime<Utc>>,
@@ -65,6 +68,7 @@ impl WorkerView {
             stage: None,
             state,
             stalled: false,
+            offline: false,
             exit_code: None,
             signal: None,
             started_at: None,
@@ -86,8 +90,11 @@ impl WorkerView {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct ViewOptions {
     pub stall_after: Duration,
+    /// Flag `offline` a worker that has only waited for the network this long.
+    pub offline_after: Duration,
     /// Read events.jsonl of live workers for tokens and last activity.
     pub activity: bool,
 }
@@ -96,6 +103,7 @@ impl Default for ViewOptions {
     fn default() -> Self {
         ViewOptions {
             stall_after: DEFAULT_STALL_AFTER,
+            offline_after: super::offline::DEFAULT_OFFLINE_AFTER,
             activity: true,
         }
     }
@@ -182,10 +190,10 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         v.state = State::Lost;
         v.started_at = started.as_ref().map(|s| s.started_at);
         v.error = Some(if started.is_none() {
-            "the worker's window never started (tmux server gone?); `orch retry` runs it again"
+            "the worker's window never started (tmux server gone?); `orch recover` (or `orch retry`) starts it again"
                 .into()
         } else {
-            "its processes are gone without an exit record (tmux server killed, reboot or OOM); `orch retry` runs it again".into()
+            "its processes are gone without an exit record (tmux server killed, reboot or OOM); `orch recover` continues its conversation (`orch retry` starts it over)".into()
         });
         if opts.activity {
             fill_activity(w, &mut v);
@@ -198,6 +206,27 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     } else {
         State::Starting
     };
+    if v.state == State::Running
+        && let Some(p) = super::pause::current(w)
+    {
+        // The wrapper is alive and waits out a usage limit in its window.
+        v.state = State::Paused;
+        v.waiting_for = Some(super::pause::waiting_for(&p));
+        v.error = Some(p.message.clone());
+    }
+    if v.state == State::Running
+        && let Some(o) = super::offline::since(w)
+    {
+        let for_ = (Utc::now() - o.since).to_std().unwrap_or_default();
+        v.offline = for_ > opts.offline_after;
+        if v.offline {
+            v.error = Some(format!(
+                "offline for {}: codex only waits for the network ({}); check the connection, or `orch stop` it",
+                crate::model::text::duration(for_.as_secs() as i64),
+                o.message
+            ));
+        }
+    }
     if let Some(s) = &started {
         v.started_at = Some(s.started_at);
         v.elapsed_secs = Some(crate::model::text::round_secs(Utc::now() - s.started_at));
@@ -208,7 +237,7 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
         .or_else(|| started.as_ref().map(|s| s.started_at.into()));
     if let Some(t) = last_write {
         let silent = SystemTime::now().duration_since(t).unwrap_or_default();
-        v.stalled = v.state == State::Running && silent > opts.stall_after;
+        v.stalled = v.state == State::Running && silent > opts.stall_after && !v.offline;
         v.last_event_at = Some(t.into());
     }
     if opts.activity {

@@ -7,6 +7,9 @@
 //! | [`create`]            | prompt.md, env, then spec.json last       | queued      |
 //! | [`launched`]          | launch.json (before the window exists)    | starting    |
 //! | [`started`]           | started.json (wrapper holds live.lock)    | running     |
+//! | [`paused`]            | pause.json (codex ended on a usage limit) | paused      |
+//! | [`resumed`]           | continue.md, pause.json removed, started  | running     |
+//! | [`offline`]/[`online`]| offline.json written / removed (a flag)   | (unchanged) |
 //! | [`ended`]             | retry.json (if a retry is due), exit.json | final       |
 //! | [`never_ran`]         | exit.json without an attempt              | final       |
 //! | [`request_stop`]      | stop.json                                 | (unchanged) |
@@ -19,7 +22,10 @@
 //! Rules: spec.json is written last at creation, so a folder without it is a half-made
 //! spawn; the retry plan goes down before the exit record, so whoever sees the exit also
 //! sees that another attempt is coming; exit.json is moved last when an attempt is
-//! archived, so a crash half-way leaves a worker that still reads as ended.
+//! archived, so a crash half-way leaves a worker that still reads as ended. A pause is
+//! part of its attempt: pause.json counts only while the wrapper holds live.lock (a
+//! wrapper gone while paused leaves a `lost` worker that `orch recover` continues), and
+//! it is removed before the next codex starts, so a resumed worker never reads paused.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -34,7 +40,10 @@ use crate::store::envfile;
 use crate::store::fsutil::{
     create_private_dir, read_json_opt, sync_dir, write_atomic, write_atomic_all, write_json,
 };
-use crate::store::{ExitRecord, LaunchRecord, ResumeRequest, StartRecord, StopRequest, WorkerDir};
+use crate::store::{
+    ExitRecord, LaunchRecord, OfflineRecord, PauseRecord, ResumeRequest, StartRecord, StopRequest,
+    WorkerDir,
+};
 use crate::store::{RunDir, WorkerSpec};
 
 /// A new worker's folder: prompt and environment first, spec.json renamed last. The
@@ -64,6 +73,40 @@ pub fn started(w: &WorkerDir, start: &StartRecord) -> Result<()> {
     write_json(&w.started_path(), start)?;
     touched(w);
     Ok(())
+}
+
+/// codex ended on a usage limit and the wrapper waits in its window for the reset.
+pub fn paused(w: &WorkerDir, pause: &PauseRecord) -> Result<()> {
+    write_json(&w.pause_path(), pause)?;
+    touched(w);
+    Ok(())
+}
+
+/// The wait is over: the wrapper continues the conversation with `prompt` (continue.md,
+/// when there is a thread to continue), then writes `started` again with the new
+/// codex's pid, which `orch stop` signals.
+pub fn resumed(w: &WorkerDir, prompt: Option<&str>) -> Result<()> {
+    if let Some(p) = prompt {
+        write_atomic(&w.continue_path(), p.as_bytes())?;
+    }
+    remove_if_exists(&w.pause_path())?;
+    touched(w);
+    Ok(())
+}
+
+/// The `offline` flag goes up: codex has started reporting only network reconnects.
+/// Best effort (the flag is advice; the exit record is what counts).
+pub fn offline(w: &WorkerDir, rec: &OfflineRecord) {
+    if write_json(&w.offline_path(), rec).is_ok() {
+        touched(w);
+    }
+}
+
+/// ... and down again, at the next sign of progress.
+pub fn online(w: &WorkerDir) {
+    if fs::remove_file(w.offline_path()).is_ok() {
+        touched(w);
+    }
 }
 
 /// The attempt ended. A retry plan, when the retry policy wants one, is written first:
@@ -157,9 +200,10 @@ pub fn requeue(w: &WorkerDir, refresh_env: bool) -> Result<()> {
 
 /// `orch resume`: queued again, to continue codex thread `thread` with `prompt` (the
 /// wrapper feeds input.md; the launch leaves it alone on resume). Caller holds the run
-/// lock.
-pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str) -> Result<()> {
-    requeue(w, true)?;
+/// lock. `refresh_env` as for [`requeue`]: `orch recover` keeps the spawner's
+/// environment (it may run from a boot-time unit with a bare one).
+pub fn queue_resume(w: &WorkerDir, thread: &str, prompt: &str, refresh_env: bool) -> Result<()> {
+    requeue(w, refresh_env)?;
     write_atomic(&w.input_path(), prompt.as_bytes())?;
     write_json(
         &w.resume_path(),

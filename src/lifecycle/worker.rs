@@ -19,11 +19,14 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
-use super::{activity, transition, writer};
+use std::time::{Duration, Instant};
+
+use super::deadline::{self, Watchdog};
+use super::{activity, offline, pause, transition, writer};
 use crate::lifecycle::state::State;
 use crate::store::fsutil::{open_append, open_lock_file, read_json};
 use crate::store::{ExitRecord, Home, LaunchRecord, RunDir, StartRecord, WorkerDir, WorkerSpec};
-use crate::sys::codex::{self, events};
+use crate::sys::codex::{self, events, limits};
 
 /// Writes to the pane, ignoring errors: the pane may be gone (server killed) and the
 /// record on disk matters more than the screen.
@@ -227,15 +230,7 @@ fn attempt(
     } else {
         w.prompt_path()
     };
-    let stdin = File::open(&input_path)
-        .with_context(|| format!("cannot open the prompt {}", input_path.display()))?;
-    let stderr = open_append(&w.stderr_path())?;
     let mut events_file = open_append(&w.events_path())?;
-    let args = codex::exec_args(
-        &spec,
-        &w.last_message_path(),
-        launch.resume_thread.as_deref(),
-    );
 
     pane!(
         "orch worker {} · {} · sandbox {} · attempt {}",
@@ -246,122 +241,81 @@ fn attempt(
     );
     pane!("codex: {}", launch.codex.display());
 
-    let mut cmd = Command::new(&launch.codex);
-    cmd.args(&args)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("ORCH_WORKER", w.address())
-        .current_dir(&spec.cd)
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!("cannot start codex {}: {e}", launch.codex.display());
-            pane!("{msg}");
-            finish(State::Failed, Some(msg))?;
-            drop((lock, writer));
-            after_exit(home, run, w, Some(&spec), hooks);
-            return Ok(1);
-        }
-    };
-    let pgid = child.id() as i32;
-    sig.child_pg.store(pgid, Ordering::SeqCst);
-    // A stop that came while codex was being started is passed on now.
-    if sig.stop_asked(w) {
-        let _ = killpg(Pid::from_raw(pgid), Signal::SIGINT);
-    }
-    transition::started(
-        w,
-        &StartRecord {
-            attempt: launch.attempt,
+    // One attempt may run codex more than once: a usage limit pauses it, and the same
+    // conversation continues after the reset (see `pause`).
+    let mut resume = launch.resume_thread.clone();
+    let mut stdin_path = input_path;
+    let mut ran = Duration::ZERO;
+    let mut pauses = 0u32;
+    let (state, error, ran_codex) = loop {
+        let args = codex::exec_args(&spec, &w.last_message_path(), resume.as_deref());
+        let budget = spec
+            .timeout_secs
+            .map(|t| Duration::from_secs(t).saturating_sub(ran));
+        let began = Instant::now();
+        let run_ctx = CodexRun {
+            w,
+            launch: &launch,
+            spec: &spec,
+            env: &env,
+            args: &args,
+            stdin: &stdin_path,
+            sig,
             started_at,
-            wrapper_pid: std::process::id(),
-            codex_pid: child.id(),
-            boot_id: crate::store::boot_id(),
-        },
-    )?;
-    let interrupted = &sig.interrupted;
-    let hung_up = &sig.hung_up;
-
-    // `summary` is this codex run's (the exit record's facts); `log` covers the whole
-    // events.jsonl for readers (see `activity`), saved every few seconds.
-    let mut summary = events::Summary::default();
-    let mut log = activity::summary(w).unwrap_or_default();
-    let mut log_offset = fs::metadata(w.events_path()).map_or(0, |m| m.len());
-    let mut saved_at = std::time::Instant::now();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(_) => break,
-        }
-        if !line.ends_with('\n') {
-            line.push('\n');
-        }
-        if events_file.write_all(line.as_bytes()).is_ok() {
-            log_offset += line.len() as u64;
-        }
-        if let Some(ev) = events::parse(&line) {
-            summary.add(&ev);
-            log.add(&ev);
-            if let Some(text) = events::describe(&ev, 160) {
-                pane!("{} {text}", Utc::now().format("%H:%M:%S"));
+            budget,
+        };
+        let out = match run_ctx.go(&mut events_file)? {
+            Ok(o) => o,
+            Err(msg) => {
+                pane!("{msg}");
+                finish(State::Failed, Some(msg))?;
+                drop((lock, writer));
+                after_exit(home, run, w, Some(&spec), hooks);
+                return Ok(1);
             }
+        };
+        ran += began.elapsed();
+        let (state, error) = classify(w, sig, &out, spec.timeout_secs);
+        let limit = error
+            .as_deref()
+            .filter(|_| state == State::Failed && pauses < pause::MAX_PAUSES)
+            .and(out.summary.failure())
+            .filter(|m| limits::is_usage_limit(m));
+        let Some(message) = limit else {
+            break (state, error, out);
+        };
+        pauses += 1;
+        let thread = out.summary.thread_id.clone().or_else(|| resume.clone());
+        let p = pause::plan(&message, thread.clone(), pauses, Utc::now());
+        transition::paused(w, &p)?;
+        pane!(
+            "── paused: {message} ── waiting for {} ──",
+            pause::waiting_for(&p)
+        );
+        let hung_up = || sig.hung_up.load(Ordering::SeqCst);
+        if !pause::wait_until(p.until, || sig.stop_asked(w) || hung_up()) {
+            let (state, why) = if hung_up() {
+                (
+                    State::Lost,
+                    "its tmux window or server went away while it was paused on a usage limit; `orch recover` continues it",
+                )
+            } else {
+                (
+                    State::Stopped,
+                    "stopped by the user while paused on a usage limit",
+                )
+            };
+            break (state, Some(why.to_string()), out);
         }
-        if saved_at.elapsed() >= ACTIVITY_SAVE_EVERY {
-            activity::save(w, log_offset, &log);
-            saved_at = std::time::Instant::now();
+        transition::resumed(w, thread.is_some().then_some(pause::CONTINUE_PROMPT))?;
+        if let Some(t) = thread {
+            stdin_path = w.continue_path();
+            resume = Some(t);
         }
-    }
-    activity::save(w, log_offset, &log);
-    let status = child.wait().context("cannot wait for codex")?;
-    let _ = events_file.sync_all();
-    // Leave no stragglers in codex's process group.
-    let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
-
-    let exit_code = status.code();
-    let signal = status.signal().map(|s| {
-        Signal::try_from(s)
-            .map(|s| s.as_str().to_string())
-            .unwrap_or_else(|_| s.to_string())
-    });
-    let done = exit_code == Some(0) && summary.turn_completed;
-    let (state, error) = if done {
-        (State::Done, None)
-    } else if w.stop_path().exists() || interrupted.load(Ordering::SeqCst) {
-        let why = crate::store::fsutil::read_json_opt::<crate::store::StopRequest>(&w.stop_path())
-            .ok()
-            .flatten()
-            .and_then(|r| r.reason)
-            .unwrap_or_else(|| "stopped by the user".to_string());
-        (State::Stopped, Some(why))
-    } else if hung_up.load(Ordering::SeqCst) {
-        (
-            State::Lost,
-            Some(
-                "its tmux window or server went away while it ran; `orch retry` runs it again"
-                    .to_string(),
-            ),
-        )
-    } else {
-        let why = summary
-            .failure()
-            .or_else(|| stderr_tail(w))
-            .unwrap_or_else(|| match (&exit_code, &signal) {
-                (Some(0), _) => "codex exited 0 without completing its turn".into(),
-                (Some(c), _) => format!("codex exited with code {c}"),
-                (None, Some(s)) => format!("codex was killed by {s}"),
-                _ => "codex ended abnormally".into(),
-            });
-        (State::Failed, Some(with_login_hint(why)))
+        pane!("── the usage limit has reset; continuing ──");
     };
+    let summary = ran_codex.summary;
+    let (exit_code, signal) = (ran_codex.exit_code, ran_codex.signal);
     write_exit(
         w,
         &launch,
@@ -389,6 +343,179 @@ fn attempt(
     drop((lock, writer));
     after_exit(home, run, w, Some(&spec), hooks);
     Ok(if state == State::Done { 0 } else { 1 })
+}
+
+/// What one codex run came to.
+struct Ran {
+    summary: events::Summary,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    timed_out: bool,
+}
+
+/// One run of codex within an attempt: its argv, input and time budget.
+struct CodexRun<'a> {
+    w: &'a WorkerDir,
+    launch: &'a LaunchRecord,
+    spec: &'a WorkerSpec,
+    env: &'a [(std::ffi::OsString, std::ffi::OsString)],
+    args: &'a [std::ffi::OsString],
+    stdin: &'a std::path::Path,
+    sig: &'a Signals,
+    started_at: chrono::DateTime<Utc>,
+    budget: Option<Duration>,
+}
+
+impl CodexRun<'_> {
+    /// Runs codex to its end, its events appended to `events_file`; the inner error is
+    /// a codex that could not be started.
+    fn go(&self, events_file: &mut File) -> Result<std::result::Result<Ran, String>> {
+        let w = self.w;
+        let stdin = File::open(self.stdin)
+            .with_context(|| format!("cannot open the prompt {}", self.stdin.display()))?;
+        let stderr = open_append(&w.stderr_path())?;
+        let mut cmd = Command::new(&self.launch.codex);
+        cmd.args(self.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .env("ORCH_WORKER", w.address())
+            .current_dir(&self.spec.cd)
+            .stdin(stdin)
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .process_group(0);
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return Ok(Err(format!(
+                    "cannot start codex {}: {e}",
+                    self.launch.codex.display()
+                )));
+            }
+        };
+        let pgid = child.id() as i32;
+        self.sig.child_pg.store(pgid, Ordering::SeqCst);
+        // A stop that came while codex was being started is passed on now.
+        if self.sig.stop_asked(w) {
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGINT);
+        }
+        transition::started(
+            w,
+            &StartRecord {
+                attempt: self.launch.attempt,
+                started_at: self.started_at,
+                wrapper_pid: std::process::id(),
+                codex_pid: child.id(),
+                boot_id: crate::store::boot_id(),
+            },
+        )?;
+        let watchdog = Watchdog::start(pgid, self.budget);
+        let mut net = offline::Tracker::default();
+        // `summary` is this codex run's (the exit record's facts); `log` covers the whole
+        // events.jsonl for readers (see `activity`), saved every few seconds.
+        let mut summary = events::Summary::default();
+        let mut log = activity::summary(w).unwrap_or_default();
+        let mut log_offset = fs::metadata(w.events_path()).map_or(0, |m| m.len());
+        let mut saved_at = Instant::now();
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut reader = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+            if !line.ends_with('\n') {
+                line.push('\n');
+            }
+            if events_file.write_all(line.as_bytes()).is_ok() {
+                log_offset += line.len() as u64;
+            }
+            if let Some(ev) = events::parse(&line) {
+                summary.add(&ev);
+                log.add(&ev);
+                net.see(w, &ev);
+                if let Some(text) = events::describe(&ev, 160) {
+                    pane!("{} {text}", Utc::now().format("%H:%M:%S"));
+                }
+            }
+            if saved_at.elapsed() >= ACTIVITY_SAVE_EVERY {
+                activity::save(w, log_offset, &log);
+                saved_at = Instant::now();
+            }
+        }
+        activity::save(w, log_offset, &log);
+        let status = child.wait().context("cannot wait for codex")?;
+        let timed_out = watchdog.fired();
+        drop(watchdog);
+        net.clear(w);
+        self.sig.child_pg.store(0, Ordering::SeqCst);
+        let _ = events_file.sync_all();
+        // Leave no stragglers in codex's process group.
+        let _ = killpg(Pid::from_raw(pgid), Signal::SIGTERM);
+        let signal = status.signal().map(|s| {
+            Signal::try_from(s)
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_else(|_| s.to_string())
+        });
+        Ok(Ok(Ran {
+            summary,
+            exit_code: status.code(),
+            signal,
+            timed_out,
+        }))
+    }
+}
+
+/// The state and reason a codex run ended in.
+fn classify(
+    w: &WorkerDir,
+    sig: &Signals,
+    out: &Ran,
+    timeout: Option<u64>,
+) -> (State, Option<String>) {
+    let done = out.exit_code == Some(0) && out.summary.turn_completed;
+    if done {
+        (State::Done, None)
+    } else if w.stop_path().exists() || sig.interrupted.load(Ordering::SeqCst) {
+        // A stop request may say who stopped it (`wait --kill-stalled`).
+        let why = crate::store::fsutil::read_json_opt::<crate::store::StopRequest>(&w.stop_path())
+            .ok()
+            .flatten()
+            .and_then(|r| r.reason)
+            .unwrap_or_else(|| "stopped by the user".to_string());
+        (State::Stopped, Some(why))
+    } else if sig.hung_up.load(Ordering::SeqCst) {
+        (
+            State::Lost,
+            Some(
+                "its tmux window or server went away while it ran; `orch recover` continues it (`orch retry` starts it over)"
+                    .to_string(),
+            ),
+        )
+    } else if out.timed_out {
+        let limit = deadline::shown(timeout.unwrap_or(0));
+        (
+            State::Failed,
+            Some(format!(
+                "timed out after {limit} (--timeout {limit}); `orch resume` continues it"
+            )),
+        )
+    } else {
+        let why = out
+            .summary
+            .failure()
+            .or_else(|| stderr_tail(w))
+            .unwrap_or_else(|| match (&out.exit_code, &out.signal) {
+                (Some(0), _) => "codex exited 0 without completing its turn".into(),
+                (Some(c), _) => format!("codex exited with code {c}"),
+                (None, Some(s)) => format!("codex was killed by {s}"),
+                _ => "codex ended abnormally".into(),
+            });
+        (State::Failed, Some(with_login_hint(why)))
+    }
 }
 
 /// A worker ended: start whatever it unblocked (in other runs too, when it freed a
@@ -461,6 +588,8 @@ fn with_login_hint(why: String) -> String {
         "not logged in",
         "api key",
         "authentication",
+        "refresh token",
+        "sign in again",
     ]
     .iter()
     .any(|k| l.contains(k));

@@ -12,6 +12,9 @@ pub enum State {
     /// The tmux window was made; the wrapper has not taken its lock yet.
     Starting,
     Running,
+    /// Its turn failed on a usage limit: the wrapper waits in its window until the limit
+    /// resets, then continues the same codex conversation (same attempt, no retry).
+    Paused,
     /// exit 0 and `turn.completed` seen.
     Done,
     Failed,
@@ -33,6 +36,7 @@ impl State {
             State::Queued => "queued",
             State::Starting => "starting",
             State::Running => "running",
+            State::Paused => "paused",
             State::Done => "done",
             State::Failed => "failed",
             State::Stopped => "stopped",
@@ -44,15 +48,23 @@ impl State {
     }
     /// Will not change without a retry.
     pub fn is_final(self) -> bool {
-        !matches!(self, State::Queued | State::Starting | State::Running)
+        !matches!(
+            self,
+            State::Queued | State::Starting | State::Running | State::Paused
+        )
     }
+    /// Holds a parallel slot. A paused worker does: its wrapper still lives in its window
+    /// (holding the working tree's writer lock, for a writer) and will carry on by itself
+    /// when the limit resets, so a slot given away meanwhile would put one worker too
+    /// many to work at the reset.
     pub fn is_active(self) -> bool {
-        matches!(self, State::Starting | State::Running)
+        matches!(self, State::Starting | State::Running | State::Paused)
     }
-    pub const ALL: [State; 10] = [
+    pub const ALL: [State; 11] = [
         State::Queued,
         State::Starting,
         State::Running,
+        State::Paused,
         State::Done,
         State::Failed,
         State::Stopped,

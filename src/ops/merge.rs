@@ -83,6 +83,7 @@ pub fn spawn_synthesis(home: &Home, run: &RunDir, merged: &str) -> Result<String
             output_schema: None,
             retries: 0,
             force_writer: false,
+            timeout_secs: None,
         },
         &AddOptions::default(),
     )

@@ -4,6 +4,7 @@
 
 pub mod listing;
 pub mod merge;
+pub mod recover;
 pub mod run_end;
 pub mod spawn;
 pub mod status;

@@ -183,6 +183,18 @@ pub fn check_tools() -> Result<()> {
     Ok(())
 }
 
+/// Refuses at once, before any state is written, a worker whose codex would run
+/// without a credential (see `sys::codex::login`): without this, codex retries for
+/// ever and the worker sits `running`. Asks `codex login status` at most once.
+pub fn check_login(codex_args: &[String], profile: Option<&str>) -> Result<()> {
+    let env = envfile::capture();
+    let program = codex::resolve_program(&env)?;
+    match codex::login::missing_credential(&program, codex_args, profile, &env) {
+        Some(why) => Err(UserError::failed(why).into()),
+        None => Ok(()),
+    }
+}
+
 /// Makes a new run folder with a fresh id.
 pub fn new_run(
     home: &Home,
@@ -255,6 +267,8 @@ pub struct NewWorker {
     pub output_schema: Option<PathBuf>,
     pub retries: u32,
     pub force_writer: bool,
+    /// `--timeout`: stop codex after this many seconds of running.
+    pub timeout_secs: Option<u64>,
 }
 
 /// Adds the worker under the run's lock, then starts whatever may start.
@@ -392,6 +406,7 @@ fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
         output_schema: worker.output_schema,
         retries: worker.retries,
         force_writer: worker.force_writer,
+        timeout_secs: worker.timeout_secs,
     };
     let written = transition::create(&w, &worker.prompt, &spec);
     if let Err(e) = written {

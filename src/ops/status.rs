@@ -69,9 +69,11 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
             .iter()
             .filter_map(|l| run.worker(l).spec().ok().map(|s| (l.clone(), s)))
             .collect();
+        let hold = crate::lifecycle::pause::hold(run, &states);
         for w in workers.iter_mut().filter(|w| w.state == State::Queued) {
             if let Some(spec) = specs.get(&w.label) {
-                w.waiting_for = sched::waiting_reason(spec, &states, &specs, &record, home);
+                w.waiting_for = sched::waiting_reason(spec, &states, &specs, &record, home)
+                    .or_else(|| hold.clone());
             }
         }
     }

@@ -46,6 +46,11 @@ pub fn stop_all_because(
                 signal(w, Signal::SIGINT);
                 live.push(w.clone());
             }
+            // No codex runs while paused: the wrapper sees stop.json within a moment.
+            State::Paused => {
+                transition::request_stop(w)?;
+                live.push(w.clone());
+            }
             // Lost, with an automatic retry owed: the stop request is what tells the
             // scheduler not to start it.
             State::Lost => transition::request_stop(w)?,
@@ -86,8 +91,9 @@ pub fn stop_all_because(
 }
 
 fn signal(w: &WorkerDir, sig: Signal) {
-    // The life lock proves the process group is still this worker's (no pid reuse).
-    if !is_locked(&w.live_lock_path()) {
+    // The life lock proves the process group is still this worker's (no pid reuse);
+    // a paused worker's codex has ended, and its pid may be anyone's by now.
+    if !is_locked(&w.live_lock_path()) || w.pause_path().exists() {
         return;
     }
     if let Ok(Some(s)) = read_json_opt::<StartRecord>(&w.started_path()) {

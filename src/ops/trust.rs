@@ -151,6 +151,7 @@ mod tests {
             context: ctx.map(Path::to_path_buf),
             inputs: Vec::new(),
             item: None,
+            timeout_secs: None,
         }
     }
 

@@ -59,6 +59,16 @@
 //!                             with a reason from `wait --kill-stalled`):
 //!                             the wrapper then records `stopped`, and no automatic
 //!                             retry follows. [A]
+//!       pause.json            PauseRecord {since, until, resets_at, message, thread_id}
+//!                             (transition::paused): codex's turn failed on a usage
+//!                             limit and the wrapper waits in its window; `paused` only
+//!                             while live.lock is held. Removed by transition::resumed
+//!                             before codex continues. [A]
+//!       continue.md           the prompt that continues a paused conversation
+//!                             (transition::resumed); fed instead of input.md. [A]
+//!       offline.json          OfflineRecord {since} (transition::offline): codex only
+//!                             reports `waiting for network`; removed at the next
+//!                             progress (transition::online). A flag, not a state. [A]
 //!       retry.json            retry::Plan {attempt, of, at, reason} (retry::PLAN_FILE):
 //!                             transition::ended writes it BEFORE exit.json. [A]
 //!       exit.json             ExitRecord, the final word on an attempt [A], written only
@@ -69,7 +79,7 @@
 //!       attempt-N/            an earlier attempt's files (launch.json, started.json,
 //!                             input.md, events.jsonl, events.summary.json, stderr.log,
 //!                             last-message.md, exit.json, stop.json, resume.json,
-//!                             window), moved here
+//!                             window, pause.json, continue.md, offline.json), moved here
 //!                             by transition::requeue before a retry.
 //!   writers/<hash>.lock       flock of one working tree (hash of its git top level;
 //!                             lifecycle::writer): held by the one writing worker's
@@ -657,6 +667,16 @@ impl WorkerDir {
     pub fn stop_path(&self) -> PathBuf {
         self.path("stop.json")
     }
+    pub fn pause_path(&self) -> PathBuf {
+        self.path("pause.json")
+    }
+    /// The short prompt a wrapper sends when it continues a paused conversation.
+    pub fn continue_path(&self) -> PathBuf {
+        self.path("continue.md")
+    }
+    pub fn offline_path(&self) -> PathBuf {
+        self.path("offline.json")
+    }
     pub fn resume_path(&self) -> PathBuf {
         self.path("resume.json")
     }
@@ -681,6 +701,9 @@ impl WorkerDir {
         "stop.json",
         "resume.json",
         "window",
+        "pause.json",
+        "continue.md",
+        "offline.json",
     ];
 }
 

@@ -82,6 +82,10 @@ pub struct WorkerSpec {
     /// Start even when another writer holds the working tree.
     #[serde(default)]
     pub force_writer: bool,
+    /// Stop codex once it has run this long (`--timeout`; pauses for a usage limit do
+    /// not count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
 }
 
 impl WorkerSpec {
@@ -175,4 +179,32 @@ pub struct StopRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResumeRequest {
     pub thread_id: String,
+}
+
+/// Written by the wrapper when codex's turn failed on a usage limit (`pause.json`): the
+/// worker is `paused` while its wrapper lives and this file exists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PauseRecord {
+    pub since: DateTime<Utc>,
+    /// When the wrapper continues the conversation (the reset, plus a little jitter).
+    pub until: DateTime<Utc>,
+    /// The reset codex named, if its message had one.
+    #[serde(default)]
+    pub resets_at: Option<DateTime<Utc>>,
+    /// codex's message.
+    pub message: String,
+    /// The conversation that continues.
+    #[serde(default)]
+    pub thread_id: Option<String>,
+    /// Pauses of this attempt so far, this one included.
+    #[serde(default)]
+    pub count: u32,
+}
+
+/// Written by the wrapper while codex reports only `Reconnecting… waiting for network`
+/// (`offline.json`); removed at the next sign of progress. Not a state: a flag.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OfflineRecord {
+    pub since: DateTime<Utc>,
+    pub message: String,
 }

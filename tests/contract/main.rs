@@ -247,6 +247,9 @@ mod real_codex {
     /// The same, through orch's commands (`tests/contract/real_codex/through_orch.rs`).
     mod through_orch;
 
+    /// Usage limits, recovery and timeouts through orch (`tests/contract/real_codex/night.rs`).
+    mod night;
+
     #[test]
     fn success_exits_0_and_reports_the_reply_and_usage() {
         let usage = Usage {

@@ -104,6 +104,10 @@ pub enum Action {
     /// Send nothing until [`StandIn::release`] is called (or the stand-in is dropped,
     /// which closes the connection), then answer like [`Action::Reply`].
     Hang(Reply),
+    /// `429` with the body the ChatGPT backend sends when a plan's usage limit is
+    /// reached: `{"error":{"type":"usage_limit_reached","plan_type":…,"resets_at":…}}`
+    /// (epoch seconds; codex reads only these three fields, and does not retry).
+    UsageLimit { resets_at: i64, plan_type: String },
     /// `200` and a `function_call` of codex's `exec_command` tool running `command`;
     /// codex runs it and sends another request carrying a `function_call_output`.
     Shell { call_id: String, command: String },
@@ -128,6 +132,17 @@ impl Step {
     }
     pub fn status(code: u16) -> Step {
         Step::from(Action::Status(code))
+    }
+    /// A usage limit that resets `secs` seconds from now.
+    pub fn usage_limit_for(secs: i64) -> Step {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_secs() as i64;
+        Step::from(Action::UsageLimit {
+            resets_at: now + secs,
+            plan_type: "plus".to_owned(),
+        })
     }
     pub fn hang() -> Step {
         Step::from(Action::Hang(Reply::default()))
@@ -598,6 +613,18 @@ fn answer(writer: &mut TcpStream, shared: &Shared, action: Action) -> std::io::R
                 "application/json",
                 body.to_string().as_bytes(),
             )?;
+        }
+        Action::UsageLimit {
+            resets_at,
+            plan_type,
+        } => {
+            let body = json!({"error": {
+                "type": "usage_limit_reached",
+                "message": "The usage limit has been reached",
+                "plan_type": plan_type,
+                "resets_at": resets_at,
+            }});
+            write_response(writer, 429, "application/json", body.to_string().as_bytes())?;
         }
         Action::Hang(reply) => {
             let mut state = shared.lock();

@@ -9,6 +9,7 @@ mod dropped;
 mod events;
 mod hostile;
 mod merge;
+mod night;
 mod patterns;
 mod recovery;
 mod security;

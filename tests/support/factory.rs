@@ -86,6 +86,7 @@ pub fn spec(label: &str, cd: &Path) -> WorkerSpec {
         output_schema: None,
         retries: 0,
         force_writer: false,
+        timeout_secs: None,
     }
 }
 

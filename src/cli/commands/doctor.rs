@@ -40,7 +40,7 @@ fn problem(name: &'static str, detail: impl Into<String>, fix: impl Into<String>
 const MIN_FREE_BYTES: u64 = 100 << 20;
 
 pub fn run(args: DoctorArgs) -> Result<i32> {
-    let mut checks = vec![check_tmux(), check_codex()];
+    let mut checks = vec![check_tmux(), check_codex(), check_login()];
     // Opening the home tightens a loose one; say what it was.
     let mode_before = Home::locate().ok().and_then(|r| mode_of(&r));
     match Home::from_env() {
@@ -55,6 +55,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
                 ),
                 _ => check_home_mode(&home.root),
             });
+            checks.push(check_writable(&home));
             checks.push(check_space(&home.root));
             checks.push(match Tmux::for_home(&home.root) {
                 Ok(t) => check_home_mode_named(
@@ -159,6 +160,60 @@ fn mode_of(dir: &Path) -> Option<u32> {
     std::fs::metadata(dir)
         .ok()
         .map(|m| m.permissions().mode() & 0o7777)
+}
+
+/// A codex without a credential does not fail: it retries for ever (see
+/// `sys::codex::login`).
+fn check_login() -> Check {
+    use crate::sys::codex::login::{self, Need};
+    let env = crate::store::envfile::capture();
+    let Ok(program) = crate::sys::codex::resolve_program(&env) else {
+        return problem(
+            "codex login",
+            "codex not found, so its login cannot be checked",
+            "install codex, then `codex login`",
+        );
+    };
+    if let Some(why) = login::missing_credential(&program, &[], None, &env) {
+        return problem(
+            "codex login",
+            why,
+            "`codex login` (or `codex login --with-api-key`), or export CODEX_API_KEY",
+        );
+    }
+    let detail = match login::requirement(&[], None, &env) {
+        Need::Nothing => "the configured model provider needs no OpenAI login".to_string(),
+        Need::EnvKey { provider, var } => format!("provider {provider}: {var} is set"),
+        Need::OpenAiLogin { .. } if std::env::var_os("CODEX_API_KEY").is_some() => {
+            "CODEX_API_KEY is set".to_string()
+        }
+        Need::OpenAiLogin { .. } => {
+            match login::status(&program, &env, std::time::Duration::from_secs(5)) {
+                login::Status::Unknown(why) => format!("could not be checked: {why}"),
+                _ => "logged in (`codex login status`)".to_string(),
+            }
+        }
+    };
+    ok("codex login", detail)
+}
+
+/// Every record orch keeps is written under ORCH_HOME: a read-only one fails every
+/// command that changes anything.
+fn check_writable(home: &Home) -> Check {
+    match tempfile::NamedTempFile::new_in(home.runs_dir()) {
+        Ok(_) => ok(
+            "home writable",
+            format!("{} is writable", home.root.display()),
+        ),
+        Err(e) => problem(
+            "home writable",
+            format!("cannot write in {}: {e}", home.runs_dir().display()),
+            format!(
+                "make it writable (`chmod u+w {}`) or set ORCH_HOME to a writable folder",
+                home.runs_dir().display()
+            ),
+        ),
+    }
 }
 
 fn check_home_mode(root: &Path) -> Check {

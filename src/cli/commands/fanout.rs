@@ -32,6 +32,7 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
         .into());
     }
     spawn::check_tools()?;
+    spawn::check_login(&args.codex_args, args.profile.as_deref())?;
     let mut lenses = Vec::new();
     for spec in &specs {
         let lens = share
@@ -107,6 +108,7 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
                 output_schema: output_schema.clone(),
                 retries: 0,
                 force_writer: false,
+                timeout_secs: args.timeout,
             },
         )?;
     }

@@ -9,6 +9,7 @@ pub mod ls;
 pub mod merge;
 pub mod pack;
 pub mod plan;
+pub mod recover;
 pub mod result;
 pub mod resume;
 pub mod retry;

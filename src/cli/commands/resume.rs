@@ -8,8 +8,7 @@ use crate::cli::args::ResumeArgs;
 use crate::lifecycle::state::{self, State};
 use crate::lifecycle::{sched, transition};
 use crate::model::error::UserError;
-use crate::store::fsutil::read_json_opt;
-use crate::store::{ExitRecord, Home, WorkerDir};
+use crate::store::Home;
 
 pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
 
@@ -25,7 +24,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     let _lock = run.lock()?;
     let a = w.address();
     match state::state_of(&w) {
-        State::Queued | State::Starting | State::Running => {
+        State::Queued | State::Starting | State::Running | State::Paused => {
             return Err(UserError::failed(format!(
                 "{a} is still running or queued; wait for it (`orch wait {a}`) or stop it first"
             ))
@@ -41,13 +40,13 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
         _ => {}
     }
     w.spec()?;
-    let thread = thread_id(&w).ok_or_else(|| {
+    let thread = crate::ops::recover::thread_of(&w).ok_or_else(|| {
         UserError::failed(format!(
             "{a} has no codex thread to resume (it never started a conversation); run it again with `orch retry {a}`"
         ))
     })?;
     // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
-    transition::queue_resume(&w, &thread, &prompt)?;
+    transition::queue_resume(&w, &thread, &prompt, true)?;
     let started = sched::tick_locked(&home, &run)?.contains(&w.label);
     if started {
         println!("{a} resuming thread {thread}");
@@ -55,15 +54,4 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
         println!("{a} queued to resume thread {thread} (`orch status` says what it waits for)");
     }
     Ok(0)
-}
-
-/// The codex thread of the worker's last attempt: from exit.json, else from the
-/// `thread.started` event (a worker lost before writing its exit record).
-fn thread_id(w: &WorkerDir) -> Option<String> {
-    if let Ok(Some(x)) = read_json_opt::<ExitRecord>(&w.exit_path())
-        && x.thread_id.is_some()
-    {
-        return x.thread_id;
-    }
-    crate::lifecycle::activity::summary(w)?.thread_id
 }

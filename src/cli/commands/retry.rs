@@ -77,7 +77,7 @@ fn check_retryable(w: &WorkerDir) -> Result<()> {
             "{a} ended done; to ask it more, continue its conversation with `orch resume {a} \"PROMPT\"`"
         ),
         State::Queued => format!("{a} is queued and will start by itself; nothing to retry"),
-        State::Starting | State::Running => {
+        State::Starting | State::Running | State::Paused => {
             format!("{a} is still {st}; stop it first with `orch stop {a}`, then retry")
         }
         State::Incomplete => format!(

@@ -75,6 +75,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
     }
     eprintln!("orch: pipeline {loaded_from}");
     spawn::check_tools()?;
+    spawn::check_login(&[], None)?;
     let workers = dependency_order(&plan.workers);
     for w in &workers {
         spawn::resolve_cd(w.cd.as_deref())?;
@@ -128,6 +129,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 },
                 retries: 0,
                 force_writer: false,
+                timeout_secs: w.timeout_secs,
             },
         )?;
     }

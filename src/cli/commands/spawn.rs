@@ -23,6 +23,7 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         );
     }
     check_tools()?;
+    crate::ops::spawn::check_login(&args.codex_args, args.codex.profile.as_deref())?;
     // Before a new run is made for it: a bad --cd must leave no empty run behind.
     resolve_cd(args.codex.cd.as_deref())?;
     let home = Home::from_env()?;
@@ -72,6 +73,7 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
             output_schema,
             retries: args.sched.retries,
             force_writer: args.sched.force,
+            timeout_secs: args.sched.timeout,
         };
         add_and_schedule(&home, &run, worker, &AddOptions::from(&args.sched))
     })();

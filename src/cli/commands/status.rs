@@ -27,6 +27,7 @@ pub fn run(args: StatusArgs) -> Result<i32> {
     let _ = sched::tick(&home, &run);
     let opts = ViewOptions {
         stall_after: std::time::Duration::from_secs(args.stall.stall_after),
+        offline_after: std::time::Duration::from_secs(args.stall.offline_after),
         activity: true,
     };
     let status = collect(&home, &run, &opts)?;
@@ -89,7 +90,9 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             .collect::<Vec<_>>(),
     ];
     for w in &status.workers {
-        let state = if w.stalled {
+        let state = if w.offline {
+            "running (offline)".to_string()
+        } else if w.stalled {
             "running (stalled)".to_string()
         } else {
             w.state.to_string()
@@ -109,6 +112,12 @@ pub fn render(status: &RunStatus, color: bool) -> String {
                     None => format!("waits for {r}"),
                 })
                 .unwrap_or_else(|| "about to start".into()),
+            State::Paused => w
+                .waiting_for
+                .as_ref()
+                .map(|r| format!("waits for {r}"))
+                .unwrap_or_default(),
+            State::Running if w.offline => w.error.clone().unwrap_or_default(),
             s if s.is_final() && s != State::Done => w.error.clone().unwrap_or_default(),
             _ => w.last_activity.clone().unwrap_or_default(),
         };

@@ -34,6 +34,7 @@ pub fn run(args: TopArgs) -> Result<i32> {
     let run = home.run_or_latest(args.run.as_deref())?;
     let opts = ViewOptions {
         stall_after: Duration::from_secs(args.stall.stall_after),
+        offline_after: Duration::from_secs(args.stall.offline_after),
         activity: true,
     };
     let mut watcher = Watcher::new(&home, Mode::from_poll(args.poll.poll))?;

@@ -201,6 +201,7 @@ fn sweep(home: &Home, t: &mut Targets, kill_stalled: bool, stall_after: Duration
         let opts = ViewOptions {
             stall_after,
             activity: false,
+            ..ViewOptions::default()
         };
         let stalled: Vec<WorkerDir> = t
             .workers
@@ -270,6 +271,7 @@ pub fn progress_line(states: &[State], elapsed: Duration) -> String {
         State::Corrupt,
         State::Incomplete,
         State::Running,
+        State::Paused,
         State::Queued,
     ];
     for s in order {

@@ -1,4 +1,5 @@
-//! `orch watch`: one line per worker that ends (or stalls), in every run, for as long
+//! `orch watch`: one line per worker that ends (or stalls, pauses on a usage limit, or
+//! goes offline), in every run, for as long
 //! as it runs. Deliveries are recorded in `$ORCH_HOME/watch/delivered.json` (see
 //! `store::delivered`), so a restarted watcher catches up on what ended while it was
 //! away and repeats nothing; a watcher's first start announces only what ends later.
@@ -38,7 +39,7 @@ const SWEEP: Duration = Duration::from_secs(1);
 struct Notice {
     run: String,
     label: String,
-    /// A final state, or "stalled".
+    /// A final state, or "stalled", "offline" or "paused" (a usage limit; once a pause).
     state: String,
     attempt: u32,
     exit_code: Option<i32>,
@@ -49,6 +50,18 @@ struct Notice {
     last_event_at: Option<DateTime<Utc>>,
     /// Path of the final message.
     result: String,
+    /// For "paused": when the limit resets and the worker continues.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting_for: Option<String>,
+}
+
+/// The notices that are not an end: no `--on-finish` hook, and more may follow.
+const FLAGS: [&str; 3] = ["stalled", "offline", "paused"];
+
+fn flag_of(key: &str) -> Option<&'static str> {
+    FLAGS
+        .into_iter()
+        .find(|f| key.ends_with(&format!("#{f}")) || key.contains(&format!("#{f}@")))
 }
 
 struct Watch {
@@ -130,6 +143,7 @@ pub fn run(args: WatchArgs) -> Result<i32> {
     let mut w = Watch {
         opts: ViewOptions {
             stall_after: Duration::from_secs(args.stall.stall_after),
+            offline_after: Duration::from_secs(args.stall.offline_after),
             activity: false,
         },
         home,
@@ -284,6 +298,14 @@ impl Watch {
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_else(|| view.state.to_string());
             format!("{}#{}#{when}", wd.address(), view.attempt)
+        } else if view.state == State::Paused {
+            // One notice per pause: an attempt may wait out several limits.
+            let since = crate::lifecycle::pause::current(wd)
+                .map(|p| p.since.timestamp())
+                .unwrap_or(0);
+            format!("{}#{}#paused@{since}", wd.address(), view.attempt)
+        } else if view.offline {
+            format!("{}#{}#offline", wd.address(), view.attempt)
         } else if view.stalled {
             format!("{}#{}#stalled", wd.address(), view.attempt)
         } else {
@@ -338,26 +360,26 @@ impl Watch {
             }
             Claim::Taken => {}
         }
-        let stalled = key.ends_with("#stalled");
-        // Tokens: the exit record has them; a stalled worker's come from its events.
-        let view = if stalled {
+        let flag = flag_of(key);
+        // Tokens: the exit record has them; a live worker's come from its events.
+        let view = if flag.is_some() {
             state::view(
                 wd,
                 &ViewOptions {
                     activity: true,
-                    ..ViewOptions::default()
+                    ..self.opts.clone()
                 },
             )
         } else {
             view.clone()
         };
-        if let Err(e) = self.announce(wd, &view, stalled) {
+        if let Err(e) = self.announce(wd, &view, flag) {
             self.deliveries.release(key)?;
             return Err(e);
         }
         self.deliveries.done(key)?;
         self.handled.insert(key.to_string());
-        if !stalled {
+        if flag.is_none() {
             self.tell_run_end(&wd.run);
         }
         Ok(())
@@ -380,12 +402,8 @@ impl Watch {
         };
     }
 
-    fn announce(&self, wd: &WorkerDir, v: &WorkerView, stalled: bool) -> Result<()> {
-        let state = if stalled {
-            "stalled".to_string()
-        } else {
-            v.state.to_string()
-        };
+    fn announce(&self, wd: &WorkerDir, v: &WorkerView, flag: Option<&str>) -> Result<()> {
+        let state = flag.map_or_else(|| v.state.to_string(), str::to_string);
         let notice = Notice {
             run: wd.run.clone(),
             label: wd.label.clone(),
@@ -398,6 +416,9 @@ impl Watch {
             finished_at: v.finished_at,
             last_event_at: v.last_event_at,
             result: wd.last_message_path().display().to_string(),
+            waiting_for: (flag == Some("paused"))
+                .then(|| v.waiting_for.clone())
+                .flatten(),
         };
         let line = if self.args.json {
             serde_json::to_string(&notice).unwrap_or_default()
@@ -417,7 +438,9 @@ impl Watch {
         if self.args.bell {
             self.ring(&format!("orch: {} {state}", wd.address()));
         }
-        if !stalled && let Some(cmd) = &self.args.on_finish {
+        if flag.is_none()
+            && let Some(cmd) = &self.args.on_finish
+        {
             run_hook(cmd, &notice);
         }
         Ok(())
@@ -464,6 +487,9 @@ fn text_line(n: &Notice, stall_after: Duration) -> String {
         && let Some(e) = &n.error
     {
         parts.push(e.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
+    if let Some(w) = &n.waiting_for {
+        parts.push(format!("waits for {w}"));
     }
     parts.join(" · ")
 }

@@ -129,6 +129,8 @@ pub(super) struct RawPipeline {
 pub(super) struct RawStage {
     pub(super) name: Spanned<String>,
     pub(super) description: Option<Spanned<String>>,
+    /// `timeout = "30m"`: every worker of the stage is stopped after running this long.
+    pub(super) timeout: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) worker: Vec<RawWorker>,
 }

@@ -115,6 +115,8 @@ pub struct PlannedWorker {
     pub inputs: Vec<String>,
     /// For a copy of an `each` worker, its item.
     pub item: Option<String>,
+    /// The stage's `timeout = "30m"`, in seconds.
+    pub timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -229,6 +231,16 @@ fn plan(
                 message: format!("duplicate stage name `{stage_name}`"),
             });
         }
+        let timeout_secs = match &stage.timeout {
+            Some(t) => Some(crate::model::text::parse_duration(&ex.subst(t)?).map_err(
+                |message| PipelineError::Invalid {
+                    at: ex.at(t.span()),
+                    message: format!("timeout: {message}"),
+                },
+            )?)
+            .filter(|s| *s > 0),
+            None => None,
+        };
         let mut labels = Vec::new();
         for w in &stage.worker {
             let base = w.label.get_ref();
@@ -256,6 +268,7 @@ fn plan(
                     scoped.worker(&raw, w, &stage_name, share, &mut packs, &families)?;
                 worker.label = label.to_string();
                 worker.item = each.map(|(item, _)| item.to_string());
+                worker.timeout_secs = timeout_secs;
                 labels.push(label.to_string());
                 pending.push(Pending {
                     raw: w,

@@ -141,6 +141,7 @@ impl Expander<'_> {
             context: context_path,
             inputs,
             item: None,
+            timeout_secs: None,
         })
     }
 

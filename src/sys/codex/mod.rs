@@ -2,6 +2,8 @@
 
 pub mod config;
 pub mod events;
+pub mod limits;
+pub mod login;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

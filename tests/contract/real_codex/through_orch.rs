@@ -548,7 +548,7 @@ fn killing_the_tmux_server_ends_codex_and_marks_the_worker_lost() {
     let w = t.wait_final(&codex, &address);
     assert_eq!(w["state"], "lost", "{w:#}\n{}", t.diagnostics(&address));
     assert!(
-        w["error"].as_str().unwrap_or("").contains("orch retry"),
+        w["error"].as_str().unwrap_or("").contains("orch recover"),
         "says how to recover: {w:#}"
     );
     wait_group_gone(pgid);

@@ -20,6 +20,19 @@
 //! - `FAKE:spawn-child`   start a `sleep 300` child in its process group (orphan tests)
 //! - `FAKE:first=N`       apply `fail`/`hang`/`exit` only to the first N invocations in
 //!   this worker folder (later attempts succeed: retry tests)
+//! - `FAKE:usage-limit=SECS` the first invocation starts a usage limit that lasts SECS
+//!   seconds (kept in `fake-limit-until` beside `-o`); every invocation while it lasts
+//!   fails like codex does on HTTP 429 `usage_limit_reached`: an `error` event and
+//!   `turn.failed` with "You’ve hit your usage limit. … try again in N seconds.", exit 1
+//! - `FAKE:usage-limit-text=T` the same, once, with message T (codex's own wording)
+//! - `FAKE:offline=SECS`  first report `Reconnecting... waiting for network` every 0.2 s
+//!   for SECS seconds (`forever`: until a signal), as codex does without a network
+//!
+//! `FAKE_CODEX_RESUME_FAIL=MESSAGE` in the environment: a `resume` invocation fails its
+//! turn with MESSAGE (a login refused after a reboot: recover tests).
+//!
+//! `codex login status` answers "Logged in using ChatGPT" (exit 0), or "Not logged in"
+//! (exit 1) when FAKE_CODEX_LOGIN=none.
 //!
 //! An argument starting with `--bogus` is refused as the real binary's clap parser does
 //! (an `error:` line, usage, `For more information, try '--help'.`, exit 2, no events).
@@ -38,6 +51,15 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--version") {
         println!("codex-cli 0.169.0 (fake)");
+        return;
+    }
+    if args.first().map(String::as_str) == Some("login") {
+        // Like codex 0.171.0: the answer goes to stderr, stdout stays empty.
+        if std::env::var("FAKE_CODEX_LOGIN").as_deref() == Ok("none") {
+            eprintln!("Not logged in");
+            std::process::exit(1);
+        }
+        eprintln!("Logged in using ChatGPT");
         return;
     }
     let mut out_file: Option<String> = None;
@@ -173,6 +195,52 @@ fn main() {
         interrupted();
     }
 
+    if let (Some(_), Ok(message)) = (&resume, std::env::var("FAKE_CODEX_RESUME_FAIL")) {
+        emit(json!({"type": "error", "message": message}));
+        emit(json!({"type": "turn.failed", "error": {"message": message}}));
+        std::process::exit(1);
+    }
+    if let Some(secs) = directive("offline") {
+        let end = secs
+            .parse::<f64>()
+            .ok()
+            .map(|s| Instant::now() + Duration::from_secs_f64(s));
+        while end.is_none_or(|e| Instant::now() < e) {
+            emit(
+                json!({"type": "error", "message": "Reconnecting... waiting for network (Connection failed: error sending request)"}),
+            );
+            pause(Duration::from_millis(200));
+        }
+    }
+    if let (Some(secs), Some(path)) = (directive("usage-limit"), &out_file) {
+        let marker = std::path::Path::new(path)
+            .parent()
+            .unwrap()
+            .join("fake-limit-until");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let until = match std::fs::read_to_string(&marker) {
+            Ok(t) => t.trim().parse::<f64>().unwrap_or(0.0),
+            Err(_) => {
+                let u = now + secs.parse::<f64>().unwrap_or(3.0);
+                std::fs::write(&marker, u.to_string()).unwrap();
+                u
+            }
+        };
+        if now < until {
+            let left = (until - now).ceil() as u64;
+            usage_limit(&format!(
+                "You’ve hit your usage limit. Upgrade to Pro (https://chatgpt.com/explore/pro), visit https://chatgpt.com/settings/usage to purchase more credits or try again in {left} seconds."
+            ));
+        }
+    }
+    if let Some(text) = directive("usage-limit-text")
+        && invocation <= 1
+    {
+        usage_limit(&text);
+    }
     if let Some(message) = directive("fail") {
         for n in 1..=2 {
             emit(json!({"type": "error", "message": format!("Reconnecting... {n}/5 ({message})")}));
@@ -223,6 +291,13 @@ fn main() {
     if let Some(path) = &out_file {
         std::fs::write(path, &reply).expect("write the -o file");
     }
+}
+
+/// What codex 0.171.0 does on HTTP 429 `usage_limit_reached`: no retry, exit 1.
+fn usage_limit(message: &str) -> ! {
+    emit(json!({"type": "error", "message": message}));
+    emit(json!({"type": "turn.failed", "error": {"message": message}}));
+    std::process::exit(1);
 }
 
 fn emit(v: serde_json::Value) {
