@@ -52,10 +52,4 @@ pub fn table(rows: &[Vec<String>], painted: &[Vec<String>]) -> String {
     out
 }
 
-pub fn tokens_short(n: u64) -> String {
-    match n {
-        0..1000 => n.to_string(),
-        1000..1_000_000 => format!("{:.1}k", n as f64 / 1000.0),
-        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
-    }
-}
+pub use crate::model::text::tokens_short;

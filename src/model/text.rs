@@ -55,6 +55,15 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
     Ok(n * mult)
 }
 
+/// `999`, `12.3k`, `4.5M`.
+pub fn tokens_short(n: u64) -> String {
+    match n {
+        0..1000 => n.to_string(),
+        1000..1_000_000 => format!("{:.1}k", n as f64 / 1000.0),
+        _ => format!("{:.1}M", n as f64 / 1_000_000.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

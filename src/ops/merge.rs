@@ -137,6 +137,41 @@ pub fn after_worker_exit(run: &RunDir, label: &str) {
         .iter()
         .all(|l| l == SYNTHESIS || state::state_of(&run.worker(l)).is_final());
     if all_ended && let Ok(report) = report(run, &MergeOptions::default()) {
-        let _ = write_atomic(&run.dir.join("merge.md"), report.to_markdown().as_bytes());
+        // The same text `orch merge` saves, cost line included.
+        let mut markdown = report.to_markdown();
+        if let Some(root) = run.dir.parent().and_then(|d| d.parent()) {
+            let home = Home {
+                root: root.to_path_buf(),
+            };
+            if let Ok(status) = crate::ops::status::collect(&home, run, &ViewOptions::default()) {
+                markdown = with_cost_line(&markdown, &status);
+            }
+        }
+        let _ = write_atomic(&run.dir.join("merge.md"), markdown.as_bytes());
+    }
+}
+
+/// The report with `Cost: $1.23 · tokens 12k in / 3k out` under its title.
+pub fn with_cost_line(markdown: &str, status: &crate::ops::status::RunStatus) -> String {
+    let cost = match status.cost_usd {
+        Some(c) => crate::lifecycle::budget::usd(c),
+        None => format!(
+            "unknown ({} worker{} on a model without a price)",
+            status.unpriced_workers,
+            if status.unpriced_workers == 1 {
+                ""
+            } else {
+                "s"
+            }
+        ),
+    };
+    let line = format!(
+        "Cost: {cost} · tokens {} in / {} out\n\n",
+        crate::model::text::tokens_short(status.tokens.input),
+        crate::model::text::tokens_short(status.tokens.output)
+    );
+    match markdown.find("\n\n") {
+        Some(i) => format!("{}{line}{}", &markdown[..i + 2], &markdown[i + 2..]),
+        None => format!("{markdown}\n{line}"),
     }
 }

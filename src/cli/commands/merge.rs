@@ -4,12 +4,10 @@
 use anyhow::{Context, Result};
 
 use crate::cli::args::{MergeArgs, SeverityArg};
-use crate::cli::render;
-use crate::lifecycle::budget;
 use crate::lifecycle::state::ViewOptions;
 use crate::merge::{MergeOptions, Severity};
 use crate::model::error::UserError;
-use crate::ops::merge::{report, spawn_synthesis};
+use crate::ops::merge::{report, spawn_synthesis, with_cost_line};
 use crate::store::Home;
 use crate::store::fsutil::write_atomic;
 
@@ -63,31 +61,6 @@ pub fn run(args: MergeArgs) -> Result<i32> {
         return Ok(crate::model::error::EXIT_FAILED);
     }
     Ok(0)
-}
-
-/// The report with `Cost: $1.23 · tokens 12k in / 3k out` under its title.
-fn with_cost_line(markdown: &str, status: &crate::ops::status::RunStatus) -> String {
-    let cost = match status.cost_usd {
-        Some(c) => budget::usd(c),
-        None => format!(
-            "unknown ({} worker{} on a model without a price)",
-            status.unpriced_workers,
-            if status.unpriced_workers == 1 {
-                ""
-            } else {
-                "s"
-            }
-        ),
-    };
-    let line = format!(
-        "Cost: {cost} · tokens {} in / {} out\n\n",
-        render::tokens_short(status.tokens.input),
-        render::tokens_short(status.tokens.output)
-    );
-    match markdown.find("\n\n") {
-        Some(i) => format!("{}{line}{}", &markdown[..i + 2], &markdown[i + 2..]),
-        None => format!("{markdown}\n{line}"),
-    }
 }
 
 fn severity(s: SeverityArg) -> Severity {
