@@ -240,10 +240,19 @@ pub fn status(program: &Path, env: &[(OsString, OsString)], timeout: Duration) -
         let _ = pipe.take(4096).read_to_string(&mut s);
         text.push_str(&s);
     }
-    let first = text
+    // codex may print warnings first (e.g. about CODEX_HOME): quote its answer, the
+    // line that speaks of logging in, else its last line.
+    let lines: Vec<&str> = text
         .lines()
         .map(str::trim)
-        .find(|l| !l.is_empty())
+        .filter(|l| !l.is_empty())
+        .collect();
+    let first = lines
+        .iter()
+        .find(|l| l.to_lowercase().contains("logged in"))
+        .or_else(|| lines.iter().rev().find(|l| !l.starts_with("WARNING")))
+        .or(lines.last())
+        .copied()
         .unwrap_or("")
         .to_string();
     match code {
