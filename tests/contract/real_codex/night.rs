@@ -169,3 +169,42 @@ fn a_timeout_stops_the_real_codex_and_fails_the_worker() {
     );
     eprintln!("{}", t.diagnostics(&address));
 }
+
+/// A newcomer's first command, with the real codex installed but never logged in (the
+/// default OpenAI provider, no key): refused at once with the fix, and no run is left
+/// behind; `doctor` says the same. (Offline, codex itself would retry for ever.)
+#[test]
+fn not_logged_in_is_refused_before_any_worker_starts() {
+    let standin = StandIn::builder().reply("never asked").start();
+    let codex = CodexHome::new(&standin);
+    // No provider of ours: what `npm install -g @openai/codex` leaves a user with.
+    std::fs::write(codex.path().join("config.toml"), "").unwrap();
+    let t = OrchHome::new();
+    let began = Instant::now();
+    let out = t.run(
+        &codex,
+        &[
+            "fanout",
+            "--lens",
+            "correctness,security",
+            "Review this repository",
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("not logged in") && err.contains("codex login"),
+        "one line naming the fix: {err}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(20),
+        "refused at once, not after codex's retries"
+    );
+    let ls = t.ok(&codex, &["ls"]);
+    assert!(ls.contains("no runs yet"), "nothing left behind: {ls}");
+    let doctor = t.run(&codex, &["doctor"]);
+    let text = String::from_utf8_lossy(&doctor.stdout).to_string()
+        + &String::from_utf8_lossy(&doctor.stderr);
+    assert!(text.contains("FAIL codex login"), "{text}");
+    assert_eq!(standin.requests().len(), 0, "the model was never called");
+}
