@@ -20,6 +20,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     {
         crate::store::envfile::refresh_agent_link(&home.root);
     }
+    if changes_state(&cli.command) {
+        crate::sys::procs::finish_despite_hangup();
+    }
     match cli.command {
         Command::Spawn(a) => spawn::run(a),
         Command::Status(a) => status::run(a),
@@ -55,4 +58,22 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
             crate::lifecycle::worker::run(&home, &a.run, &a.label, &hooks)
         }
     }
+}
+
+/// Short commands that write state: a hang-up must not cut them off half-way. The
+/// long-running lookers (wait, watch, top, attach, logs -f) still end on SIGHUP.
+fn changes_state(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::Spawn(_)
+            | Command::Fanout(_)
+            | Command::Run(_)
+            | Command::Stop(_)
+            | Command::Set(_)
+            | Command::Retry(_)
+            | Command::Resume(_)
+            | Command::Recover(_)
+            | Command::Gc(_)
+            | Command::Merge(_)
+    )
 }

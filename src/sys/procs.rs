@@ -70,3 +70,13 @@ pub fn detached_shell() -> std::process::Command {
         }
     }
 }
+
+/// Let a command that changes state finish its change when its terminal hangs up (an SSH
+/// connection killed mid-`fanout`): SIGHUP is caught and dropped, so the run is never left
+/// with half its workers. The handler (not `SIG_IGN`) is reset by `exec`, so nothing this
+/// process starts inherits the deafness. Output written after the hang-up fails with EIO,
+/// which ends the command quietly once its work is on disk.
+pub fn finish_despite_hangup() {
+    let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _ = signal_hook::flag::register(signal_hook::consts::SIGHUP, flag);
+}

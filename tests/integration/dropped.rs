@@ -371,3 +371,34 @@ fn a_worker_whose_spawner_died_during_new_window_is_found_by_status_and_attach()
     p.exp_string("detached").unwrap();
     t.ok(&["stop", &addr]);
 }
+
+/// The SSH connection drops while `fanout` is making its workers: the terminal's SIGHUP
+/// must not leave a run with half its reviewers, nor reviewers nobody starts.
+#[test]
+fn a_hangup_mid_fanout_still_makes_and_starts_every_worker() {
+    let t = TestHome::new();
+    for point in ["spec-written", "launch-written"] {
+        let out = t
+            .cmd()
+            .args(["fanout", "--lens", "correctness,security,tests,performance"])
+            .arg("FAKE:sleep=0.2")
+            .env("ORCH_TEST_HANGUP_AT", point)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "fanout hung up at {point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        // Nothing looks at the run in between: the workers must already be under way.
+        let launched = std::fs::read_dir(t.home.join("runs").join(&run).join("workers"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().path().join("launch.json").exists())
+            .count();
+        assert_eq!(launched, 4, "after a hang-up at {point}");
+        t.ok(&["wait", &run, "--timeout", "60s"]);
+        let counts = &t.status(&run)["counts"];
+        assert_eq!(counts["done"], 4, "{counts}");
+    }
+}
