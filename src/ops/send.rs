@@ -14,8 +14,8 @@ use crate::lifecycle::transition;
 use crate::model::UserError;
 use crate::store::WorkerDir;
 
-/// What a send did.
-#[derive(Debug, Clone)]
+/// What a send did (serialisable for the MCP server).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct SendOutcome {
     /// RUN/LABEL.
     pub address: String,

@@ -210,3 +210,58 @@ fn send_to_a_worker_that_ended_is_refused_with_the_resume_command() {
     let err = t.fails(&["send", &addr], 2);
     assert!(err.contains("no message"), "{err}");
 }
+
+/// A crash (here: the tmux server killed) before the message's turn: it is not lost;
+/// the recovered worker delivers it after the turn `orch recover` continues.
+#[test]
+fn a_message_pending_at_a_crash_is_delivered_after_recovery() {
+    let t = TestHome::new();
+    let addr = t.spawn(&["Survey\nFAKE:first=1\nFAKE:hang"]);
+    t.wait_state(&addr, "running", 20);
+    wait_turn_started(&t, &addr);
+    t.ok(&["send", &addr, "Then summarise"]);
+    assert!(t.tmux(&["kill-server"]).status.success());
+    let w = t.wait_state(&addr, "lost", 30);
+    assert_eq!(w["pending_messages"], 1, "{w}");
+    let table = t.ok(&["status", run_of(&addr)]);
+    assert!(table.contains("lost (1 message)"), "{table}");
+
+    t.ok(&["recover", run_of(&addr), "--stagger", "0s"]);
+    t.wait_state(&addr, "done", 30);
+    let p = prompts(&t, &addr);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert!(
+        p[1].contains("interrupted"),
+        "recover's prompt first: {p:?}"
+    );
+    assert_eq!(p[2], "Then summarise");
+    assert_eq!(t.worker(&addr)["pending_messages"], 0);
+}
+
+/// A crash during the message's own turn: codex had begun it (and recorded it in its
+/// conversation), so the recovered worker does not send it again.
+#[test]
+fn a_message_whose_turn_had_begun_at_a_crash_is_not_delivered_twice() {
+    let t = TestHome::new();
+    let addr = t.spawn(&[&format!("Survey\nFAKE:wait-for={}", gate(&t))]);
+    t.wait_state(&addr, "running", 20);
+    // The fake's second invocation (this message's turn) hangs; later ones answer.
+    t.ok(&["send", &addr, "Dig deeper\nFAKE:first=2\nFAKE:hang"]);
+    open_gate(&t);
+    let delivered = t.worker_dir(&addr).join("inbox/delivered/0001.md");
+    eventually(20, "the message's turn to begin", || {
+        delivered.exists().then_some(())
+    });
+    assert!(t.tmux(&["kill-server"]).status.success());
+    t.wait_state(&addr, "lost", 30);
+    t.ok(&["recover", run_of(&addr), "--stagger", "0s"]);
+    t.wait_state(&addr, "done", 30);
+    let p = prompts(&t, &addr);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert_eq!(
+        p.iter().filter(|x| x.starts_with("Dig deeper")).count(),
+        1,
+        "{p:?}"
+    );
+    assert!(p[2].contains("interrupted"), "{p:?}");
+}
