@@ -6,8 +6,10 @@
 //! exit record before letting go, so a message is never left in a worker that ended
 //! without seeing it. Delivery is marked when codex's turn on the message has started
 //! (codex has then recorded it in its rollout), with an in-flight record written
-//! before codex is given it, so a crash at any point neither loses a message nor
-//! delivers it twice (see `store::inbox` and the top comment of `store`).
+//! before codex is given it, so a crash at any point never loses a message, and
+//! delivers it twice only if the wrapper dies between codex printing `turn.started`
+//! and the wrapper appending that line to events.jsonl, which it does first (see
+//! `store::inbox` and the top comment of `store`).
 //!
 //! Messages queued for a worker that is still queued or starting wait for its first
 //! turn; messages still pending when a worker ends without finishing its turn (failed,

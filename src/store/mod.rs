@@ -180,9 +180,10 @@
 //! - an inbox message is written before `orch send --now` writes now.json and signals
 //!   codex; the wrapper writes sending.json before codex is given the message and moves
 //!   it to delivered/ only once codex's turn on it has started (in codex's rollout), so
-//!   a crash neither loses a message nor delivers it twice; exit.json is written under
-//!   inbox.lock after the wrapper found nothing pending, and a send checks the
-//!   state under the same lock.
+//!   a crash never loses a message (and delivers one twice only if the wrapper dies
+//!   between reading codex's `turn.started` and appending it to events.jsonl);
+//!   exit.json is written under inbox.lock after the wrapper found nothing pending,
+//!   and a send checks the state under the same lock.
 //! - records carry `schema` (missing = 1); a record with a larger schema is refused with
 //!   "written by a newer orch" rather than misread. New fields get `#[serde(default)]`.
 
