@@ -108,6 +108,21 @@ Examples:
     Retry(RetryArgs),
     /// Continue a worker's codex conversation with a new prompt
     Resume(ResumeArgs),
+    /// Steer a running worker: after its current turn (at once with --now) it continues
+    /// its conversation with MESSAGE
+    #[command(
+        after_help = "The message waits in the worker's inbox ($ORCH_HOME/runs/RUN/workers/LABEL/inbox/) \
+and is delivered once, in the order sent, one per turn: when the current turn ends well the \
+worker continues the same codex conversation (`codex exec resume THREAD`) in its window \
+instead of ending, and its result is the answer to the last message. A worker still queued \
+gets it after its first turn. A worker that has ended is refused: `orch resume` continues it.
+
+Examples:
+  orch send W1 \"Also check the error paths\"
+  orch send --now W2 \"Stop refactoring; only fix the failing test\"
+  git diff | orch send W1 -"
+    )]
+    Send(SendArgs),
     /// After a reboot or a killed tmux server: continue every lost worker's conversation
     #[command(
         after_help = "A lost worker that had reached codex continues its conversation \
@@ -501,6 +516,21 @@ pub struct ResumeArgs {
     /// Read the prompt from FILE
     #[arg(long, value_name = "FILE", conflicts_with = "prompt")]
     pub prompt_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+    /// The message; `-` reads it from stdin
+    pub message: Option<String>,
+    /// Read the message from FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "message")]
+    pub file: Option<PathBuf>,
+    /// Interrupt the current turn (Ctrl-C to codex, as `orch stop` does, without ending
+    /// the worker) and continue with the message at once
+    #[arg(long)]
+    pub now: bool,
 }
 
 #[derive(Debug, Args)]

@@ -42,6 +42,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Set(a) => set::run(a),
         Command::Retry(a) => retry::run(a),
         Command::Resume(a) => resume::run(a),
+        Command::Send(a) => send::run(a),
         Command::Recover(a) => recover::run(a),
         Command::Gc(a) => gc::run(a),
         Command::Doctor(a) => doctor::run(a),

@@ -3,11 +3,13 @@
 //! starting queued workers (`sched`), the wrapper that runs in its window (`worker`), and the one-writer-per-tree rule
 //! (`writer`), and what runs cost against their `--budget` (`budget`). A usage limit
 //! pauses a worker (`pause`); `--timeout` stops one that runs too long (`deadline`);
-//! endless network reconnects raise the `offline` flag.
+//! endless network reconnects raise the `offline` flag. `orch send` steers a running
+//! worker through its inbox (`inbox`).
 
 pub mod activity;
 pub mod budget;
 pub mod deadline;
+pub mod inbox;
 pub mod offline;
 pub mod pause;
 pub mod plan;

@@ -57,6 +57,8 @@ pub struct WorkerView {
     pub model: Option<String>,
     /// What the worker's tokens cost; `None` when its model has no price.
     pub cost_usd: Option<f64>,
+    /// Messages `orch send` queued that the worker has not started a turn on yet.
+    pub pending_messages: usize,
 }
 
 impl WorkerView {
@@ -86,6 +88,7 @@ impl WorkerView {
             waiting_for: None,
             model: None,
             cost_usd: None,
+            pending_messages: 0,
         }
     }
 }
@@ -148,6 +151,9 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     v.stage = spec.stage.clone();
     v.sandbox = Some(spec.sandbox);
     v.after = spec.after.clone();
+    if opts.activity {
+        v.pending_messages = crate::store::inbox::pending_count(w);
+    }
 
     let launch: Option<LaunchRecord> = match read_json_opt(&w.launch_path()) {
         Ok(l) => l,

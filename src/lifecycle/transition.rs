@@ -13,6 +13,8 @@
 //! | [`ended`]             | retry.json (if a retry is due), exit.json | final       |
 //! | [`never_ran`]         | exit.json without an attempt              | final       |
 //! | [`request_stop`]      | stop.json                                 | (unchanged) |
+//! | [`request_steer`]     | inbox/now.json (`orch send --now`)        | (unchanged) |
+//! | [`steered`]           | inbox/now.json removed (wrapper)          | (unchanged) |
 //! | [`cancel_retry`]      | exit.json as stopped, retry.json removed  | stopped     |
 //! | [`requeue`]           | attempt files moved into attempt-N/       | queued      |
 //! | [`queue_resume`]      | requeue, then input.md and resume.json    | queued      |
@@ -40,9 +42,10 @@ use crate::store::envfile;
 use crate::store::fsutil::{
     create_private_dir, read_json_opt, sync_dir, write_atomic, write_atomic_all, write_json,
 };
+use crate::store::inbox;
 use crate::store::{
-    ExitRecord, LaunchRecord, OfflineRecord, PauseRecord, ResumeRequest, StartRecord, StopRequest,
-    WorkerDir,
+    ExitRecord, LaunchRecord, OfflineRecord, PauseRecord, ResumeRequest, StartRecord, SteerRequest,
+    StopRequest, WorkerDir,
 };
 use crate::store::{RunDir, WorkerSpec};
 
@@ -164,6 +167,27 @@ pub fn request_stop_because(w: &WorkerDir, reason: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// `orch send --now`, after it queued the message and before it sends Ctrl-C to codex
+/// `codex_pid`: the wrapper reads that run's end as a steering interrupt and continues
+/// the conversation with the inbox (a delivery keeps the worker `running`, so it is no
+/// transition of its own; see `lifecycle::inbox`).
+pub fn request_steer(w: &WorkerDir, codex_pid: u32) -> Result<()> {
+    write_json(
+        &inbox::now_path(w),
+        &SteerRequest {
+            requested_at: Utc::now(),
+            codex_pid,
+        },
+    )?;
+    touched(w);
+    Ok(())
+}
+
+/// The wrapper has seen the steering request (or found it stale): it goes.
+pub fn steered(w: &WorkerDir) -> Result<()> {
+    remove_if_exists(&inbox::now_path(w))
+}
+
 /// `orch stop` on a worker waiting out a retry's back-off: the plan is dropped and the
 /// worker recorded as stopped. Returns whether there was a plan. Takes the run lock.
 pub fn cancel_retry(run: &RunDir, w: &WorkerDir) -> Result<bool> {
@@ -248,7 +272,7 @@ fn archive_attempt(w: &WorkerDir) -> Result<()> {
 /// Tells watchers that a worker of this run changed: `changes/<run>` gets a new mtime
 /// (one attribute change, an inotify event on the one folder every watcher watches).
 /// Best effort: a watcher also sweeps, so a missed touch costs latency, not truth.
-fn touched(w: &WorkerDir) {
+pub(super) fn touched(w: &WorkerDir) {
     let Some(marker) = w.changes_marker() else {
         return;
     };

@@ -4,7 +4,11 @@
 //! lock is released by the kernel only when both are gone: `status` tells running from
 //! lost with one lock attempt. It feeds the prompt on stdin, appends every event line
 //! to events.jsonl as it arrives, shows readable progress in the pane, forwards Ctrl-C
-//! and TERM to codex's process group, and ends by writing exit.json atomically.
+//! and TERM to codex's process group, and ends by writing exit.json atomically. A turn
+//! that ends well with messages in the inbox (`orch send`) does not end the worker: the
+//! same conversation continues (`codex exec … resume THREAD -`) with the oldest one, in
+//! this window, as many times as messages come; a turn that `orch send --now`
+//! interrupted continues the same way at once (see `inbox`).
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -22,6 +26,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::time::{Duration, Instant};
 
 use super::deadline::{self, Watchdog};
+use super::inbox::{self as steer, Next};
 use super::{activity, offline, pause, transition, writer};
 use crate::lifecycle::state::State;
 use crate::store::fsutil::{open_append, open_lock_file, read_json};
@@ -243,11 +248,13 @@ fn attempt(
 
     // One attempt may run codex more than once: a usage limit pauses it, and the same
     // conversation continues after the reset (see `pause`).
+    // A message from the inbox is the prompt of a run too (see `steer`).
     let mut resume = launch.resume_thread.clone();
     let mut stdin_path = input_path;
+    let mut delivering: Option<String> = None;
     let mut ran = Duration::ZERO;
     let mut pauses = 0u32;
-    let (state, error, ran_codex) = loop {
+    let (state, error, ran_codex, inbox_lock) = loop {
         let args = codex::exec_args(&spec, &w.last_message_path(), resume.as_deref());
         let budget = spec
             .timeout_secs
@@ -263,26 +270,67 @@ fn attempt(
             sig,
             started_at,
             budget,
+            delivering: delivering.take(),
         };
         let out = match run_ctx.go(&mut events_file)? {
             Ok(o) => o,
             Err(msg) => {
                 pane!("{msg}");
+                let inbox = steer::after_run(w, launch.attempt, false)?;
                 finish(State::Failed, Some(msg))?;
-                drop((lock, writer));
+                drop((inbox, lock, writer));
                 after_exit(home, run, w, Some(&spec), hooks);
                 return Ok(1);
             }
         };
         ran += began.elapsed();
+        let hung_up = || sig.hung_up.load(Ordering::SeqCst);
+        // `orch send --now` interrupted this run to deliver a message at once.
+        let steered = steer::take_steer(w, out.codex_pid)
+            && !sig.stop_asked(w)
+            && !hung_up()
+            && !out.timed_out;
         let (state, error) = classify(w, sig, &out, spec.timeout_secs);
         let limit = error
             .as_deref()
-            .filter(|_| state == State::Failed && pauses < pause::MAX_PAUSES)
+            .filter(|_| state == State::Failed && pauses < pause::MAX_PAUSES && !steered)
             .and(out.summary.failure())
             .filter(|m| limits::is_usage_limit(m));
         let Some(message) = limit else {
-            break (state, error, out);
+            let thread = out.summary.thread_id.clone().or_else(|| resume.clone());
+            let may_continue = (state == State::Done || steered)
+                && thread.is_some()
+                && !sig.stop_asked(w)
+                && !hung_up();
+            match steer::after_run(w, launch.attempt, may_continue)? {
+                Next::Deliver { message, path } => {
+                    pane!(
+                        "── {} continuing with message {message} (orch send) ──",
+                        if steered {
+                            "turn interrupted;"
+                        } else {
+                            "turn ended;"
+                        }
+                    );
+                    stdin_path = path;
+                    resume = thread;
+                    delivering = Some(message);
+                    continue;
+                }
+                Next::End(inbox) => {
+                    let (state, error) = if steered && state != State::Done {
+                        let why = if thread.is_none() {
+                            "interrupted by `orch send --now` before codex began a conversation; the message stays pending (`orch retry` delivers it after the first turn)"
+                        } else {
+                            "interrupted by `orch send --now`, with no message left to deliver"
+                        };
+                        (State::Stopped, Some(why.to_string()))
+                    } else {
+                        (state, error)
+                    };
+                    break (state, error, out, inbox);
+                }
+            }
         };
         pauses += 1;
         let thread = out.summary.thread_id.clone().or_else(|| resume.clone());
@@ -292,7 +340,6 @@ fn attempt(
             "── paused: {message} ── waiting for {} ──",
             pause::waiting_for(&p)
         );
-        let hung_up = || sig.hung_up.load(Ordering::SeqCst);
         if !pause::wait_until(p.until, || sig.stop_asked(w) || hung_up()) {
             let (state, why) = if hung_up() {
                 (
@@ -305,7 +352,7 @@ fn attempt(
                     "stopped by the user while paused on a usage limit",
                 )
             };
-            break (state, Some(why.to_string()), out);
+            break (state, Some(why.to_string()), out, None);
         }
         transition::resumed(w, thread.is_some().then_some(pause::CONTINUE_PROMPT))?;
         if let Some(t) = thread {
@@ -316,6 +363,14 @@ fn attempt(
     };
     let summary = ran_codex.summary;
     let (exit_code, signal) = (ran_codex.exit_code, ran_codex.signal);
+    // No send may queue a message between the last look at the inbox and the exit.
+    let inbox_lock = match inbox_lock {
+        Some(l) => Some(l),
+        None => match steer::after_run(w, launch.attempt, false)? {
+            Next::End(l) => l,
+            Next::Deliver { .. } => None,
+        },
+    };
     write_exit(
         w,
         &launch,
@@ -326,6 +381,7 @@ fn attempt(
         started_at,
         error.clone(),
     )?;
+    drop(inbox_lock);
 
     let took = (Utc::now() - started_at).num_milliseconds();
     pane!(
@@ -351,6 +407,7 @@ struct Ran {
     exit_code: Option<i32>,
     signal: Option<String>,
     timed_out: bool,
+    codex_pid: u32,
 }
 
 /// One run of codex within an attempt: its argv, input and time budget.
@@ -364,6 +421,8 @@ struct CodexRun<'a> {
     sig: &'a Signals,
     started_at: chrono::DateTime<Utc>,
     budget: Option<Duration>,
+    /// The inbox message this run is given, marked delivered once its turn starts.
+    delivering: Option<String>,
 }
 
 impl CodexRun<'_> {
@@ -417,6 +476,7 @@ impl CodexRun<'_> {
         let mut log = activity::summary(w).unwrap_or_default();
         let mut log_offset = fs::metadata(w.events_path()).map_or(0, |m| m.len());
         let mut saved_at = Instant::now();
+        let mut delivering = self.delivering.clone();
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
@@ -434,6 +494,13 @@ impl CodexRun<'_> {
                 log_offset += line.len() as u64;
             }
             if let Some(ev) = events::parse(&line) {
+                if ev == events::Event::TurnStarted
+                    && let Some(m) = delivering.take()
+                    && let Err(e) = steer::delivered(w, &m)
+                {
+                    // It stays in flight; the next look at the inbox settles it.
+                    pane!("orch: cannot mark message {m} delivered: {e:#}");
+                }
                 summary.add(&ev);
                 log.add(&ev);
                 net.see(w, &ev);
@@ -465,6 +532,7 @@ impl CodexRun<'_> {
             exit_code: status.code(),
             signal,
             timed_out,
+            codex_pid: pgid as u32,
         }))
     }
 }

@@ -1,11 +1,12 @@
 //! The use cases commands share: make a run, add a worker, stop workers, collect a run's
-//! status, merge a run, judge what a pipeline file may ask for. Arguments are plain
+//! status, merge a run, send a running worker a message, judge what a pipeline file may ask for. Arguments are plain
 //! types, never clap's.
 
 pub mod listing;
 pub mod merge;
 pub mod recover;
 pub mod run_end;
+pub mod send;
 pub mod spawn;
 pub mod status;
 pub mod stop;

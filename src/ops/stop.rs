@@ -90,7 +90,7 @@ pub fn stop_all_because(
         .collect())
 }
 
-fn signal(w: &WorkerDir, sig: Signal) {
+pub(super) fn signal(w: &WorkerDir, sig: Signal) {
     // The life lock proves the process group is still this worker's (no pid reuse);
     // a paused worker's codex has ended, and its pid may be anyone's by now.
     if !is_locked(&w.live_lock_path()) || w.pause_path().exists() {

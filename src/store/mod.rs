@@ -69,6 +69,28 @@
 //!       offline.json          OfflineRecord {since} (transition::offline): codex only
 //!                             reports `waiting for network`; removed at the next
 //!                             progress (transition::online). A flag, not a state. [A]
+//!       inbox/                (0700) messages `orch send` queued for the worker; not
+//!                             part of an attempt (a retry or resume keeps it):
+//!         NNNN.md             one pending message (0001.md, 0002.md, …; numbers never
+//!                             repeat), written by ops::send through store::inbox under
+//!                             inbox.lock. [A] Delivered in name order, one per turn.
+//!         delivered/NNNN.md   a message codex has started a turn on, moved here by the
+//!                             wrapper (lifecycle::inbox) at that turn's `turn.started`;
+//!                             both folders fsynced. [rename]
+//!         sending.json        inbox::Sending {message, attempt, events_offset}: the
+//!                             wrapper, BEFORE it starts codex with that message; removed
+//!                             after the move to delivered/. A crash leaves it: the next
+//!                             look finds a `turn.started` after the offset in that
+//!                             attempt's events.jsonl (delivered) or none (pending). [A]
+//!         now.json            SteerRequest {codex_pid} (transition::request_steer, from
+//!                             `orch send --now`), written after the message and before
+//!                             Ctrl-C to that codex: the wrapper then continues with the
+//!                             inbox instead of recording `stopped`; removed by the
+//!                             wrapper (transition::steered). [A]
+//!       inbox.lock            flock: a send (state check + write) and the wrapper's
+//!                             decision to end (no message pending → exit.json written
+//!                             under it) exclude each other, so no message is queued
+//!                             for a worker that is ending (store::inbox).
 //!       retry.json            retry::Plan {attempt, of, at, reason} (retry::PLAN_FILE):
 //!                             transition::ended writes it BEFORE exit.json. [A]
 //!       exit.json             ExitRecord, the final word on an attempt [A], written only
@@ -139,6 +161,8 @@
 //!   reboots cannot fool it.
 //! - writers/<hash>.lock: held means a writing worker (sandbox other than read-only)
 //!   works in that tree; a second writer waits for it (spawn `--force` skips this).
+//! - inbox.lock: a send and the wrapper's look at the inbox before it ends exclude each
+//!   other (the wrapper writes exit.json while holding it).
 //! - watch/delivered.lock: one watcher of a subscriber records a delivery at a time.
 //!
 //! Ordering rules (what a reader may rely on):
@@ -153,12 +177,20 @@
 //! - exit.json is final: once it exists the attempt's state is decided, whatever
 //!   live.lock says. Only a new attempt (which first moves it into attempt-N/) or
 //!   `orch stop` cancelling a planned retry (which records `stopped`) replaces it.
+//! - an inbox message is written before `orch send --now` writes now.json and signals
+//!   codex; the wrapper writes sending.json before codex is given the message and moves
+//!   it to delivered/ only once codex's turn on it has started (in codex's rollout), so
+//!   a crash never loses a message (and delivers one twice only if the wrapper dies
+//!   between reading codex's `turn.started` and appending it to events.jsonl);
+//!   exit.json is written under inbox.lock after the wrapper found nothing pending,
+//!   and a send checks the state under the same lock.
 //! - records carry `schema` (missing = 1); a record with a larger schema is refused with
 //!   "written by a newer orch" rather than misread. New fields get `#[serde(default)]`.
 
 pub mod delivered;
 pub mod envfile;
 pub mod fsutil;
+pub mod inbox;
 pub mod records;
 pub mod run_end;
 
@@ -679,6 +711,13 @@ impl WorkerDir {
     }
     pub fn resume_path(&self) -> PathBuf {
         self.path("resume.json")
+    }
+    /// Messages queued by `orch send` (see `store::inbox`).
+    pub fn inbox_dir(&self) -> PathBuf {
+        self.path("inbox")
+    }
+    pub fn inbox_lock_path(&self) -> PathBuf {
+        self.path("inbox.lock")
     }
     pub fn window_path(&self) -> PathBuf {
         self.path("window")

@@ -175,6 +175,14 @@ pub struct StopRequest {
     pub reason: Option<String>,
 }
 
+/// `orch send --now` leaves this before it interrupts codex `codex_pid`: the wrapper
+/// then continues the conversation with the inbox rather than record `stopped`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SteerRequest {
+    pub requested_at: DateTime<Utc>,
+    pub codex_pid: u32,
+}
+
 /// Left by `orch resume` on a worker it queued: the launch continues this codex thread.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResumeRequest {

@@ -247,6 +247,9 @@ mod real_codex {
     /// The same, through orch's commands (`tests/contract/real_codex/through_orch.rs`).
     mod through_orch;
 
+    /// `orch send`: follow-ups and `--now` through orch (`tests/contract/real_codex/steer.rs`).
+    mod steer;
+
     /// Usage limits, recovery and timeouts through orch (`tests/contract/real_codex/night.rs`).
     mod night;
 

@@ -13,4 +13,5 @@ mod night;
 mod patterns;
 mod recovery;
 mod security;
+mod steer;
 mod watch;

@@ -14,6 +14,7 @@ pub mod result;
 pub mod resume;
 pub mod retry;
 pub mod run;
+pub mod send;
 pub mod set;
 pub mod spawn;
 pub mod status;

@@ -26,7 +26,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     match state::state_of(&w) {
         State::Queued | State::Starting | State::Running | State::Paused => {
             return Err(UserError::failed(format!(
-                "{a} is still running or queued; wait for it (`orch wait {a}`) or stop it first"
+                "{a} is still running or queued; steer it with `orch send {a} MESSAGE`, wait for it (`orch wait {a}`) or stop it first"
             ))
             .into());
         }

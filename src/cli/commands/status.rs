@@ -90,12 +90,19 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             .collect::<Vec<_>>(),
     ];
     for w in &status.workers {
-        let state = if w.offline {
-            "running (offline)".to_string()
+        let mut flags: Vec<String> = Vec::new();
+        if w.offline {
+            flags.push("offline".into());
         } else if w.stalled {
-            "running (stalled)".to_string()
-        } else {
+            flags.push("stalled".into());
+        }
+        if w.pending_messages > 0 {
+            flags.push(text::count(w.pending_messages, "message"));
+        }
+        let state = if flags.is_empty() {
             w.state.to_string()
+        } else {
+            format!("{} ({})", w.state, flags.join(", "))
         };
         let role = match (&w.role, &w.lens) {
             (Some(r), Some(l)) => format!("{r}:{l}"),

@@ -6,6 +6,7 @@
 //!
 //! - `FAKE:sleep=SECS`    work this long before answering (fractions allowed)
 //! - `FAKE:hang`          never answer; only a signal ends it
+//! - `FAKE:wait-for=PATH` work until file PATH exists (a test's gate), then answer
 //! - `FAKE:fail=MESSAGE`  the turn fails: `error` events, `turn.failed`, exit 1
 //! - `FAKE:exit=N`        exit with code N after the turn (N≠0: no `turn.completed`)
 //! - `FAKE:incomplete`    exit 0 without `turn.completed`
@@ -182,6 +183,11 @@ fn main() {
         emit(
             json!({"type": "item.completed", "item": {"id": format!("c{n}"), "type": "command_execution", "command": cmd, "exit_code": 0, "status": "completed", "aggregated_output": format!("step {n}\n")}}),
         );
+    }
+    if let Some(gate) = directive("wait-for") {
+        while !std::path::Path::new(&gate).exists() {
+            pause(Duration::from_millis(10));
+        }
     }
     if let Some(secs) = directive("sleep").and_then(|s| s.parse::<f64>().ok()) {
         pause(Duration::from_secs_f64(secs));
