@@ -76,5 +76,6 @@ fn changes_state(c: &Command) -> bool {
             | Command::Recover(_)
             | Command::Gc(_)
             | Command::Merge(_)
+            | Command::Send(_)
     )
 }
