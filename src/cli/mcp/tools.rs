@@ -71,13 +71,11 @@ fn schema<T: JsonSchema>() -> serde_json::Map<String, Value> {
     // Inline, no `$ref`/`$defs`: codex turns each schema into the model's function
     // parameters and understands only plain ones.
     let generator = schemars::generate::SchemaSettings::draft07()
-        .with(|s| {
-            s.inline_subschemas = true;
-            s.option_add_null_type = false;
-        })
+        .with(|s| s.inline_subschemas = true)
         .into_generator();
     let mut s = serde_json::to_value(generator.into_root_schema_for::<T>())
         .unwrap_or_else(|_| json!({}));
+    drop_null_types(&mut s);
     if let Some(o) = s.as_object_mut() {
         o.remove("$schema");
         o.remove("title");
@@ -86,6 +84,27 @@ fn schema<T: JsonSchema>() -> serde_json::Map<String, Value> {
     match s {
         Value::Object(o) => o,
         _ => serde_json::Map::new(),
+    }
+}
+
+/// `"type": ["string", "null"]` (schemars' optional field) becomes `"type": "string"`:
+/// optional is already said by `required`, and codex reads a single type only.
+fn drop_null_types(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Array(types)) = o.get("type") {
+                let left: Vec<Value> = types.iter().filter(|t| *t != "null").cloned().collect();
+                if left.len() == 1 {
+                    o.insert("type".into(), left[0].clone());
+                }
+            }
+            if let Some(Value::Array(e)) = o.get_mut("enum") {
+                e.retain(|x| !x.is_null());
+            }
+            o.values_mut().for_each(drop_null_types);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_null_types),
+        _ => {}
     }
 }
 
