@@ -278,6 +278,19 @@ base_url = "http://proxy.example/v1"
 command = "docs-mcp"   # keep me
 "#;
 
+/// `orch doctor --json`'s "codex mcp" check (doctor may fail on other checks here).
+fn mcp_check(t: &TestHome) -> Value {
+    let out = t.run(&["doctor", "--json"]);
+    let all = json_of(&String::from_utf8_lossy(&out.stdout));
+    all["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "codex mcp")
+        .cloned()
+        .unwrap_or_else(|| panic!("no codex mcp check: {all}"))
+}
+
 fn codex_home(t: &TestHome) -> std::path::PathBuf {
     let dir = t.path().join("codex-home");
     std::fs::create_dir_all(&dir).unwrap();
@@ -328,6 +341,11 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
     assert!(skill.starts_with("---\nname: orch\ndescription: "), "{skill}");
     assert!(skill.contains("mcp__orch"), "{skill}");
 
+    // doctor sees the registration.
+    let doctor = mcp_check(&t);
+    assert_eq!(doctor["ok"], true, "{doctor}");
+    assert!(doctor["detail"].as_str().unwrap().contains("codex starts"), "{doctor}");
+
     // Again: nothing changes.
     let again = t.ok(&["mcp", "install"]);
     assert!(again.contains("already registered"), "{again}");
@@ -336,6 +354,11 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
     t.ok(&["mcp", "uninstall"]);
     assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
     assert!(!home.join("skills/orch").exists());
+    assert!(
+        mcp_check(&t)["detail"].as_str().unwrap().contains("not registered"),
+        "{}",
+        mcp_check(&t)
+    );
     let none = t.ok(&["mcp", "uninstall"]);
     assert!(none.contains("nothing to remove"), "{none}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
@@ -363,6 +386,16 @@ fn an_edited_skill_and_a_broken_config_are_left_alone() {
     assert!(err.lines().count() == 1, "{err}");
     assert_eq!(std::fs::read_to_string(home.join("config.toml")).unwrap(), "model = \n");
     assert!(!home.join("skills").exists());
+
+    // A registration that points nowhere is a doctor problem with the fix.
+    std::fs::write(
+        home.join("config.toml"),
+        "[mcp_servers.orch]\ncommand = \"/nonexistent/orch\"\nargs = [\"mcp\"]\n",
+    )
+    .unwrap();
+    let check = mcp_check(&t);
+    assert_eq!(check["ok"], false, "{check}");
+    assert!(check["fix"].as_str().unwrap().contains("orch mcp install"), "{check}");
 
     std::fs::write(home.join("config.toml"), "").unwrap();
     t.ok(&["mcp", "install"]);
