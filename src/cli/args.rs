@@ -140,6 +140,22 @@ Examples:
     Gc(GcArgs),
     /// Check tmux, codex, ORCH_HOME, limits and records, each with a fix
     Doctor(DoctorArgs),
+    /// Let codex drive orch: the stdio MCP server codex starts, and its registration
+    #[command(after_help = "Without a subcommand, serves MCP on stdin/stdout (what codex \
+runs). Tools: spawn, fanout, run, status, wait, result, logs, merge, stop; each returns a \
+short text and, as structured content, the command's --json output.
+
+`orch mcp install` registers server \"orch\" in $CODEX_HOME/config.toml (default ~/.codex) \
+with default_tools_approval_mode = \"approve\": codex calls orch's tools without asking, \
+also from `codex exec`. Workers then start outside codex's sandbox, in the sandbox the \
+model asks for (danger-full-access only with ORCH_MCP_FULL_ACCESS=1 in codex's \
+environment). It also installs the skill $CODEX_HOME/skills/orch/SKILL.md.
+
+Examples:
+  orch mcp install --dry-run
+  orch mcp install && codex
+  orch mcp uninstall")]
+    Mcp(McpArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
     /// Run a worker inside its tmux window (internal)
@@ -203,6 +219,9 @@ pub struct SpawnArgs {
     /// Send the prompt exactly as given, without the role's template
     #[arg(long)]
     pub raw: bool,
+    /// Print JSON: {"run", "workers": ["RUN/LABEL"]} instead of the address
+    #[arg(long)]
+    pub json: bool,
     #[command(flatten)]
     pub sched: SchedOpts,
     #[command(flatten)]
@@ -363,6 +382,9 @@ pub struct TopArgs {
 
 #[derive(Debug, Args)]
 pub struct FanoutArgs {
+    /// Print JSON: {"run", "workers": ["RUN/LABEL", …]} instead of the run id
+    #[arg(long)]
+    pub json: bool,
     /// The task every reviewer gets; `-` reads it from stdin
     #[arg(value_name = "PROMPT")]
     pub prompt: Option<String>,
@@ -408,6 +430,9 @@ pub struct FanoutArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
+    /// Print JSON: {"run", "workers": ["RUN/LABEL", …]} instead of the run id
+    #[arg(long, conflicts_with = "dry_run")]
+    pub json: bool,
     /// The name of a pipeline (shipped, or yours in $ORCH_HOME/pipelines), or a file path
     /// (anything with a `/` or ending in .toml; a bare name never reads the current folder)
     pub pipeline: String,
@@ -586,6 +611,12 @@ pub struct LogsArgs {
     /// Print codex's stderr instead of its events
     #[arg(long, conflicts_with = "raw")]
     pub stderr: bool,
+    /// Only the last N lines
+    #[arg(long, value_name = "N", conflicts_with = "follow")]
+    pub tail: Option<usize>,
+    /// Print JSON: {"worker", "state", "lines", "skipped", "note"}
+    #[arg(long, conflicts_with = "follow")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -595,13 +626,40 @@ pub struct AttachArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct McpArgs {
+    #[command(subcommand)]
+    pub action: Option<McpAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpAction {
+    /// Register `orch mcp` in codex's config.toml and install the orch skill (idempotent)
+    Install(McpInstallArgs),
+    /// Remove what `orch mcp install` added, and nothing else
+    Uninstall(McpInstallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct McpInstallArgs {
+    /// Print the change; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ResultArgs {
     /// RUN/LABEL or LABEL
     pub worker: String,
+    /// Print JSON: {"worker", "state", "result"}
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct StopArgs {
+    /// Print JSON: {"stopped": [{"worker", "state"}]}
+    #[arg(long)]
+    pub json: bool,
     /// RUN/LABEL, LABEL, or a run id to stop all its workers
     #[arg(required = true)]
     pub targets: Vec<String>,

@@ -46,6 +46,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Recover(a) => recover::run(a),
         Command::Gc(a) => gc::run(a),
         Command::Doctor(a) => doctor::run(a),
+        Command::Mcp(a) => crate::cli::mcp::run(a),
         Command::Completions(a) => {
             clap_complete::generate(a.shell, &mut Cli::command(), "orch", &mut std::io::stdout());
             Ok(0)

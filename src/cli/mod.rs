@@ -1,9 +1,11 @@
 //! The command line: clap's definitions (`args`), one thin handler per command
-//! (`commands`), what people read (`render`), and the dispatch from one to the other.
+//! (`commands`), what people read (`render`), the dispatch from one to the other, and
+//! the MCP server that lets codex call the same operations (`mcp`).
 
 pub mod args;
 pub mod commands;
 mod dispatch;
+pub mod mcp;
 pub mod render;
 
 pub use dispatch::dispatch;

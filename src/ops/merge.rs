@@ -175,3 +175,50 @@ pub fn with_cost_line(markdown: &str, status: &crate::ops::status::RunStatus) ->
         None => format!("{markdown}\n{line}"),
     }
 }
+
+/// A run merged and saved as its `merge.md`: the markdown, `orch merge --json`'s
+/// value, and, when some workers have not ended, the line saying so.
+pub struct Merged {
+    pub run: RunDir,
+    pub markdown: String,
+    pub json: serde_json::Value,
+    /// `run R is not finished (…); this merge is PARTIAL. …` when it is.
+    pub partial: Option<String>,
+}
+
+/// Runs the queue, merges the run (`None`: the latest), saves `merge.md`.
+pub fn merge_run(home: &Home, run: Option<&str>, opts: &MergeOptions) -> Result<Merged> {
+    use anyhow::Context as _;
+    let run = home.run_or_latest(run)?;
+    let _ = crate::lifecycle::sched::tick(home, &run);
+    let report = report(&run, opts)?;
+    let status = crate::ops::status::collect(home, &run, &ViewOptions::default())?;
+    let markdown = with_cost_line(&report.to_markdown(), &status);
+    write_atomic(&run.dir.join("merge.md"), markdown.as_bytes())
+        .with_context(|| format!("cannot save merge.md in {}", run.dir.display()))?;
+    let mut json = report.to_json();
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("cost_usd".into(), serde_json::json!(status.cost_usd));
+        obj.insert("tokens".into(), serde_json::to_value(status.tokens)?);
+    }
+    let partial = report.is_partial().then(|| {
+        let unfinished: Vec<String> = report
+            .workers
+            .iter()
+            .filter(|w| w.state == "running" || w.state == "queued" || w.state == "starting")
+            .map(|w| format!("{} {}", w.label, w.state))
+            .collect();
+        format!(
+            "run {} is not finished ({}); this merge is PARTIAL. `orch wait {}` first, or pass --partial",
+            run.id,
+            unfinished.join(", "),
+            run.id
+        )
+    });
+    Ok(Merged {
+        run,
+        markdown,
+        json,
+        partial,
+    })
+}

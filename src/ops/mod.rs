@@ -4,11 +4,14 @@
 
 pub mod listing;
 pub mod merge;
+pub mod output;
 pub mod recover;
 pub mod run_end;
 pub mod send;
 pub mod spawn;
+pub mod start;
 pub mod status;
 pub mod stop;
 pub mod trust;
+pub mod wait;
 pub mod window;

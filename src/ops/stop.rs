@@ -20,6 +20,38 @@ pub fn resolve_targets(home: &Home, target: &str) -> Result<Vec<WorkerDir>> {
     })
 }
 
+/// `orch stop --json` (and the MCP `stop` tool). Field names are a contract.
+#[derive(Debug, serde::Serialize)]
+pub struct StopReport {
+    pub stopped: Vec<StoppedWorker>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct StoppedWorker {
+    /// `RUN/LABEL`
+    pub worker: String,
+    pub state: State,
+}
+
+/// Resolves every target (all before stopping any: a bad one stops nothing), stops
+/// them, and says how each ended.
+pub fn stop_targets(home: &Home, targets: &[String], grace: Duration) -> Result<StopReport> {
+    let mut workers = Vec::new();
+    for t in targets {
+        workers.extend(resolve_targets(home, t)?);
+    }
+    let stopped = stop_all(home, &workers, grace)?;
+    Ok(StopReport {
+        stopped: stopped
+            .into_iter()
+            .map(|(w, state)| StoppedWorker {
+                worker: w.address(),
+                state,
+            })
+            .collect(),
+    })
+}
+
 /// Stops every worker given and returns each one's final state.
 pub fn stop_all(
     home: &Home,

@@ -112,6 +112,17 @@ fn pump(mut from: impl Read + Send + 'static) -> JoinHandle<String> {
 /// Start `codex exec --json --skip-git-repo-check -o FILE <args…>` with `prompt` on stdin
 /// and `home` as `CODEX_HOME`, in `cwd`.
 fn start_codex(home: &CodexHome, cwd: &Path, args: &[&str], prompt: &str) -> Running {
+    start_codex_with(home, cwd, args, prompt, &[])
+}
+
+/// `start_codex` with more variables in codex's environment.
+fn start_codex_with(
+    home: &CodexHome,
+    cwd: &Path,
+    args: &[&str],
+    prompt: &str,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Running {
     use std::os::unix::process::CommandExt;
     let last_message = home.path().join(format!(
         "last-message-{}.txt",
@@ -134,6 +145,7 @@ fn start_codex(home: &CodexHome, cwd: &Path, args: &[&str], prompt: &str) -> Run
         .env_remove("CODEX_API_KEY")
         .env_remove("OPENAI_BASE_URL")
         .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -252,6 +264,10 @@ mod real_codex {
 
     /// Usage limits, recovery and timeouts through orch (`tests/contract/real_codex/night.rs`).
     mod night;
+
+    /// The real codex as the orchestrator, calling orch's MCP tools
+    /// (`tests/contract/real_codex/orchestrator.rs`).
+    mod orchestrator;
 
     #[test]
     fn success_exits_0_and_reports_the_reply_and_usage() {

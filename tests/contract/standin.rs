@@ -111,6 +111,15 @@ pub enum Action {
     /// `200` and a `function_call` of codex's `exec_command` tool running `command`;
     /// codex runs it and sends another request carrying a `function_call_output`.
     Shell { call_id: String, command: String },
+    /// `200` and a `function_call` item of a namespaced tool, the shape codex 0.169.0
+    /// gives MCP tools (`name` = the tool, `namespace` = `mcp__SERVER`); codex calls the
+    /// server and sends another request carrying a `function_call_output`.
+    Call {
+        call_id: String,
+        namespace: String,
+        name: String,
+        arguments: Value,
+    },
 }
 
 /// One scripted answer: an action after an optional delay.
@@ -151,6 +160,15 @@ impl Step {
         Step::from(Action::Shell {
             call_id: "call_1".to_owned(),
             command: command.into(),
+        })
+    }
+    /// A call of MCP tool `name` of server `server` with these arguments.
+    pub fn mcp_call(call_id: &str, server: &str, name: &str, arguments: Value) -> Step {
+        Step::from(Action::Call {
+            call_id: call_id.to_owned(),
+            namespace: format!("mcp__{server}"),
+            name: name.to_owned(),
+            arguments,
         })
     }
     pub fn after(mut self, delay: Duration) -> Step {
@@ -654,6 +672,19 @@ fn answer(writer: &mut TcpStream, shared: &Shared, action: Action) -> std::io::R
                 shell_sse(&call_id, &command).as_bytes(),
             )?;
         }
+        Action::Call {
+            call_id,
+            namespace,
+            name,
+            arguments,
+        } => {
+            write_response(
+                writer,
+                200,
+                "text/event-stream",
+                call_sse(&call_id, &namespace, &name, &arguments).as_bytes(),
+            )?;
+        }
     }
     Ok(true)
 }
@@ -706,6 +737,18 @@ pub fn shell_sse(call_id: &str, command: &str) -> String {
         json!({"type": "response.output_item.done", "item": {
             "type": "function_call", "id": "fc_1", "call_id": call_id,
             "name": "exec_command", "arguments": arguments,
+        }}),
+        completed(&Usage::default()),
+    ])
+}
+
+/// The SSE body of a response calling a namespaced (MCP) tool.
+pub fn call_sse(call_id: &str, namespace: &str, name: &str, arguments: &Value) -> String {
+    sse(&[
+        json!({"type": "response.created", "response": {"id": "resp_1"}}),
+        json!({"type": "response.output_item.done", "item": {
+            "type": "function_call", "id": "fc_1", "call_id": call_id,
+            "name": name, "namespace": namespace, "arguments": arguments.to_string(),
         }}),
         completed(&Usage::default()),
     ])

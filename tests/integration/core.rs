@@ -33,6 +33,12 @@ fn spawn_runs_to_done_and_result_prints_the_message_exactly() {
         "{argv:?}"
     );
     assert!(argv.contains(&"--skip-git-repo-check"));
+    // Every worker's codex has orch's own MCP server switched off.
+    assert!(
+        argv.windows(2)
+            .any(|p| p == ["-c", r#"mcp_servers.orch={command="orch",enabled=false}"#]),
+        "{argv:?}"
+    );
     assert_eq!(argv.last(), Some(&"-"));
     assert!(!argv.iter().any(|a| a.contains("Review src")));
     assert!(

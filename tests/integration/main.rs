@@ -8,6 +8,7 @@ mod cost;
 mod dropped;
 mod events;
 mod hostile;
+mod mcp;
 mod merge;
 mod night;
 mod patterns;

@@ -78,6 +78,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
     }
     checks.extend(check_inotify());
     checks.push(check_logind());
+    checks.push(check_mcp());
     let bad = checks.iter().filter(|c| !c.ok).count();
     if args.json {
         println!(
@@ -106,6 +107,59 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
         );
     }
     Ok(if bad == 0 { 0 } else { 1 })
+}
+
+/// `orch mcp install`'s registration in codex's config: optional, but when present
+/// it must start this orch and let `codex exec` call it.
+fn check_mcp() -> Check {
+    use crate::cli::mcp::install;
+    let Ok(home) = install::codex_home() else {
+        return ok("codex mcp", "no CODEX_HOME or HOME; codex cannot run orch's MCP server");
+    };
+    let config = home.join("config.toml");
+    let Some((command, approve)) = install::registered(&home) else {
+        return ok(
+            "codex mcp",
+            format!(
+                "orch is not registered in {} (optional: `orch mcp install` lets codex drive orch)",
+                config.display()
+            ),
+        );
+    };
+    let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
+    if !Path::new(&command).is_file() {
+        return problem(
+            "codex mcp",
+            format!("{} registers orch as {command}, which does not exist", config.display()),
+            "run `orch mcp install` with the orch you use",
+        );
+    }
+    if !approve {
+        return problem(
+            "codex mcp",
+            format!(
+                "{}: [mcp_servers.orch] has no default_tools_approval_mode = \"approve\"; `codex exec` refuses every orch tool call",
+                config.display()
+            ),
+            "run `orch mcp install` (or set it yourself)",
+        );
+    }
+    if !install::skill_path(&home).is_file() {
+        return problem(
+            "codex mcp",
+            format!("the orch skill is missing ({})", install::skill_path(&home).display()),
+            "run `orch mcp install`",
+        );
+    }
+    let other = me.is_some_and(|m| m != Path::new(&command));
+    ok(
+        "codex mcp",
+        format!(
+            "codex starts {command}{} (registered in {})",
+            if other { ", not this orch" } else { "" },
+            config.display()
+        ),
+    )
 }
 
 fn check_tmux() -> Check {

@@ -10,10 +10,35 @@ use crate::cli::args::LogsArgs;
 use crate::lifecycle::state;
 use crate::model::error::UserError;
 use crate::store::Home;
+use crate::ops::output::{LogKind, read_logs};
 use crate::sys::codex::events;
 
 pub fn run(args: LogsArgs) -> Result<i32> {
     let home = Home::from_env()?;
+    if !args.follow {
+        let kind = if args.stderr {
+            LogKind::Stderr
+        } else if args.raw {
+            LogKind::RawEvents
+        } else {
+            LogKind::Readable
+        };
+        let report = read_logs(&home, &args.worker, kind, args.tail)?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            return Ok(0);
+        }
+        let mut out = std::io::stdout().lock();
+        for l in &report.lines {
+            if writeln!(out, "{l}").is_err() {
+                return Ok(0); // reader went away (e.g. `| head`)
+            }
+        }
+        if let Some(note) = &report.note {
+            eprintln!("orch: {note}");
+        }
+        return Ok(0);
+    }
     let w = home.resolve_worker(&args.worker)?;
     let path = if args.stderr {
         w.stderr_path()

@@ -70,6 +70,9 @@ pub fn stderr_summary(text: &str) -> Option<String> {
         .map(|l| l.chars().take(300).collect())
 }
 
+/// The `-c` override every worker's codex gets: orch's own MCP server, off.
+pub const DISABLE_ORCH_MCP: &str = r#"mcp_servers.orch={command="orch",enabled=false}"#;
+
 /// `codex exec --json -o LAST --skip-git-repo-check -C DIR -s SANDBOX [...] [resume ID] -`;
 /// the prompt goes on stdin, so it is never in argv or near a shell.
 pub fn exec_args(spec: &WorkerSpec, last_message: &Path, resume: Option<&str>) -> Vec<OsString> {
@@ -77,6 +80,13 @@ pub fn exec_args(spec: &WorkerSpec, last_message: &Path, resume: Option<&str>) -
     a.push("--output-last-message".into());
     a.push(last_message.into());
     a.push("--skip-git-repo-check".into());
+    // codex starts every configured MCP server on every exec, so a worker would start
+    // its own `orch mcp` (registered by `orch mcp install`) and could spawn workers of
+    // its own. A whole table, not `mcp_servers.orch.enabled=false`: codex 0.169 merges
+    // it into an existing entry, but refuses a lone `enabled` ("invalid transport in
+    // `mcp_servers.orch`") when orch is not registered.
+    a.push("-c".into());
+    a.push(DISABLE_ORCH_MCP.into());
     a.push("--cd".into());
     a.push(spec.cd.clone().into());
     a.push("--sandbox".into());
