@@ -436,7 +436,7 @@ fn check_record_writers(file: &str, text: &str) -> Vec<Violation> {
     }
     let code = without_test_modules(&code_only(text));
     let re = Regex::new(
-        r"\b(write_json|write_atomic\w*|fs::write|File::create)\s*\(\s*&?\s*[\w.:]*\b(spec|launch|started|exit|stop|resume|plan)_path\b",
+        r"\b(write_json|write_atomic\w*|fs::write|File::create)\s*\(\s*&?\s*[\w.:]*\b(spec|launch|started|exit|stop|resume|plan|landed)_path\b",
     )
     .unwrap();
     re.captures_iter(&code)

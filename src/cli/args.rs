@@ -75,9 +75,10 @@ pub enum Command {
     Watch(WatchArgs),
     /// The status table, redrawn as workers change (q or Ctrl-C to quit)
     Top(TopArgs),
-    /// One read-only reviewer per lens in a new run; prints the run id
+    /// One read-only reviewer per lens (or N attempts of one task) in a new run; prints the run id
     #[command(after_help = "Examples:
   orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
+  orch fanout --attempts 3 --worktree \"Fix the flaky test in tests/net.rs\"   # best-of-N
   orch fanout --lens security,\"perf=allocations, copies and locks\" --context pack.md --merge \"Review the diff of HEAD~3..\"")]
     Fanout(FanoutArgs),
     /// Run a pipeline file (or a shipped pipeline by name)
@@ -102,6 +103,20 @@ Examples:
   orch merge 20261124-1412 --json --min-severity medium
   orch merge --synthesize && orch wait")]
     Merge(MergeArgs),
+    /// Show what a worktree worker changed, against the commit it started from
+    Diff(DiffArgs),
+    /// Apply a worktree worker's branch to a branch of your checkout
+    #[command(
+        after_help = "Refuses, changing nothing, when the checkout has uncommitted changes to \
+tracked files, when the branch would conflict with the target (checked first with \
+`git merge-tree --write-tree`, git 2.38 or newer), or when the worker did not end done \
+(unless --force). A landed worker shows `landed` in `orch status`.
+
+Examples:
+  orch land R/api                    # merge (fast-forward when the target has not moved)
+  orch land R/api --squash --into release"
+    )]
+    Land(LandArgs),
     /// Change a run's settings (e.g. --max-parallel)
     Set(SetArgs),
     /// Run a failed, stopped or lost worker again from its saved spec
@@ -136,12 +151,13 @@ Examples:
   orch recover --all --stagger 10s"
     )]
     Recover(RecoverArgs),
-    /// Remove finished runs' windows and folders
+    /// Remove finished runs' windows, folders and worktrees (branches with unlanded work are kept)
     Gc(GcArgs),
     /// Check tmux, codex, ORCH_HOME, limits and records, each with a fix
     Doctor(DoctorArgs),
     /// Let codex drive orch: the stdio MCP server codex starts, and its registration
-    #[command(after_help = "Without a subcommand, serves MCP on stdin/stdout (what codex \
+    #[command(
+        after_help = "Without a subcommand, serves MCP on stdin/stdout (what codex \
 runs). Tools: spawn, fanout, run, status, wait, result, logs, merge, stop; each returns a \
 short text and, as structured content, the command's --json output.
 
@@ -154,7 +170,8 @@ environment). It also installs the skill $CODEX_HOME/skills/orch/SKILL.md.
 Examples:
   orch mcp install --dry-run
   orch mcp install && codex
-  orch mcp uninstall")]
+  orch mcp uninstall"
+    )]
     Mcp(McpArgs),
     /// Print shell completions
     Completions(CompletionsArgs),
@@ -226,9 +243,43 @@ pub struct SpawnArgs {
     pub sched: SchedOpts,
     #[command(flatten)]
     pub codex: CodexOpts,
+    #[command(flatten)]
+    pub worktree: WorktreeOpts,
     /// Arguments passed to `codex exec` verbatim
     #[arg(last = true, value_name = "CODEX_ARGS")]
     pub codex_args: Vec<String>,
+}
+
+/// A git worktree of the worker's own (spawn, fanout --attempts).
+#[derive(Debug, Args, Clone, Default)]
+pub struct WorktreeOpts {
+    /// Give the worker its own git worktree on a new branch orch/RUN/LABEL (under
+    /// $ORCH_HOME/worktrees), so writers work in parallel; its work is committed there
+    /// when it ends done (see `orch diff`, `orch land`)
+    #[arg(long)]
+    pub worktree: bool,
+    /// Start the worktree's branch at REF instead of the checkout's HEAD
+    #[arg(long, value_name = "REF", requires = "worktree")]
+    pub base: Option<String>,
+    /// Copy this gitignored file or folder of the checkout into the worktree
+    /// (repeatable; added to the list in .orch/worktree-include)
+    #[arg(long = "include", value_name = "PATH", requires = "worktree")]
+    pub include: Vec<PathBuf>,
+    /// Run CMD with `sh -c` in the worktree before codex starts, instead of
+    /// .orch/worktree-setup; if it fails, the worker fails (output in setup.log)
+    #[arg(long, value_name = "CMD", requires = "worktree")]
+    pub setup: Option<String>,
+}
+
+impl WorktreeOpts {
+    pub fn request(&self) -> Option<crate::ops::worktree::WorktreeRequest> {
+        self.worktree
+            .then(|| crate::ops::worktree::WorktreeRequest {
+                base: self.base.clone(),
+                include: self.include.clone(),
+                setup: self.setup.clone(),
+            })
+    }
 }
 
 /// When and how a worker may start.
@@ -394,8 +445,18 @@ pub struct FanoutArgs {
     /// 2-6 lenses, comma-separated or repeated: names from share/lenses, or inline
     /// name=text (its text may hold commas: a comma starts a new lens only before a
     /// known lens name or another name=text)
-    #[arg(long, value_name = "LENS,...", required = true)]
+    #[arg(long, value_name = "LENS,...", required_unless_present = "attempts")]
     pub lens: Vec<String>,
+    /// Best-of-N: N writers (2-4) of the same task instead of reviewers, each in its
+    /// own worktree (needs --worktree); compare them with `orch diff`, land one
+    #[arg(long, value_name = "N", conflicts_with_all = ["lens", "merge", "findings_schema"],
+          value_parser = clap::value_parser!(u32).range(2..=4))]
+    pub attempts: Option<u32>,
+    /// The attempts' role (default implementer)
+    #[arg(long, requires = "attempts")]
+    pub role: Option<String>,
+    #[command(flatten)]
+    pub worktree: WorktreeOpts,
     /// Attach a context pack to every reviewer
     #[arg(long, value_name = "FILE")]
     pub context: Option<PathBuf>,
@@ -511,6 +572,36 @@ pub struct MergeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+    /// Only the changed files and line counts
+    #[arg(long)]
+    pub stat: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LandArgs {
+    /// RUN/LABEL or LABEL
+    pub worker: String,
+    /// One new commit holding all of the worker's changes
+    #[arg(long, conflicts_with_all = ["rebase", "merge"])]
+    pub squash: bool,
+    /// Replay the worker's commits on the target branch
+    #[arg(long, conflicts_with = "merge")]
+    pub rebase: bool,
+    /// A merge commit, or a fast-forward when the target has not moved (the default)
+    #[arg(long)]
+    pub merge: bool,
+    /// The branch to land on (default: the one checked out in the checkout)
+    #[arg(long, value_name = "BRANCH")]
+    pub into: Option<String>,
+    /// Land a worker that did not end done (what its branch holds)
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct SetArgs {
     /// Run id or unique prefix
     pub run: String,
@@ -582,6 +673,10 @@ pub struct GcArgs {
     /// Say what would be removed; remove nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Also delete worktree branches that hold commits on no other branch (by default
+    /// they are kept, and named)
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -39,6 +39,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Plan(a) => plan::run(a),
         Command::Pack(a) => pack::run(a),
         Command::Merge(a) => merge::run(a),
+        Command::Diff(a) => diff::run(a),
+        Command::Land(a) => land::run(a),
         Command::Set(a) => set::run(a),
         Command::Retry(a) => retry::run(a),
         Command::Resume(a) => resume::run(a),

@@ -5,6 +5,8 @@
 //! pauses a worker (`pause`); `--timeout` stops one that runs too long (`deadline`);
 //! endless network reconnects raise the `offline` flag. `orch send` steers a running
 //! worker through its inbox (`inbox`).
+//! A worker with its own git
+//! worktree gets its setup command run and its work committed (`worktree`).
 
 pub mod activity;
 pub mod budget;
@@ -18,4 +20,5 @@ pub mod sched;
 pub mod state;
 pub mod transition;
 pub mod worker;
+pub mod worktree;
 pub mod writer;

@@ -15,7 +15,9 @@ use crate::model::Sandbox;
 pub use crate::model::State;
 
 use crate::store::fsutil::{ReadError, is_locked, read_json_opt};
-use crate::store::{ExitRecord, LaunchRecord, StartRecord, Tokens, WorkerDir, WorkerSpec};
+use crate::store::{
+    ExitRecord, LandRecord, LaunchRecord, StartRecord, Tokens, WorkerDir, WorkerSpec,
+};
 
 /// How long a launched worker may take to take its lock before it counts as lost.
 const START_GRACE: Duration = Duration::from_secs(30);
@@ -59,6 +61,12 @@ pub struct WorkerView {
     pub cost_usd: Option<f64>,
     /// Messages `orch send` queued that the worker has not started a turn on yet.
     pub pending_messages: usize,
+    /// A `--worktree` worker's branch (`orch/<run>/<label>`); absent for others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Set once `orch land` applied the branch: where, how, and the commit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed: Option<LandRecord>,
 }
 
 impl WorkerView {
@@ -89,6 +97,8 @@ impl WorkerView {
             model: None,
             cost_usd: None,
             pending_messages: 0,
+            branch: None,
+            landed: None,
         }
     }
 }
@@ -153,6 +163,10 @@ pub fn view(w: &WorkerDir, opts: &ViewOptions) -> WorkerView {
     v.after = spec.after.clone();
     if opts.activity {
         v.pending_messages = crate::store::inbox::pending_count(w);
+    }
+    if let Some(wt) = &spec.worktree {
+        v.branch = Some(wt.branch.clone());
+        v.landed = read_json_opt(&w.landed_path()).unwrap_or(None);
     }
 
     let launch: Option<LaunchRecord> = match read_json_opt(&w.launch_path()) {

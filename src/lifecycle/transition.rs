@@ -18,6 +18,7 @@
 //! | [`cancel_retry`]      | exit.json as stopped, retry.json removed  | stopped     |
 //! | [`requeue`]           | attempt files moved into attempt-N/       | queued      |
 //! | [`queue_resume`]      | requeue, then input.md and resume.json    | queued      |
+//! | [`landed`]            | landed.json (`orch land` applied its branch) | (unchanged, a flag) |
 //!
 //! Every transition then touches `changes/<run>`, which is how watchers hear of it.
 //!
@@ -44,8 +45,8 @@ use crate::store::fsutil::{
 };
 use crate::store::inbox;
 use crate::store::{
-    ExitRecord, LaunchRecord, OfflineRecord, PauseRecord, ResumeRequest, StartRecord, SteerRequest,
-    StopRequest, WorkerDir,
+    ExitRecord, LandRecord, LaunchRecord, OfflineRecord, PauseRecord, ResumeRequest, StartRecord,
+    SteerRequest, StopRequest, WorkerDir,
 };
 use crate::store::{RunDir, WorkerSpec};
 
@@ -124,6 +125,14 @@ pub fn ended(w: &WorkerDir, exit: &ExitRecord) -> Result<Option<retry::Plan>> {
     write_json(&w.exit_path(), exit)?;
     touched(w);
     Ok(plan)
+}
+
+/// `orch land` applied the worker's branch to `rec.into`: written after the target
+/// branch moved, so a landed worker's branch is always on its target.
+pub fn landed(w: &WorkerDir, rec: &LandRecord) -> Result<()> {
+    write_json(&w.landed_path(), rec)?;
+    touched(w);
+    Ok(())
 }
 
 /// A worker that ends without codex having run: skipped, stopped while queued, failed

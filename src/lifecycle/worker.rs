@@ -230,6 +230,19 @@ fn attempt(
         return Ok(0);
     }
 
+    if let Some(wt) = &spec.worktree
+        && let Some(script) = &wt.setup
+    {
+        pane!("worktree setup in {}", wt.path.display());
+        if let Err((state, msg)) = run_setup(w, wt, script, &env, sig) {
+            pane!("{msg}");
+            finish(state, Some(msg))?;
+            drop((lock, writer));
+            after_exit(home, run, w, Some(&spec), hooks);
+            return Ok(1);
+        }
+    }
+
     let input_path = if w.input_path().exists() {
         w.input_path()
     } else {
@@ -361,6 +374,35 @@ fn attempt(
         }
         pane!("── the usage limit has reset; continuing ──");
     };
+    // The branch holds the work before the record says done (see `worktree`).
+    let (state, error) = match (&spec.worktree, state) {
+        (Some(wt), State::Done) => match super::worktree::commit_work(w, wt, State::Done) {
+            Ok(Some(c)) => {
+                pane!(
+                    "committed the work on {} ({})",
+                    wt.branch,
+                    &c[..c.len().min(10)]
+                );
+                (state, error)
+            }
+            Ok(None) => {
+                pane!(
+                    "changed nothing: {} stays at the commit it started from",
+                    wt.branch
+                );
+                (state, error)
+            }
+            Err(e) => (
+                State::Failed,
+                Some(format!(
+                    "its work could not be committed on {}: {e:#}; the changes are still in {}",
+                    wt.branch,
+                    wt.path.display()
+                )),
+            ),
+        },
+        _ => (state, error),
+    };
     let summary = ran_codex.summary;
     let (exit_code, signal) = (ran_codex.exit_code, ran_codex.signal);
     // No send may queue a message between the last look at the inbox and the exit.
@@ -399,6 +441,43 @@ fn attempt(
     drop((lock, writer));
     after_exit(home, run, w, Some(&spec), hooks);
     Ok(if state == State::Done { 0 } else { 1 })
+}
+
+/// Runs the worktree's setup command with the worker's environment, in its own
+/// process group (`orch stop` reaches it like codex); the state and reason to end with
+/// when it fails or is stopped.
+fn run_setup(
+    w: &WorkerDir,
+    wt: &crate::store::WorktreeSpec,
+    script: &str,
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+    sig: &Signals,
+) -> std::result::Result<(), (State, String)> {
+    let mut cmd = super::worktree::setup_command(w, wt, script).map_err(|m| (State::Failed, m))?;
+    cmd.env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("ORCH_WORKER", w.address())
+        .process_group(0);
+    let mut child = cmd.spawn().map_err(|e| {
+        (
+            State::Failed,
+            format!("cannot run the worktree setup command: {e}"),
+        )
+    })?;
+    sig.child_pg.store(child.id() as i32, Ordering::SeqCst);
+    let status = child.wait();
+    sig.child_pg.store(0, Ordering::SeqCst);
+    if sig.stop_asked(w) || sig.hung_up.load(Ordering::SeqCst) {
+        return Err(ended_before_start(sig, w));
+    }
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err((State::Failed, super::worktree::setup_failed(w, script, s))),
+        Err(e) => Err((
+            State::Failed,
+            format!("cannot wait for the worktree setup command: {e}"),
+        )),
+    }
 }
 
 /// What one codex run came to.

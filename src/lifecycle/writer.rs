@@ -7,6 +7,11 @@
 //! writers in different runs exclude each other. Within a run the scheduler also counts
 //! writers it has just launched whose wrapper has not taken the lock yet.
 //!
+//! A `--worktree` worker writes its own git worktree (`$ORCH_HOME/worktrees/…`, whose
+//! `.git` file makes it a tree of its own here), so writers with worktrees never wait
+//! for each other or for the checkout's writer; the rule still holds within each tree,
+//! and for every writer without a worktree.
+//!
 //! Two questions, two answers: a queued writer may *start* when no other writer of its
 //! tree is active ([`occupied`]); `spawn --no-wait` refuses when any other writer of the
 //! tree has not ended, queued ones included ([`claimed`]), because the new one would queue.

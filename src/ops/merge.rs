@@ -84,6 +84,7 @@ pub fn spawn_synthesis(home: &Home, run: &RunDir, merged: &str) -> Result<String
             retries: 0,
             force_writer: false,
             timeout_secs: None,
+            worktree: None,
         },
         &AddOptions::default(),
     )

@@ -2,6 +2,7 @@
 //! status, merge a run, send a running worker a message, judge what a pipeline file may ask for. Arguments are plain
 //! types, never clap's.
 
+pub mod land;
 pub mod listing;
 pub mod merge;
 pub mod output;
@@ -15,3 +16,4 @@ pub mod stop;
 pub mod trust;
 pub mod wait;
 pub mod window;
+pub mod worktree;

@@ -87,7 +87,12 @@ pub enum LogKind {
 }
 
 /// The worker's log as it is now; the last `tail` lines when given.
-pub fn read_logs(home: &Home, worker: &str, kind: LogKind, tail: Option<usize>) -> Result<LogsReport> {
+pub fn read_logs(
+    home: &Home,
+    worker: &str,
+    kind: LogKind,
+    tail: Option<usize>,
+) -> Result<LogsReport> {
     let w = home.resolve_worker(worker)?;
     let path = if kind == LogKind::Stderr {
         w.stderr_path()
@@ -102,7 +107,9 @@ pub fn read_logs(home: &Home, worker: &str, kind: LogKind, tail: Option<usize>) 
                 let line = line.with_context(|| format!("cannot read {}", path.display()))?;
                 let text = String::from_utf8_lossy(&line);
                 let shown = match kind {
-                    LogKind::Readable => events::parse(&text).and_then(|ev| events::describe(&ev, 200)),
+                    LogKind::Readable => {
+                        events::parse(&text).and_then(|ev| events::describe(&ev, 200))
+                    }
                     _ => Some(text.trim_end().to_string()),
                 };
                 if let Some(s) = shown {

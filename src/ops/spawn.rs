@@ -269,6 +269,8 @@ pub struct NewWorker {
     pub force_writer: bool,
     /// `--timeout`: stop codex after this many seconds of running.
     pub timeout_secs: Option<u64>,
+    /// `--worktree`: the worker gets its own git worktree and branch (`ops::worktree`).
+    pub worktree: Option<crate::ops::worktree::WorktreeRequest>,
 }
 
 /// Adds the worker under the run's lock, then starts whatever may start.
@@ -285,7 +287,8 @@ pub fn add_and_schedule(
     if let Some(b) = sched_opts.budget_usd {
         set_budget(run, Some(b))?;
     }
-    if worker.opts.sandbox.writes() {
+    // A worker with its own worktree is the only writer of that tree.
+    if worker.opts.sandbox.writes() && worker.worktree.is_none() {
         check_writer_slot(home, run, &worker, sched_opts)?;
     }
     let w = add_unsynced(run, worker)?;
@@ -387,8 +390,24 @@ fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
             .expect("some label is free"),
     };
     let w = run.worker(&label);
+    // The worktree first: a spawn refused there leaves no worker folder behind.
+    let (worktree, cd) = match &worker.worktree {
+        Some(req) => {
+            let home = home_of(run)?;
+            let (wt, inside) = crate::ops::worktree::create(&home, &run.id, &label, &cd, req)?;
+            (Some(wt), inside)
+        }
+        None => (None, cd),
+    };
+    let undo = |e: anyhow::Error| {
+        if let Some(wt) = &worktree {
+            crate::ops::worktree::discard(wt);
+        }
+        e
+    };
     crate::store::fsutil::create_private_dir(&w.dir)
-        .with_context(|| format!("cannot create worker folder {}", w.dir.display()))?;
+        .with_context(|| format!("cannot create worker folder {}", w.dir.display()))
+        .map_err(undo)?;
     crate::sys::testhook::crash_point("dir-created");
     let spec = WorkerSpec {
         schema: crate::store::SCHEMA,
@@ -407,14 +426,29 @@ fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
         retries: worker.retries,
         force_writer: worker.force_writer,
         timeout_secs: worker.timeout_secs,
+        worktree: worktree.clone(),
     };
     let written = transition::create(&w, &worker.prompt, &spec);
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&w.dir);
-        return Err(e.context(format!("cannot record worker {}", w.address())));
+        return Err(undo(
+            e.context(format!("cannot record worker {}", w.address())),
+        ));
     }
     crate::sys::testhook::crash_point("spec-written");
     Ok(w)
+}
+
+/// The home a run folder lives in (`<home>/runs/<run>`).
+fn home_of(run: &RunDir) -> Result<Home> {
+    let root = run
+        .dir
+        .parent()
+        .and_then(Path::parent)
+        .context("a run folder outside ORCH_HOME")?;
+    Ok(Home {
+        root: root.to_path_buf(),
+    })
 }
 
 pub fn resolve_cd(cd: Option<&Path>) -> Result<PathBuf> {

@@ -14,6 +14,7 @@ use crate::model::error::UserError;
 use crate::model::names::validate_label;
 use crate::ops::spawn::{self, AddOptions, CodexSettings, NewWorker};
 use crate::ops::trust::{self, Origin};
+use crate::ops::worktree::WorktreeRequest;
 use crate::store::fsutil::write_json;
 use crate::store::{Home, StageRecord};
 
@@ -67,6 +68,8 @@ pub struct SpawnRequest {
     pub add: AddOptions,
     pub codex: CodexSettings,
     pub codex_args: Vec<String>,
+    /// A git worktree and branch of the worker's own (`--worktree`).
+    pub worktree: Option<WorktreeRequest>,
 }
 
 /// Adds one worker (to a new run unless `run` names one) and schedules it; returns its
@@ -83,7 +86,12 @@ pub fn spawn_worker(home: &Home, req: &SpawnRequest) -> Result<String> {
     spawn::check_tools()?;
     spawn::check_login(&req.codex_args, req.codex.profile.as_deref())?;
     // Before a new run is made for it: a bad --cd must leave no empty run behind.
-    spawn::resolve_cd(req.codex.cd.as_deref())?;
+    let cd = spawn::resolve_cd(req.codex.cd.as_deref())?;
+    if req.worktree.is_some() {
+        crate::sys::git::check_installed()?;
+        // A non-git --cd is refused before a run is made for it.
+        crate::sys::git::toplevel(&cd)?;
+    }
     let share = Share::new(&home.root);
     let context = spawn::read_context(req.context.as_deref())?;
     let lens = req
@@ -131,6 +139,7 @@ pub fn spawn_worker(home: &Home, req: &SpawnRequest) -> Result<String> {
             retries: req.retries,
             force_writer: req.add.force,
             timeout_secs: req.timeout_secs,
+            worktree: req.worktree.clone(),
         };
         spawn::add_and_schedule(home, &run, worker, &req.add)
     })();
@@ -157,11 +166,25 @@ pub struct FanoutRequest {
     pub model: Option<String>,
     pub profile: Option<String>,
     pub codex_args: Vec<String>,
+    /// Best-of-N: this many writers of the task instead of reviewers.
+    pub attempts: Option<u32>,
+    /// The attempts' role (default implementer).
+    pub role: Option<String>,
+    pub worktree: Option<WorktreeRequest>,
 }
 
 /// One read-only reviewer per lens, all in one new run, labels named after the lenses;
 /// returns the run id.
 pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
+    if let Some(n) = req.attempts {
+        return attempts(home, req, n);
+    }
+    if req.worktree.is_some() {
+        return Err(UserError::usage(
+            "--worktree is for writers: reviewers (--lens) only read; use it with --attempts N",
+        )
+        .into());
+    }
     let share = Share::new(&home.root);
     let specs: Vec<String> = req
         .lenses
@@ -250,8 +273,94 @@ pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
                 retries: 0,
                 force_writer: false,
                 timeout_secs: req.timeout_secs,
+                worktree: None,
             },
         )?;
+    }
+    crate::lifecycle::sched::tick_locked(home, &run)?;
+    Ok(run.id)
+}
+
+/// Best-of-N: `n` writers of one task, labels A1…An, each in its own worktree and
+/// branch, all running at once. `orch diff RUN/A1 --stat` (and A2…) compares them;
+/// `orch land RUN/A2` applies the chosen one.
+fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
+    let Some(wt) = req.worktree.clone() else {
+        return Err(UserError::usage(
+            "--attempts runs N writers of one task; give each its own tree with --worktree",
+        )
+        .into());
+    };
+    let share = Share::new(&home.root);
+    let role = req.role.clone().unwrap_or_else(|| "implementer".into());
+    spawn::check_tools()?;
+    spawn::check_login(&req.codex_args, req.profile.as_deref())?;
+    let cd = spawn::resolve_cd(req.cd.as_deref())?;
+    crate::sys::git::check_installed()?;
+    crate::sys::git::toplevel(&cd)?;
+    let context = spawn::read_context(req.context.as_deref())?;
+    let opts = CodexSettings {
+        cd: Some(cd),
+        sandbox: Sandbox::WorkspaceWrite,
+        model: req.model.clone(),
+        profile: req.profile.clone(),
+    };
+    let prompt = spawn::compose_prompt(
+        &share,
+        Some(&role),
+        &req.task,
+        None,
+        context,
+        Sandbox::WorkspaceWrite,
+    )?;
+    let stages = vec![
+        StageRecord {
+            name: "attempt".into(),
+            description: format!("{n} attempts at the same task, each in its own worktree."),
+        },
+        StageRecord {
+            name: "pick".into(),
+            description: "Compare them (`orch diff RUN/A1 --stat` …) and `orch land` the best."
+                .into(),
+        },
+    ];
+    let run = spawn::new_run(home, "fanout", req.max_parallel, stages)?;
+    if req.budget_usd.is_some() {
+        let mut rec = run.record()?;
+        rec.budget_usd = req.budget_usd;
+        write_json(&run.record_path(), &rec)?;
+    }
+    let _lock = run.lock()?;
+    let added = (1..=n).try_for_each(|i| {
+        spawn::add_locked(
+            &run,
+            NewWorker {
+                label: Some(format!("A{i}")),
+                role: Some(role.clone()),
+                lens: None,
+                stage: Some("attempt".into()),
+                prompt: prompt.clone(),
+                opts: opts.clone(),
+                codex_args: req.codex_args.clone(),
+                after: Vec::new(),
+                output_schema: None,
+                retries: 0,
+                force_writer: false,
+                timeout_secs: req.timeout_secs,
+                worktree: Some(wt.clone()),
+            },
+        )
+        .map(|_| ())
+    });
+    if let Err(e) = added {
+        // Leave no half a best-of-N behind: the attempts made so far go with the run.
+        for l in run.labels().unwrap_or_default() {
+            if let Some(made) = run.worker(&l).spec().ok().and_then(|s| s.worktree) {
+                crate::ops::worktree::discard(&made);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&run.dir);
+        return Err(e);
     }
     crate::lifecycle::sched::tick_locked(home, &run)?;
     Ok(run.id)
@@ -339,7 +448,11 @@ pub fn load_pipeline(home: &Home, req: &PipelineRequest) -> Result<LoadedPipelin
 
 /// Every worker of the pipeline recorded at once with its rendered prompt and
 /// dependencies; the scheduler starts them as their turn comes. Returns the run id.
-pub fn start_pipeline(home: &Home, req: &PipelineRequest, loaded: LoadedPipeline) -> Result<String> {
+pub fn start_pipeline(
+    home: &Home,
+    req: &PipelineRequest,
+    loaded: LoadedPipeline,
+) -> Result<String> {
     let LoadedPipeline {
         plan,
         loaded_from,
@@ -412,6 +525,7 @@ pub fn start_pipeline(home: &Home, req: &PipelineRequest, loaded: LoadedPipeline
                 retries: 0,
                 force_writer: false,
                 timeout_secs: w.timeout_secs,
+                worktree: None,
             },
         )?;
     }

@@ -98,6 +98,12 @@
 //!                             `never_ran` (skipped, failed launch, stopped while queued),
 //!                             `failed_early` (a wrapper that could not start codex),
 //!                             `cancel_retry` (stopped during a retry's back-off).
+//!       setup.log             output of the worktree's setup command (`--setup`, or
+//!                             `.orch/worktree-setup`), run by the wrapper in the
+//!                             worktree before codex starts. [append, unsynced]
+//!       landed.json           LandRecord {landed_at, into, mode, commit, branch_tip}
+//!                             (transition::landed, from `orch land`): the worker's
+//!                             branch was applied to `into`. A flag, not a state. [A]
 //!       attempt-N/            an earlier attempt's files (launch.json, started.json,
 //!                             input.md, events.jsonl, events.summary.json, stderr.log,
 //!                             last-message.md, exit.json, stop.json, resume.json,
@@ -107,6 +113,13 @@
 //!                             lifecycle::writer): held by the one writing worker's
 //!                             wrapper for its attempt; holds the tree's path as text
 //!                             (plain write, unsynced, for a person looking).
+//!   worktrees/<run>/<label>/  the git worktree of a `spawn --worktree` worker, on its
+//!                             branch `orch/<run>/<label>` (ops::worktree, `git worktree
+//!                             add`); outside runs/ so codex's edits there wake no
+//!                             watcher, and never inside the user's checkout. Removed
+//!                             by `orch gc` with its run (`git worktree remove`).
+//!   worktrees/add.lock        flock held while a worktree is added, so two spawns never
+//!                             run `git worktree add` on one repository at once.
 //!   changes/<run>             an empty file per run whose mtime lifecycle::transition
 //!                             sets after every transition of one of its workers, so a
 //!                             watcher hears of a change in any run through one folder
@@ -134,6 +147,10 @@
 //!                             (content::share; first root that has a file wins).
 //!   prices.toml               optional user prices per model over share/prices.toml,
 //!                             read only (content::prices).
+//! <checkout>/.orch/worktree-include, <checkout>/.orch/worktree-setup
+//!                             the user's list of gitignored files to copy into each
+//!                             new worktree, and its setup script; read only
+//!                             (ops::worktree), never under ORCH_HOME.
 //! $CODEX_HOME/config.toml     (else ~/.codex/config.toml) codex's config, read only
 //!                             for a worker's `model` (sys::codex::config).
 //! ```
@@ -163,6 +180,8 @@
 //!   works in that tree; a second writer waits for it (spawn `--force` skips this).
 //! - inbox.lock: a send and the wrapper's look at the inbox before it ends exclude each
 //!   other (the wrapper writes exit.json while holding it).
+//! - worktrees/add.lock: one `git worktree add` at a time (they race on the
+//!   repository's `.git/worktrees/` and its locks).
 //! - watch/delivered.lock: one watcher of a subscriber records a delivery at a time.
 //!
 //! Ordering rules (what a reader may rely on):
@@ -271,6 +290,21 @@ impl Home {
 
     pub fn writers_dir(&self) -> PathBuf {
         self.root.join("writers")
+    }
+
+    /// Where `spawn --worktree` makes workers' git worktrees (see `ops::worktree`).
+    pub fn worktrees_dir(&self) -> PathBuf {
+        self.root.join("worktrees")
+    }
+
+    /// The worktree of worker `label` of run `run`.
+    pub fn worktree_path(&self, run: &str, label: &str) -> PathBuf {
+        self.worktrees_dir().join(run).join(label)
+    }
+
+    /// Held while `git worktree add` runs.
+    pub fn worktree_add_lock_path(&self) -> PathBuf {
+        self.worktrees_dir().join("add.lock")
     }
 
     /// Every run id on disk, newest first. Ids start with the local time of creation,
@@ -718,6 +752,14 @@ impl WorkerDir {
     }
     pub fn inbox_lock_path(&self) -> PathBuf {
         self.path("inbox.lock")
+    }
+    /// The worktree setup command's output.
+    pub fn setup_log_path(&self) -> PathBuf {
+        self.path("setup.log")
+    }
+    /// Written by `orch land` (see `LandRecord`).
+    pub fn landed_path(&self) -> PathBuf {
+        self.path("landed.json")
     }
     pub fn window_path(&self) -> PathBuf {
         self.path("window")

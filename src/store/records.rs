@@ -86,6 +86,49 @@ pub struct WorkerSpec {
     /// not count).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// `spawn --worktree`: the git worktree and branch made for this worker; `cd` is
+    /// inside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<WorktreeSpec>,
+}
+
+/// A worker's own git worktree, made at spawn (`ops::worktree`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WorktreeSpec {
+    /// The top level of the user's checkout the worktree was made from.
+    pub repo: PathBuf,
+    /// The worktree (`$ORCH_HOME/worktrees/<run>/<label>`).
+    pub path: PathBuf,
+    /// The worker's branch, `orch/<run>/<label>`.
+    pub branch: String,
+    /// The commit the branch started from: what `orch diff` compares against.
+    pub base: String,
+    /// What the base was called at spawn: the checkout's branch, or `--base REF`.
+    #[serde(default)]
+    pub base_ref: Option<String>,
+    /// The shell command run in the worktree before codex starts (`--setup`, else
+    /// `.orch/worktree-setup`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<String>,
+}
+
+/// `orch land` applied a worker's branch (`landed.json`, via `transition::landed`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LandRecord {
+    #[serde(default = "schema")]
+    pub schema: u32,
+    pub landed_at: DateTime<Utc>,
+    /// The branch it landed on.
+    pub into: String,
+    /// "merge", "squash" or "rebase".
+    pub mode: String,
+    /// The tip of `into` after the land.
+    pub commit: String,
+    /// The worker's branch tip that was landed.
+    pub branch_tip: String,
+    /// Landed with `--force` (the worker did not end done).
+    #[serde(default)]
+    pub forced: bool,
 }
 
 impl WorkerSpec {

@@ -1,7 +1,8 @@
 //! The outside world orch talks to: tmux, processes, logind, the codex program and its
-//! event stream, and the file-system watcher.
+//! event stream, git (worktrees, diffs, landing), and the file-system watcher.
 
 pub mod codex;
+pub mod git;
 pub mod logind;
 pub mod output;
 pub mod procs;

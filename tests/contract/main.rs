@@ -268,6 +268,8 @@ mod real_codex {
     /// The real codex as the orchestrator, calling orch's MCP tools
     /// (`tests/contract/real_codex/orchestrator.rs`).
     mod orchestrator;
+    /// A `--worktree` writer in codex's sandbox (`tests/contract/real_codex/worktree.rs`).
+    mod worktree;
 
     #[test]
     fn success_exits_0_and_reports_the_reply_and_usage() {

@@ -16,3 +16,4 @@ mod recovery;
 mod security;
 mod steer;
 mod watch;
+mod worktree;

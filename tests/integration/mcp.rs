@@ -41,7 +41,10 @@ impl Mcp {
                    "clientInfo": {"name": "test", "version": "1"}}),
         );
         assert_eq!(init["result"]["serverInfo"]["name"], "orch", "{init}");
-        assert!(init["result"]["capabilities"]["tools"].is_object(), "{init}");
+        assert!(
+            init["result"]["capabilities"]["tools"].is_object(),
+            "{init}"
+        );
         m.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
         m
     }
@@ -91,7 +94,10 @@ impl Drop for Mcp {
 }
 
 fn text(r: &Value) -> String {
-    r["content"][0]["text"].as_str().unwrap_or_default().to_string()
+    r["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 fn json_of(out: &str) -> Value {
@@ -107,7 +113,9 @@ fn tools_list_offers_every_tool_with_its_arguments() {
     let names: Vec<&str> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
     assert_eq!(
         names,
-        ["spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "stop"]
+        [
+            "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "stop"
+        ]
     );
     let tool = |n: &str| tools.iter().find(|t| t["name"] == n).unwrap().clone();
     let spawn = tool("spawn")["inputSchema"].clone();
@@ -121,7 +129,10 @@ fn tools_list_offers_every_tool_with_its_arguments() {
     assert_eq!(spawn["properties"]["label"]["type"], "string");
     assert!(!spawn.to_string().contains("$ref"), "{spawn}");
     assert!(!spawn.to_string().contains("null"), "{spawn}");
-    assert_eq!(tool("fanout")["inputSchema"]["required"], json!(["prompt", "lenses"]));
+    assert_eq!(
+        tool("fanout")["inputSchema"]["required"],
+        json!(["prompt", "lenses"])
+    );
     assert_eq!(tool("stop")["inputSchema"]["required"], json!(["targets"]));
     let wait = tool("wait")["inputSchema"].clone();
     assert_eq!(wait["properties"]["timeout_secs"]["type"], "integer");
@@ -212,7 +223,11 @@ fn spawn_status_wait_result_over_mcp_match_the_cli() {
 
     // logs: readable lines, the last N.
     let r = m.ok("logs", json!({"worker": quick, "tail": 1}));
-    assert_eq!(r["structuredContent"]["lines"].as_array().unwrap().len(), 1, "{r}");
+    assert_eq!(
+        r["structuredContent"]["lines"].as_array().unwrap().len(),
+        1,
+        "{r}"
+    );
     assert_eq!(
         r["structuredContent"],
         json_of(&t.ok(&["logs", &quick, "--tail", "1", "--json"]))
@@ -241,7 +256,11 @@ fn errors_are_tool_errors_with_the_cli_message() {
     // A bad argument names the tool and the argument; nothing is started.
     let r = m.call("spawn", json!({"prompt": "x", "sandbox": "everything"}));
     assert_eq!(r["isError"], true, "{r}");
-    assert!(text(&r).starts_with("orch: spawn: bad arguments:"), "{}", text(&r));
+    assert!(
+        text(&r).starts_with("orch: spawn: bad arguments:"),
+        "{}",
+        text(&r)
+    );
     assert!(text(&r).contains("everything"), "{}", text(&r));
     let r = m.call("spawn", json!({"label": "x"}));
     assert_eq!(r["isError"], true);
@@ -250,10 +269,19 @@ fn errors_are_tool_errors_with_the_cli_message() {
     assert_eq!(r["isError"], true);
     assert!(text(&r).starts_with("orch: "), "{}", text(&r));
     // Leaving every sandbox needs the user's say-so in codex's environment.
-    let r = m.call("spawn", json!({"prompt": "x", "sandbox": "danger-full-access"}));
+    let r = m.call(
+        "spawn",
+        json!({"prompt": "x", "sandbox": "danger-full-access"}),
+    );
     assert_eq!(r["isError"], true);
     assert!(text(&r).contains("ORCH_MCP_FULL_ACCESS=1"), "{}", text(&r));
-    assert!(!t.home.join("runs").exists() || std::fs::read_dir(t.home.join("runs")).unwrap().next().is_none());
+    assert!(
+        !t.home.join("runs").exists()
+            || std::fs::read_dir(t.home.join("runs"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
 
     let r = m.call("result", json!({"worker": "nosuch/W1"}));
     assert_eq!(r["isError"], true);
@@ -263,7 +291,10 @@ fn errors_are_tool_errors_with_the_cli_message() {
     // An unknown tool is a protocol error, not a tool result.
     let r = m.request("tools/call", json!({"name": "nosuch", "arguments": {}}));
     assert!(r["error"].is_object(), "{r}");
-    assert!(r["error"]["message"].as_str().unwrap().contains("spawn"), "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("spawn"),
+        "{r}"
+    );
 }
 
 const USER_CONFIG: &str = r#"# my codex settings
@@ -307,7 +338,10 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
     // --dry-run shows the entry and writes nothing.
     let dry = t.ok(&["mcp", "install", "--dry-run"]);
     assert!(dry.contains("[mcp_servers.orch]"), "{dry}");
-    assert!(dry.contains("default_tools_approval_mode = \"approve\""), "{dry}");
+    assert!(
+        dry.contains("default_tools_approval_mode = \"approve\""),
+        "{dry}"
+    );
     assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
     assert!(!home.join("skills").exists());
 
@@ -320,7 +354,10 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
     let bin = std::fs::canonicalize(crate::support::orch_bin()).unwrap();
     assert_eq!(orch["command"].as_str(), Some(bin.to_str().unwrap()));
     assert_eq!(orch["args"].as_array().unwrap()[0].as_str(), Some("mcp"));
-    assert_eq!(orch["default_tools_approval_mode"].as_str(), Some("approve"));
+    assert_eq!(
+        orch["default_tools_approval_mode"].as_str(),
+        Some("approve")
+    );
     assert_eq!(orch["tool_timeout_sec"].as_integer(), Some(600));
     let env = orch["env"].as_table().unwrap();
     assert_eq!(env["ORCH_HOME"].as_str(), t.home.to_str());
@@ -333,18 +370,32 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
         .iter()
         .filter_map(|v| v.as_str())
         .collect();
-    for n in ["ORCH_CODEX", "OPENAI_API_KEY", "CODEX_HOME", "SSH_AUTH_SOCK"] {
+    for n in [
+        "ORCH_CODEX",
+        "OPENAI_API_KEY",
+        "CODEX_HOME",
+        "SSH_AUTH_SOCK",
+    ] {
         assert!(names.contains(&n), "{n} not forwarded: {names:?}");
     }
-    assert_eq!(doc["mcp_servers"]["docs"]["command"].as_str(), Some("docs-mcp"));
+    assert_eq!(
+        doc["mcp_servers"]["docs"]["command"].as_str(),
+        Some("docs-mcp")
+    );
     let skill = std::fs::read_to_string(home.join("skills/orch/SKILL.md")).unwrap();
-    assert!(skill.starts_with("---\nname: orch\ndescription: "), "{skill}");
+    assert!(
+        skill.starts_with("---\nname: orch\ndescription: "),
+        "{skill}"
+    );
     assert!(skill.contains("mcp__orch"), "{skill}");
 
     // doctor sees the registration.
     let doctor = mcp_check(&t);
     assert_eq!(doctor["ok"], true, "{doctor}");
-    assert!(doctor["detail"].as_str().unwrap().contains("codex starts"), "{doctor}");
+    assert!(
+        doctor["detail"].as_str().unwrap().contains("codex starts"),
+        "{doctor}"
+    );
 
     // Again: nothing changes.
     let again = t.ok(&["mcp", "install"]);
@@ -355,7 +406,10 @@ fn install_keeps_the_users_config_is_idempotent_and_uninstall_restores_it() {
     assert_eq!(std::fs::read_to_string(&config).unwrap(), USER_CONFIG);
     assert!(!home.join("skills/orch").exists());
     assert!(
-        mcp_check(&t)["detail"].as_str().unwrap().contains("not registered"),
+        mcp_check(&t)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not registered"),
         "{}",
         mcp_check(&t)
     );
@@ -372,7 +426,12 @@ fn install_into_an_empty_codex_home_and_uninstall_leave_nothing_behind() {
     let config = std::fs::read_to_string(home.join("config.toml")).unwrap();
     assert!(config.contains("# Added by `orch mcp install`"), "{config}");
     t.ok(&["mcp", "uninstall"]);
-    assert_eq!(std::fs::read_to_string(home.join("config.toml")).unwrap().trim(), "");
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml"))
+            .unwrap()
+            .trim(),
+        ""
+    );
     assert!(!home.join("skills/orch").exists());
 }
 
@@ -384,7 +443,10 @@ fn an_edited_skill_and_a_broken_config_are_left_alone() {
     let err = t.fails(&["mcp", "install"], 1);
     assert!(err.contains("config.toml is not valid TOML"), "{err}");
     assert!(err.lines().count() == 1, "{err}");
-    assert_eq!(std::fs::read_to_string(home.join("config.toml")).unwrap(), "model = \n");
+    assert_eq!(
+        std::fs::read_to_string(home.join("config.toml")).unwrap(),
+        "model = \n"
+    );
     assert!(!home.join("skills").exists());
 
     // A registration that points nowhere is a doctor problem with the fix.
@@ -395,7 +457,10 @@ fn an_edited_skill_and_a_broken_config_are_left_alone() {
     .unwrap();
     let check = mcp_check(&t);
     assert_eq!(check["ok"], false, "{check}");
-    assert!(check["fix"].as_str().unwrap().contains("orch mcp install"), "{check}");
+    assert!(
+        check["fix"].as_str().unwrap().contains("orch mcp install"),
+        "{check}"
+    );
 
     std::fs::write(home.join("config.toml"), "").unwrap();
     t.ok(&["mcp", "install"]);

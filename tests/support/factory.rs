@@ -87,6 +87,7 @@ pub fn spec(label: &str, cd: &Path) -> WorkerSpec {
         retries: 0,
         force_writer: false,
         timeout_secs: None,
+        worktree: None,
     }
 }
 

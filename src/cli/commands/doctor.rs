@@ -69,6 +69,7 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
                 ),
             });
             checks.extend(check_records(&home));
+            checks.push(check_worktrees(&home));
         }
         Err(e) => checks.push(problem(
             "orch home",
@@ -114,7 +115,10 @@ pub fn run(args: DoctorArgs) -> Result<i32> {
 fn check_mcp() -> Check {
     use crate::cli::mcp::install;
     let Ok(home) = install::codex_home() else {
-        return ok("codex mcp", "no CODEX_HOME or HOME; codex cannot run orch's MCP server");
+        return ok(
+            "codex mcp",
+            "no CODEX_HOME or HOME; codex cannot run orch's MCP server",
+        );
     };
     let config = home.join("config.toml");
     let Some((command, approve)) = install::registered(&home) else {
@@ -130,7 +134,10 @@ fn check_mcp() -> Check {
     if !Path::new(&command).is_file() {
         return problem(
             "codex mcp",
-            format!("{} registers orch as {command}, which does not exist", config.display()),
+            format!(
+                "{} registers orch as {command}, which does not exist",
+                config.display()
+            ),
             "run `orch mcp install` with the orch you use",
         );
     }
@@ -147,7 +154,10 @@ fn check_mcp() -> Check {
     if !install::skill_path(&home).is_file() {
         return problem(
             "codex mcp",
-            format!("the orch skill is missing ({})", install::skill_path(&home).display()),
+            format!(
+                "the orch skill is missing ({})",
+                install::skill_path(&home).display()
+            ),
             "run `orch mcp install`",
         );
     }
@@ -356,6 +366,32 @@ fn check_inotify() -> Vec<Check> {
 
 /// Workers survive logout only if logind does not kill the user's processes, or the
 /// user lingers (their user manager, where orch puts its tmux server, outlives logout).
+/// Worktrees under $ORCH_HOME/worktrees that no worker owns, and ones git still lists
+/// whose folder is gone; with the disk they use.
+fn check_worktrees(home: &Home) -> Check {
+    let (stale, total) = crate::ops::worktree::stale(home);
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+    if stale.is_empty() {
+        return ok(
+            "worktrees",
+            format!("no stale worktrees; workers' worktrees use {}", mb(total)),
+        );
+    }
+    let lines: Vec<String> = stale
+        .iter()
+        .map(|s| format!("{} ({}, {})", s.path.display(), mb(s.bytes), s.why))
+        .collect();
+    problem(
+        "worktrees",
+        format!(
+            "{} stale: {}",
+            crate::model::text::count(stale.len(), "worktree"),
+            lines.join("; ")
+        ),
+        "`git -C REPO worktree prune` drops the ones whose folder is gone; remove an unowned folder with `git -C REPO worktree remove --force PATH` (or rm -rf it when its repository is gone)",
+    )
+}
+
 fn check_logind() -> Check {
     match (
         crate::sys::logind::kill_user_processes(),

@@ -24,6 +24,9 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
         model: args.model.clone(),
         profile: args.profile.clone(),
         codex_args: args.codex_args.clone(),
+        attempts: args.attempts,
+        role: args.role.clone(),
+        worktree: args.worktree.request(),
     };
     let run = fanout(&home, &req)?;
     if args.json {

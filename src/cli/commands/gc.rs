@@ -6,6 +6,9 @@
 //! holds the run lock, and every spawn writes a worker's folder under that lock, so an
 //! incomplete worker seen under it belongs to a spawn that died; run folders without
 //! run.json older than a minute (a run being made has none for a moment, unlocked).
+//! A removed run's worktrees go with it (`git worktree remove`), and their branches
+//! unless they hold commits on no other branch and were not landed: those are kept and
+//! named, unless --force.
 //! Kept, with a line saying why: damaged records, pending retries, orphaned processes,
 //! and symbolic links in runs/ (never followed: nothing is created or removed through one).
 
@@ -27,6 +30,7 @@ pub fn run(args: GcArgs) -> Result<i32> {
     let gc = Gc {
         limit: chrono::Duration::seconds(args.older_than as i64),
         dry_run: args.dry_run,
+        force: args.force,
         tmux,
     };
     let mut acted = 0;
@@ -48,6 +52,7 @@ pub fn run(args: GcArgs) -> Result<i32> {
 struct Gc {
     limit: chrono::Duration,
     dry_run: bool,
+    force: bool,
     tmux: Option<Tmux>,
 }
 
@@ -144,6 +149,9 @@ impl Gc {
         if keep.is_some() || Utc::now() - ended < self.limit {
             return Ok(acted);
         }
+        if !self.force && self.uncommitted_work(&workers) {
+            return Ok(acted);
+        }
         println!(
             "{} run {} ({}, ended {} ago)",
             self.verb(),
@@ -151,8 +159,73 @@ impl Gc {
             crate::model::text::count(workers.len(), "worker"),
             crate::model::text::duration((Utc::now() - ended).num_seconds())
         );
+        for w in &workers {
+            self.worktree(w);
+        }
         self.remove_run(run, &workers)?;
         Ok(acted + 1)
+    }
+
+    /// A worktree with uncommitted changes (a worker that did not end done) holds work
+    /// found nowhere else: its run is kept, so `orch land --force` can still take it.
+    fn uncommitted_work(&self, workers: &[WorkerDir]) -> bool {
+        let mut kept = false;
+        for w in workers {
+            let Some(wt) = w.spec().ok().and_then(|s| s.worktree) else {
+                continue;
+            };
+            let files = crate::ops::worktree::uncommitted(&wt);
+            if !files.is_empty() {
+                println!(
+                    "kept run {}: the worktree of {} has uncommitted changes ({}); `orch diff {}` shows them, `orch land --force {}` lands them, `orch gc --force` drops them",
+                    w.run,
+                    w.address(),
+                    crate::model::text::count(files.len(), "file"),
+                    w.address(),
+                    w.address()
+                );
+                kept = true;
+            }
+        }
+        kept
+    }
+
+    /// A worker's worktree goes with its run; its branch too, unless it holds work on no
+    /// other branch (without --force), which is said.
+    fn worktree(&self, w: &WorkerDir) {
+        let Some(wt) = w.spec().ok().and_then(|s| s.worktree) else {
+            return;
+        };
+        match crate::ops::worktree::clean(w, &wt, self.force, self.dry_run) {
+            Ok(c) => {
+                if !self.dry_run
+                    && let Some(parent) = wt.path.parent()
+                {
+                    // worktrees/<run> once its last worktree is gone (only if empty).
+                    let _ = std::fs::remove_dir(parent);
+                }
+                let branch = if c.branch_deleted {
+                    format!(" and branch {}", wt.branch)
+                } else {
+                    String::new()
+                };
+                println!("{} worktree {}{branch}", self.verb(), wt.path.display());
+                if let Some(why) = c.kept {
+                    println!(
+                        "kept branch {} in {}: {why} (`git -C {} merge {}` lands it; `orch gc --force` deletes it)",
+                        wt.branch,
+                        wt.repo.display(),
+                        wt.repo.display(),
+                        wt.branch
+                    );
+                }
+            }
+            Err(e) => println!(
+                "kept worktree {} of {}: {e:#}",
+                wt.path.display(),
+                w.address()
+            ),
+        }
     }
 
     /// Kills the run's windows by id (every attempt's), then its session, then the folder.

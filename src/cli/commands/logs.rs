@@ -9,8 +9,8 @@ use anyhow::Result;
 use crate::cli::args::LogsArgs;
 use crate::lifecycle::state;
 use crate::model::error::UserError;
-use crate::store::Home;
 use crate::ops::output::{LogKind, read_logs};
+use crate::store::Home;
 use crate::sys::codex::events;
 
 pub fn run(args: LogsArgs) -> Result<i32> {

@@ -1,9 +1,11 @@
 //! One file per subcommand: resolve the arguments, call one operation, render.
 
 pub mod attach;
+pub mod diff;
 pub mod doctor;
 pub mod fanout;
 pub mod gc;
+pub mod land;
 pub mod logs;
 pub mod ls;
 pub mod merge;

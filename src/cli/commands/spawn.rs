@@ -25,13 +25,11 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
         add: (&args.sched).into(),
         codex: (&args.codex).into(),
         codex_args: args.codex_args.clone(),
+        worktree: args.worktree.request(),
     };
     let address = spawn_worker(&home, &req)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Started::one(address))?
-        );
+        println!("{}", serde_json::to_string_pretty(&Started::one(address))?);
     } else {
         println!("{address}");
     }

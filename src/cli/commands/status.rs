@@ -70,7 +70,9 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         out.push_str("no workers yet\n");
         return out;
     }
-    let header: Vec<String> = [
+    // The BRANCH column only for runs with worktree workers.
+    let branches = status.workers.iter().any(|w| w.branch.is_some());
+    let mut header: Vec<String> = [
         "LABEL",
         "ROLE",
         "STATE",
@@ -82,6 +84,9 @@ pub fn render(status: &RunStatus, color: bool) -> String {
     .iter()
     .map(|s| s.to_string())
     .collect();
+    if branches {
+        header.insert(3, "BRANCH".into());
+    }
     let mut rows = vec![header.clone()];
     let mut painted = vec![
         header
@@ -99,7 +104,9 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         if w.pending_messages > 0 {
             flags.push(text::count(w.pending_messages, "message"));
         }
-        let state = if flags.is_empty() {
+        let state = if w.landed.is_some() {
+            "landed".to_string()
+        } else if flags.is_empty() {
             w.state.to_string()
         } else {
             format!("{} ({})", w.state, flags.join(", "))
@@ -152,6 +159,10 @@ pub fn render(status: &RunStatus, color: bool) -> String {
                 activity.split_whitespace().collect::<Vec<_>>().join(" ")
             },
         ];
+        let mut row = row;
+        if branches {
+            row.insert(3, w.branch.clone().unwrap_or_else(|| "-".into()));
+        }
         let mut p = row.clone();
         let code = if w.stalled {
             "33"

@@ -56,20 +56,18 @@ pub fn request(args: &WaitArgs) -> WaitRequest {
 /// stopped waiting early (a budget) or what still goes (a timeout).
 pub fn stderr_lines(report: &WaitReport) -> Vec<String> {
     let mut out: Vec<String> = report.held.iter().cloned().collect();
-    out.extend(report
-        .ended_badly()
-        .map(|w| {
-            format!(
-                "{}/{} {}{}",
-                w.run,
-                w.label,
-                w.state,
-                w.error
-                    .as_deref()
-                    .map(|e| format!(": {e}"))
-                    .unwrap_or_default()
-            )
-        }));
+    out.extend(report.ended_badly().map(|w| {
+        format!(
+            "{}/{} {}{}",
+            w.run,
+            w.label,
+            w.state,
+            w.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        )
+    }));
     if report.timed_out {
         out.push(format!(
             "timed out; still going: {}",

@@ -98,7 +98,9 @@ fn read_config(path: &Path) -> Result<(String, DocumentMut)> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(UserError::failed(format!("cannot read {}: {e}", path.display())).into()),
+        Err(e) => {
+            return Err(UserError::failed(format!("cannot read {}: {e}", path.display())).into());
+        }
     };
     let doc = text.parse::<DocumentMut>().map_err(|e| {
         UserError::failed(format!(
@@ -120,7 +122,9 @@ pub fn with_entry(doc: &mut DocumentMut, entry: Table) -> Result<()> {
             Item::Table(t)
         })
         .as_table_mut()
-        .ok_or_else(|| UserError::failed("mcp_servers in config.toml is not a table; fix it first"))?;
+        .ok_or_else(|| {
+            UserError::failed("mcp_servers in config.toml is not a table; fix it first")
+        })?;
     match servers.get_mut(SERVER) {
         // Replaced in place, keeping the user's position for it.
         Some(Item::Table(old)) => {
@@ -208,7 +212,11 @@ pub fn install(dry_run: bool) -> Result<i32> {
     }
     if after != before {
         write_file(&config, &after)?;
-        println!("{}: registered MCP server \"{SERVER}\" ({})", config.display(), orch.display());
+        println!(
+            "{}: registered MCP server \"{SERVER}\" ({})",
+            config.display(),
+            orch.display()
+        );
     } else {
         println!("{}: already registered", config.display());
     }
@@ -246,8 +254,9 @@ pub fn uninstall(dry_run: bool) -> Result<i32> {
             println!("{}: removed [mcp_servers.{SERVER}]", config.display());
         }
         if skill_ours {
-            std::fs::remove_file(&skill)
-                .map_err(|e| UserError::failed(format!("cannot remove {}: {e}", skill.display())))?;
+            std::fs::remove_file(&skill).map_err(|e| {
+                UserError::failed(format!("cannot remove {}: {e}", skill.display()))
+            })?;
             if let Some(dir) = skill.parent() {
                 let _ = std::fs::remove_dir(dir); // only if empty
             }
@@ -261,7 +270,10 @@ pub fn uninstall(dry_run: bool) -> Result<i32> {
         );
     }
     if !had && !skill_ours {
-        println!("{}: orch is not registered; nothing to remove", config.display());
+        println!(
+            "{}: orch is not registered; nothing to remove",
+            config.display()
+        );
     }
     Ok(0)
 }

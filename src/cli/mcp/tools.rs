@@ -73,8 +73,8 @@ fn schema<T: JsonSchema>() -> serde_json::Map<String, Value> {
     let generator = schemars::generate::SchemaSettings::draft07()
         .with(|s| s.inline_subschemas = true)
         .into_generator();
-    let mut s = serde_json::to_value(generator.into_root_schema_for::<T>())
-        .unwrap_or_else(|_| json!({}));
+    let mut s =
+        serde_json::to_value(generator.into_root_schema_for::<T>()).unwrap_or_else(|_| json!({}));
     drop_null_types(&mut s);
     if let Some(o) = s.as_object_mut() {
         o.remove("$schema");
@@ -241,12 +241,16 @@ struct SpawnParams {
 fn spawn(home: &Home, v: Value) -> Result<Answer> {
     let p: SpawnParams = args("spawn", v)?;
     if p.prompt.trim().is_empty() {
-        return Err(UserError::usage("spawn: the prompt is empty; say what the worker should do").into());
+        return Err(
+            UserError::usage("spawn: the prompt is empty; say what the worker should do").into(),
+        );
     }
     let sandbox = p.sandbox.map(Sandbox::from).unwrap_or_default();
     // The tools run without asking the user (see `orch mcp install`): leaving every
     // sandbox behind is the user's decision, made once in codex's environment.
-    if sandbox == Sandbox::DangerFullAccess && std::env::var_os(FULL_ACCESS).is_none_or(|v| v != "1") {
+    if sandbox == Sandbox::DangerFullAccess
+        && std::env::var_os(FULL_ACCESS).is_none_or(|v| v != "1")
+    {
         return Err(UserError::usage(format!(
             "spawn: sandbox danger-full-access is off for codex's tools; use workspace-write, or set {FULL_ACCESS}=1 in codex's environment to allow it"
         ))
@@ -384,7 +388,10 @@ struct WaitParams {
 
 fn wait(home: &Home, v: Value) -> Result<Answer> {
     let p: WaitParams = args("wait", v)?;
-    let secs = p.timeout_secs.unwrap_or(WAIT_DEFAULT_SECS).min(WAIT_MAX_SECS);
+    let secs = p
+        .timeout_secs
+        .unwrap_or(WAIT_DEFAULT_SECS)
+        .min(WAIT_MAX_SECS);
     let req = ops::wait::WaitRequest {
         targets: p.targets.unwrap_or_default(),
         any: p.any.unwrap_or(false),
@@ -426,7 +433,10 @@ struct WorkerParams {
 fn result(home: &Home, v: Value) -> Result<Answer> {
     let p: WorkerParams = args("result", v)?;
     let report = ops::output::result_report(home, &p.worker)?;
-    Ok(Answer::ok(report.result.clone(), serde_json::to_value(&report)?))
+    Ok(Answer::ok(
+        report.result.clone(),
+        serde_json::to_value(&report)?,
+    ))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -440,13 +450,15 @@ struct LogsParams {
 
 fn logs(home: &Home, v: Value) -> Result<Answer> {
     let p: LogsParams = args("logs", v)?;
-    let report =
-        ops::output::read_logs(home, &p.worker, ops::output::LogKind::Readable, p.tail)?;
+    let report = ops::output::read_logs(home, &p.worker, ops::output::LogKind::Readable, p.tail)?;
     let mut text = report.lines.join("\n");
     if let Some(note) = &report.note {
         text = note.clone();
     } else if text.is_empty() {
-        text = format!("{} has no progress lines yet ({})", report.worker, report.state);
+        text = format!(
+            "{} has no progress lines yet ({})",
+            report.worker, report.state
+        );
     }
     Ok(Answer::ok(text, serde_json::to_value(&report)?))
 }
@@ -487,7 +499,9 @@ struct StopParams {
 fn stop(home: &Home, v: Value) -> Result<Answer> {
     let p: StopParams = args("stop", v)?;
     if p.targets.is_empty() {
-        return Err(UserError::usage("stop: name at least one target (RUN/LABEL, LABEL or a run)").into());
+        return Err(
+            UserError::usage("stop: name at least one target (RUN/LABEL, LABEL or a run)").into(),
+        );
     }
     let report = ops::stop::stop_targets(home, &p.targets, Duration::from_secs(10))?;
     let text = report

@@ -3,7 +3,6 @@
 //! namespace, codex starts `orch mcp` and calls them, orch starts a real worker (another
 //! codex against the same stand-in), and the worker's result comes back to the model.
 
-
 use serde_json::{Value, json};
 
 use crate::orch::OrchHome;
@@ -114,7 +113,9 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
     let input = body["input"].to_string();
     let root = format!("`r0` = `{}/skills`", codex_home.path().display());
     assert!(
-        input.contains(&root) && input.contains("- orch: ") && input.contains("(file: r0/orch/SKILL.md)"),
+        input.contains(&root)
+            && input.contains("- orch: ")
+            && input.contains("(file: r0/orch/SKILL.md)"),
         "the orch skill is not offered: {input}"
     );
 
@@ -129,7 +130,12 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
         .iter()
         .filter_map(|e| e["item"]["tool"].as_str())
         .collect();
-    assert_eq!(tools, ["spawn", "status", "wait", "result"], "{}", out.stdout);
+    assert_eq!(
+        tools,
+        ["spawn", "status", "wait", "result"],
+        "{}",
+        out.stdout
+    );
     for c in &calls {
         assert_eq!(c["item"]["server"], "orch", "{c}");
         assert_eq!(c["item"]["status"], "completed", "{c}");
@@ -143,7 +149,10 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
         .map(str::to_owned)
         .unwrap_or_else(|| {
             // The address from orch's own records, if codex does not echo structured content.
-            let runs: Vec<_> = std::fs::read_dir(t.home.join("runs")).unwrap().flatten().collect();
+            let runs: Vec<_> = std::fs::read_dir(t.home.join("runs"))
+                .unwrap()
+                .flatten()
+                .collect();
             format!("{}/finder", runs[0].file_name().to_string_lossy())
         });
     let w = t.worker_dir(&addr);
@@ -170,7 +179,9 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
     // wait said the worker ended done, result carried the worker's final message.
     let waited = call_output(&standin, "call_wait");
     let text = waited["output"].as_str().unwrap_or_default();
-    let json_part = &text[text.find('{').unwrap_or_else(|| panic!("no JSON in {text}"))..];
+    let json_part = &text[text
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {text}"))..];
     let report: Value = serde_json::from_str(json_part).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(report["timed_out"], false, "{report}");
     assert_eq!(report["workers"][0]["label"], "finder", "{report}");

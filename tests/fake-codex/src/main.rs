@@ -13,6 +13,8 @@
 //! - `FAKE:reply=TEXT`    the final message (`\n` for newlines); default echoes the prompt
 //! - `FAKE:reply-file=P`  the final message is the content of file P
 //! - `FAKE:env=NAME`      append `NAME=<value>` of the environment to the reply
+//! - `FAKE:write=PATH=TEXT` write TEXT (`\n` for newlines) to PATH, relative to the
+//!   working folder, before answering (repeatable: every such line is applied)
 //! - `FAKE:stderr=TEXT`   write TEXT to stderr
 //! - `FAKE:tokens=IN,OUT[,CACHED]` usage reported in `turn.completed` (CACHED is a part
 //!   of IN, as with the real codex)
@@ -253,6 +255,19 @@ fn main() {
         }
         emit(json!({"type": "turn.failed", "error": {"message": message}}));
         std::process::exit(1);
+    }
+    for l in prompt.lines() {
+        if let Some((path, text)) = l
+            .trim()
+            .strip_prefix("FAKE:write=")
+            .and_then(|r| r.split_once('='))
+        {
+            let path = std::path::Path::new(path);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).expect("create the folder of a written file");
+            }
+            std::fs::write(path, text.replace("\\n", "\n")).expect("write a file");
+        }
     }
     let exit_code: i32 = directive("exit").and_then(|n| n.parse().ok()).unwrap_or(0);
     if exit_code != 0 {
