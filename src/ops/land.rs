@@ -53,6 +53,43 @@ pub struct Landed {
     pub repo: std::path::PathBuf,
 }
 
+impl Landed {
+    /// One line for a person (`orch land`, the MCP `land` tool).
+    pub fn describe(&self, address: &str) -> String {
+        let r = &self.record;
+        let how = match (r.mode.as_str(), self.fast_forward) {
+            ("squash", _) => "as one squashed commit",
+            (_, true) => "by fast-forward",
+            ("rebase", false) => "rebased",
+            _ => "with a merge commit",
+        };
+        format!(
+            "landed {address} ({}, {}) on {} in {} {how}: {} is now {}",
+            self.branch,
+            crate::model::text::count(self.commits, "commit"),
+            r.into,
+            self.repo.display(),
+            r.into,
+            short(&r.commit)
+        )
+    }
+
+    /// The same as JSON.
+    pub fn to_json(&self, address: &str) -> serde_json::Value {
+        let r = &self.record;
+        serde_json::json!({
+            "worker": address,
+            "branch": self.branch,
+            "commits": self.commits,
+            "into": r.into,
+            "mode": r.mode,
+            "fast_forward": self.fast_forward,
+            "commit": r.commit,
+            "repo": self.repo,
+        })
+    }
+}
+
 pub fn land(w: &WorkerDir, opts: &LandOptions) -> Result<Landed> {
     let wt = crate::ops::worktree::of(w)?;
     let st = state::state_of(w);

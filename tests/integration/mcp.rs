@@ -114,7 +114,8 @@ fn tools_list_offers_every_tool_with_its_arguments() {
     assert_eq!(
         names,
         [
-            "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "stop"
+            "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "send", "diff",
+            "land", "stop"
         ]
     );
     let tool = |n: &str| tools.iter().find(|t| t["name"] == n).unwrap().clone();
@@ -137,6 +138,17 @@ fn tools_list_offers_every_tool_with_its_arguments() {
     let wait = tool("wait")["inputSchema"].clone();
     assert_eq!(wait["properties"]["timeout_secs"]["type"], "integer");
     assert_eq!(wait.get("required"), None, "{wait}");
+    assert_eq!(spawn["properties"]["worktree"]["type"], "boolean");
+    assert_eq!(
+        tool("send")["inputSchema"]["required"],
+        json!(["worker", "message"])
+    );
+    assert_eq!(
+        tool("land")["inputSchema"]["properties"]["mode"]["enum"],
+        json!(["merge", "squash", "rebase"])
+    );
+    assert_eq!(tool("diff")["annotations"]["readOnlyHint"], true);
+    assert_eq!(tool("land")["annotations"]["readOnlyHint"], false);
     assert_eq!(tool("status")["annotations"]["readOnlyHint"], true);
     assert_eq!(tool("spawn")["annotations"]["readOnlyHint"], false);
 }
@@ -240,6 +252,101 @@ fn spawn_status_wait_result_over_mcp_match_the_cli() {
         json!({"stopped": [{"worker": slow, "state": "stopped"}]})
     );
     assert_eq!(t.state(&slow), "stopped");
+}
+
+#[test]
+fn a_worktree_writer_over_mcp_is_diffed_and_landed_on_the_users_branch() {
+    let t = TestHome::new();
+    let r = crate::worktree::repo(&t);
+    let mut m = Mcp::start(&t);
+    let r_str = r.to_str().unwrap();
+
+    let bad = m.call("spawn", json!({"prompt": "x", "base": "main", "cd": r_str}));
+    assert_eq!(bad["isError"], true, "{bad}");
+    assert!(text(&bad).contains("set worktree: true"), "{bad}");
+
+    let s = m.ok(
+        "spawn",
+        json!({"prompt": "Add notes\nFAKE:write=notes.txt=hello", "label": "w",
+               "sandbox": "workspace-write", "worktree": true, "cd": r_str}),
+    );
+    let addr = s["structuredContent"]["workers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w = m.ok("wait", json!({"targets": [addr], "timeout_secs": 30}));
+    assert_eq!(w["structuredContent"]["workers"][0]["state"], "done", "{w}");
+
+    let d = m.ok("diff", json!({"worker": addr}));
+    assert_eq!(text(&d), t.ok(&["diff", &addr]));
+    assert!(text(&d).contains("+hello"), "{d}");
+    let stat = m.ok("diff", json!({"worker": addr, "stat": true}));
+    assert!(text(&stat).contains("notes.txt"), "{stat}");
+    // The user's checkout is untouched until the land.
+    assert!(!r.join("notes.txt").exists());
+
+    let l = m.ok("land", json!({"worker": addr}));
+    let landed = &l["structuredContent"];
+    assert_eq!(landed["into"], "main", "{l}");
+    assert_eq!(landed["fast_forward"], true, "{l}");
+    assert_eq!(landed["branch"], format!("orch/{addr}"), "{l}");
+    assert!(text(&l).starts_with(&format!("landed {addr} (")), "{l}");
+    let tip = crate::worktree::git(&r, &["rev-parse", "main"]);
+    assert_eq!(landed["commit"], tip.trim(), "{l}");
+    assert_eq!(
+        crate::worktree::git(&r, &["show", "main:notes.txt"]),
+        "hello"
+    );
+
+    // A second land is refused with the CLI's message.
+    let again = m.call("land", json!({"worker": addr}));
+    assert_eq!(again["isError"], true, "{again}");
+    let cli = t.fails(&["land", &addr], 1);
+    assert!(
+        cli.contains(text(&again).trim_start_matches("orch: ")),
+        "{again} / {cli}"
+    );
+}
+
+#[test]
+fn send_over_mcp_steers_a_running_worker_and_its_result_answers_the_message() {
+    let t = TestHome::new();
+    let gate = t.path().join("gate");
+    let mut m = Mcp::start(&t);
+    let s = m.ok(
+        "spawn",
+        json!({"prompt": format!("Map the parser\nFAKE:wait-for={}", gate.display())}),
+    );
+    let addr = s["structuredContent"]["workers"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    t.wait_state(&addr, "running", 20);
+    let events = t.worker_dir(&addr).join("events.jsonl");
+    crate::support::eventually(20, "codex's first turn", || {
+        std::fs::read_to_string(&events)
+            .ok()
+            .filter(|e| e.contains("turn.started"))
+    });
+
+    let r = m.ok("send", json!({"worker": addr, "message": "Now its tests"}));
+    assert_eq!(
+        text(&r),
+        format!("{addr}: message queued; delivered when its current turn ends")
+    );
+    assert_eq!(r["structuredContent"]["pending"], 1, "{r}");
+    assert_eq!(r["structuredContent"]["interrupted"], false, "{r}");
+
+    std::fs::write(&gate, "").unwrap();
+    let w = m.ok("wait", json!({"targets": [addr], "timeout_secs": 30}));
+    assert_eq!(w["structuredContent"]["workers"][0]["state"], "done", "{w}");
+    let res = m.ok("result", json!({"worker": addr}));
+    assert!(text(&res).ends_with("Now its tests"), "{res}");
+
+    // An ended worker is refused, naming resume.
+    let late = m.call("send", json!({"worker": addr, "message": "more"}));
+    assert_eq!(late["isError"], true, "{late}");
+    assert!(text(&late).contains("resume"), "{late}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::support::{TestHome, run_of};
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -36,7 +36,7 @@ fn git_ok(dir: &Path, args: &[&str]) -> bool {
 
 /// A repository with one commit: `a.txt` ("one"), a .gitignore that hides `.env` and
 /// `local/`, and a user identity of its own.
-fn repo(t: &TestHome) -> PathBuf {
+pub fn repo(t: &TestHome) -> PathBuf {
     let r = PathBuf::from(t.subdir("repo"));
     git(&r, &["init", "-q", "-b", "main"]);
     git(&r, &["config", "user.name", "Test User"]);

@@ -3,7 +3,7 @@
 use anyhow::Result;
 
 use crate::cli::args::LandArgs;
-use crate::ops::land::{LandOptions, Mode, land, short};
+use crate::ops::land::{LandOptions, Mode, land};
 use crate::store::Home;
 
 pub fn run(args: LandArgs) -> Result<i32> {
@@ -24,22 +24,6 @@ pub fn run(args: LandArgs) -> Result<i32> {
             force: args.force,
         },
     )?;
-    let r = &done.record;
-    let how = match (mode, done.fast_forward) {
-        (Mode::Squash, _) => "as one squashed commit".to_string(),
-        (_, true) => "by fast-forward".to_string(),
-        (Mode::Merge, false) => "with a merge commit".to_string(),
-        (Mode::Rebase, false) => "rebased".to_string(),
-    };
-    println!(
-        "landed {} ({}, {}) on {} in {} {how}: {} is now {}",
-        w.address(),
-        done.branch,
-        crate::model::text::count(done.commits, "commit"),
-        r.into,
-        done.repo.display(),
-        r.into,
-        short(&r.commit)
-    );
+    println!("{}", done.describe(&w.address()));
     Ok(0)
 }

@@ -2,9 +2,6 @@
 //! whose JSON schema codex shows the model) and the handler. Each handler calls the
 //! same ops function as the CLI command of that name, and returns a short text for the
 //! model plus, as structured content, exactly what that command prints with `--json`.
-//!
-//! Not yet here: `spawn`'s `worktree` and the `send` and `land` tools, which wait for
-//! the CLI to have them (a new row each, and a field on `SpawnParams`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -181,6 +178,33 @@ pub fn table() -> Vec<ToolDef> {
             read_only: false,
         },
         ToolDef {
+            name: "send",
+            description: "Steer a running worker (orch send): the message is queued and the \
+                worker continues the same conversation with it when its current turn ends \
+                (now: interrupt the turn and continue with it at once). Its result is then the \
+                answer to the last message.",
+            schema: schema::<SendParams>,
+            handler: send,
+            read_only: false,
+        },
+        ToolDef {
+            name: "diff",
+            description: "What a worktree worker changed, against the commit it started from \
+                (orch diff); stat: only files and line counts.",
+            schema: schema::<DiffParams>,
+            handler: diff,
+            read_only: true,
+        },
+        ToolDef {
+            name: "land",
+            description: "Put a done worktree worker's branch onto a branch of the user's \
+                checkout (orch land): a merge (fast-forward when possible), squash or rebase. \
+                Read its `diff` first.",
+            schema: schema::<LandParams>,
+            handler: land,
+            read_only: false,
+        },
+        ToolDef {
             name: "stop",
             description: "Stop workers or whole runs (orch stop): RUN/LABEL, LABEL or a run id.",
             schema: schema::<StopParams>,
@@ -236,6 +260,11 @@ struct SpawnParams {
     after: Option<Vec<String>>,
     /// The worker's working directory (default: the server's, which is codex's).
     cd: Option<PathBuf>,
+    /// Give the worker a git worktree and branch of its own (orch/RUN/LABEL), so
+    /// several writers can work at once; see its `diff`, then `land` it.
+    worktree: Option<bool>,
+    /// With worktree: the commit or branch it starts from (default: the checkout's HEAD).
+    base: Option<String>,
 }
 
 fn spawn(home: &Home, v: Value) -> Result<Answer> {
@@ -245,6 +274,19 @@ fn spawn(home: &Home, v: Value) -> Result<Answer> {
             UserError::usage("spawn: the prompt is empty; say what the worker should do").into(),
         );
     }
+    let worktree = match (p.worktree.unwrap_or(false), p.base) {
+        (true, base) => Some(ops::worktree::WorktreeRequest {
+            base,
+            ..Default::default()
+        }),
+        (false, Some(_)) => {
+            return Err(UserError::usage(
+                "spawn: base is where a worktree starts; set worktree: true with it",
+            )
+            .into());
+        }
+        (false, None) => None,
+    };
     let sandbox = p.sandbox.map(Sandbox::from).unwrap_or_default();
     // The tools run without asking the user (see `orch mcp install`): leaving every
     // sandbox behind is the user's decision, made once in codex's environment.
@@ -263,6 +305,7 @@ fn spawn(home: &Home, v: Value) -> Result<Answer> {
         role: p.role,
         lens: p.lens,
         after: p.after.unwrap_or_default(),
+        worktree,
         codex: ops::spawn::CodexSettings {
             cd: p.cd,
             sandbox,
@@ -487,6 +530,91 @@ fn merge(home: &Home, v: Value) -> Result<Answer> {
         }),
         _ => Ok(Answer::ok(merged.markdown, merged.json)),
     }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct SendParams {
+    /// RUN/LABEL, or LABEL in the latest run.
+    worker: String,
+    /// What the worker should do next.
+    message: String,
+    /// Interrupt the current turn and continue with the message at once.
+    now: Option<bool>,
+}
+
+fn send(home: &Home, v: Value) -> Result<Answer> {
+    let p: SendParams = args("send", v)?;
+    let w = home.resolve_worker(&p.worker)?;
+    let outcome = ops::send::send(&w, &p.message, p.now.unwrap_or(false))?;
+    Ok(Answer::ok(
+        outcome.describe(),
+        serde_json::to_value(&outcome)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DiffParams {
+    /// RUN/LABEL, or LABEL in the latest run.
+    worker: String,
+    /// Only the changed files and line counts.
+    stat: Option<bool>,
+}
+
+fn diff(home: &Home, v: Value) -> Result<Answer> {
+    let p: DiffParams = args("diff", v)?;
+    let w = home.resolve_worker(&p.worker)?;
+    let text = ops::worktree::diff(&w, p.stat.unwrap_or(false))?;
+    let structured = json!({"worker": w.address(), "diff": text});
+    let text = if text.is_empty() {
+        format!("{} changed nothing against its base", w.address())
+    } else {
+        text
+    };
+    Ok(Answer::ok(text, structured))
+}
+
+/// How `land` puts a branch on the target.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+enum LandMode {
+    Merge,
+    Squash,
+    Rebase,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct LandParams {
+    /// RUN/LABEL, or LABEL in the latest run.
+    worker: String,
+    /// merge (default; a fast-forward when the target has not moved), squash or rebase.
+    mode: Option<LandMode>,
+    /// The branch to land on (default: the one checked out in the checkout).
+    into: Option<String>,
+    /// Land a worker that did not end done (what its branch holds).
+    force: Option<bool>,
+}
+
+fn land(home: &Home, v: Value) -> Result<Answer> {
+    let p: LandParams = args("land", v)?;
+    let w = home.resolve_worker(&p.worker)?;
+    let mode = match p.mode.unwrap_or(LandMode::Merge) {
+        LandMode::Merge => ops::land::Mode::Merge,
+        LandMode::Squash => ops::land::Mode::Squash,
+        LandMode::Rebase => ops::land::Mode::Rebase,
+    };
+    let done = ops::land::land(
+        &w,
+        &ops::land::LandOptions {
+            mode,
+            into: p.into,
+            force: p.force.unwrap_or(false),
+        },
+    )?;
+    let address = w.address();
+    Ok(Answer::ok(done.describe(&address), done.to_json(&address)))
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
