@@ -32,7 +32,23 @@ pub struct WaitRequest {
     pub stall_after: Duration,
     /// Poll every MS milliseconds instead of inotify.
     pub poll_ms: Option<u64>,
+    /// Give up (with [`Unheard`]) once nobody can read stdout or stderr: a wait left
+    /// behind by a dropped SSH session (no terminal, so no SIGHUP) would otherwise live
+    /// until its workers end.
+    pub give_up_unheard: bool,
 }
+
+/// Why a wait gave up: its stdout and stderr lead nowhere any more.
+#[derive(Debug)]
+pub struct Unheard;
+
+impl std::fmt::Display for Unheard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("wait: nobody reads its output any more; the workers go on")
+    }
+}
+
+impl std::error::Error for Unheard {}
 
 /// `orch wait --json` (and the MCP tool's structured result). Field names are a
 /// contract: add, never rename.
@@ -166,6 +182,9 @@ pub fn wait(
             break true;
         }
         if now >= next_sweep {
+            if req.give_up_unheard && crate::sys::output::all_closed() {
+                return Err(Unheard.into());
+            }
             sweep(home, &mut t, req.kill_stalled, req.stall_after)?;
             if let Some(why) = held_by_budget(home, &t) {
                 held = Some(why);

@@ -402,3 +402,43 @@ fn a_hangup_mid_fanout_still_makes_and_starts_every_worker() {
         assert_eq!(counts["done"], 4, "{counts}");
     }
 }
+
+#[test]
+fn a_wait_whose_output_leads_nowhere_gives_up_and_leaves_the_worker_running() {
+    let t = TestHome::new();
+    let addr = t.spawn(&["hold on\nFAKE:hang"]);
+    t.wait_state(&addr, "running", 20);
+    // A session without a terminal (`ssh host orch wait`) drops: sshd closes the pipes
+    // and no SIGHUP comes.
+    let mut wait = t
+        .cmd()
+        .args(["wait", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(wait.try_wait().unwrap().is_none(), "wait ended early");
+    drop(wait.stdout.take());
+    drop(wait.stderr.take());
+    let status = exited(&mut wait, 20, "the orphaned wait to give up");
+    assert_eq!(status.code(), Some(141), "{status:?}");
+    assert_eq!(t.state(&addr), "running");
+
+    // With only stdout gone (`orch wait | head -0`), stderr still reaches someone: it waits.
+    let mut half = t
+        .cmd()
+        .args(["wait", &addr])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(half.stdout.take());
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        half.try_wait().unwrap().is_none(),
+        "wait with a stderr ended"
+    );
+    let _ = half.kill();
+    let _ = half.wait();
+}

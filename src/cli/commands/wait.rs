@@ -4,7 +4,9 @@
 //! stderr, one line: `orch: RUN/LABEL STATE: why`); 124 on `--timeout` (the workers
 //! keep running). `--any` returns once at least one has ended (at once if one already
 //! has); its exit code is about the ones that ended. On a terminal a one-line progress
-//! is redrawn on stderr; piped, wait prints nothing until the end.
+//! is redrawn on stderr; piped, wait prints nothing until the end. Once neither
+//! stdout nor stderr reaches a reader (an SSH session dropped without a terminal), it
+//! exits 141 within a second and leaves the workers running.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -16,19 +18,27 @@ use crate::cli::args::WaitArgs;
 use crate::lifecycle::state::State;
 use crate::model::error::{EXIT_FAILED, EXIT_TIMEOUT};
 use crate::model::text;
-use crate::ops::wait::{WaitReport, WaitRequest, wait};
+use crate::ops::wait::{Unheard, WaitReport, WaitRequest, wait};
 use crate::store::Home;
+
+/// A wait that nobody could hear any more (128 + SIGPIPE, as `orch watch` uses).
+const EXIT_UNHEARD: i32 = 141;
 
 pub fn run(args: WaitArgs) -> Result<i32> {
     let home = Home::from_env()?;
     let progress = std::io::stderr().is_terminal();
-    let report = wait(&home, &request(&args), &mut |states, elapsed| {
+    let waited = wait(&home, &request(&args), &mut |states, elapsed| {
         if progress {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[K{}", progress_line(states, elapsed));
             let _ = err.flush();
         }
-    })?;
+    });
+    let report = match waited {
+        // Nobody can hear an answer; end as a writer to a closed pipe would.
+        Err(e) if e.is::<Unheard>() => return Ok(EXIT_UNHEARD),
+        r => r?,
+    };
     if progress {
         eprint!("\r\x1b[K");
     }
@@ -49,6 +59,7 @@ pub fn request(args: &WaitArgs) -> WaitRequest {
         kill_stalled: args.kill_stalled,
         stall_after: Duration::from_secs(args.stall.stall_after),
         poll_ms: args.poll.poll,
+        give_up_unheard: true,
     }
 }
 

@@ -442,6 +442,8 @@ fn wait(home: &Home, v: Value) -> Result<Answer> {
         kill_stalled: false,
         stall_after: Duration::from_secs(stall_defaults().stall_after),
         poll_ms: None,
+        // The server's stdout is the protocol: when codex goes, so does the server.
+        give_up_unheard: false,
     };
     let report = ops::wait::wait(home, &req, &mut |_, _| {})?;
     let mut text = String::new();
