@@ -1,14 +1,14 @@
 //! The night runs to the end with the REAL codex against the stand-in: a usage limit
 //! pauses the worker and the same conversation continues after the reset; a worker
 //! lost with its tmux server continues its conversation through `orch recover`; a
-//! `--timeout` stops codex.
+//! `--timeout` stops codex; a spent `--budget` holds the run's queued workers.
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::orch::{OrchHome, WORKER_TIMEOUT};
-use crate::standin::{CodexHome, StandIn, Step};
+use crate::standin::{CodexHome, StandIn, Step, Usage};
 
 /// codex prints the reset at minute resolution, so orch waits until the end of the
 /// printed minute: a limit that resets in a few seconds may take a minute to pass.
@@ -207,4 +207,76 @@ fn not_logged_in_is_refused_before_any_worker_starts() {
         + &String::from_utf8_lossy(&doctor.stderr);
     assert!(text.contains("FAIL codex login"), "{text}");
     assert_eq!(standin.requests().len(), 0, "the model was never called");
+}
+
+/// codex's own token counts, priced by a user's `$ORCH_HOME/prices.toml`, hold the
+/// run's next worker once the budget is spent; raising it starts that worker.
+#[test]
+fn a_spent_budget_holds_the_next_real_codex_worker_until_it_is_raised() {
+    let standin = StandIn::builder()
+        .reply("Counted.")
+        .usage(Usage {
+            input_tokens: 1_000_000,
+            cached_input_tokens: 0,
+            output_tokens: 100_000,
+            reasoning_output_tokens: 0,
+        })
+        .start();
+    let codex = CodexHome::new(&standin);
+    let t = OrchHome::new();
+    std::fs::create_dir_all(&t.home).unwrap();
+    // The stand-in's model has no list price: the user's table gives it one.
+    std::fs::write(
+        t.home.join("prices.toml"),
+        format!(
+            "[\"{}\"]\ninput = 1.0\ncached_input = 0.1\noutput = 10.0\n",
+            crate::standin::MODEL
+        ),
+    )
+    .unwrap();
+    let first = t.spawn(
+        &codex,
+        &[
+            "--budget",
+            "1.50",
+            "--max-parallel",
+            "1",
+            "Count the modules.",
+        ],
+    );
+    let run = crate::orch::run_of(&first).to_string();
+    let second = t.spawn(&codex, &["--run", &run, "Count the tests."]);
+    let done = t.wait_final(&codex, &first);
+    assert_eq!(done["state"], "done", "{done:#}\n{}", t.diagnostics(&first));
+    assert_eq!(done["tokens"]["input"], 1_000_000, "{done:#}");
+    // $1.00 input + $1.00 output, from codex's reported usage.
+    assert_eq!(done["cost_usd"], 2.0, "{done:#}");
+    let held = wait_until(&t, &codex, &second, WORKER_TIMEOUT, "held", |w| {
+        w["waiting_for"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("budget"))
+    });
+    assert_eq!(held["state"], "queued", "{held:#}");
+    assert_eq!(
+        held["waiting_for"], "budget: $2.00 of $1.50 spent",
+        "{held:#}"
+    );
+    assert_eq!(
+        standin.responses_requests().len(),
+        1,
+        "the held worker never asked"
+    );
+    let out = t.run(&codex, &["wait", &run, "--timeout", "60"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("held by its budget"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    t.ok(&codex, &["set", &run, "--budget", "10"]);
+    let w = t.wait_final(&codex, &second);
+    assert_eq!(w["state"], "done", "{w:#}\n{}", t.diagnostics(&second));
+    assert_eq!(t.ok(&codex, &["result", &second]), "Counted.");
+    assert_eq!(t.status(&codex, &run)["cost_usd"], 4.0);
 }
