@@ -10,7 +10,7 @@ use crate::lifecycle::budget::{self, Costing, Spend};
 use crate::lifecycle::sched;
 use crate::lifecycle::state::{self, State, ViewOptions, WorkerView};
 use crate::model::error::UserError;
-use crate::store::{Home, RunDir, RunRecord, Tokens};
+use crate::store::{Home, RunDir, RunRecord, Tokens, WorkerDir};
 
 /// `orch status --json`. Field names are a contract: add, never rename.
 #[derive(Debug, Serialize)]
@@ -103,6 +103,30 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
         budget_usd: record.budget_usd,
         workers,
     })
+}
+
+/// Why a queued worker waits (a dependency, the writer slot, the run's limit, a budget
+/// or a usage limit), as `status` says it.
+pub fn waiting_for(home: &Home, w: &WorkerDir) -> Option<String> {
+    let opts = ViewOptions {
+        activity: false,
+        ..ViewOptions::default()
+    };
+    collect(home, &home.run(&w.run), &opts)
+        .ok()?
+        .workers
+        .into_iter()
+        .find(|v| v.label == w.label)?
+        .waiting_for
+}
+
+/// `waits for W1 to end` / `waits for the writer slot`: a queued or paused worker's
+/// reason as a person reads it (status's LAST ACTIVITY, `logs -f`).
+pub fn waits_for(reason: &str) -> String {
+    match reason.strip_prefix("after ") {
+        Some(deps) => format!("waits for {deps} to end"),
+        None => format!("waits for {reason}"),
+    }
 }
 
 /// The price table for showing money; a broken `$ORCH_HOME/prices.toml` is the user's

@@ -29,6 +29,21 @@ pub fn all_closed() -> bool {
     stdout_closed() && closed(std::io::stderr().as_fd())
 }
 
+/// The width of the terminal on stdout (`COLUMNS` when the terminal does not say).
+pub fn terminal_columns() -> Option<usize> {
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout())
+        && w > 0
+    {
+        return Some(w as usize);
+    }
+    std::env::var("COLUMNS")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&c| c > 0)
+}
+
 /// Whether an I/O error means the reader is gone (rather than, say, a full disk).
 pub fn is_gone(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;

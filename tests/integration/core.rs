@@ -374,3 +374,92 @@ fn a_run_is_found_by_its_random_tail_too() {
     let st: serde_json::Value = serde_json::from_str(&t.ok(&["status", tail, "--json"])).unwrap();
     assert_eq!(st["run"], run.as_str());
 }
+
+/// `orch status` in a terminal `cols` wide: a tmux pane of that size on the test's
+/// own server, read back with capture-pane.
+fn status_in_terminal(t: &TestHome, run: &str, cols: u16) -> String {
+    let session = format!("status-{cols}");
+    let script = format!(
+        "{} status {run}; echo END-OF-STATUS; sleep 60",
+        orch_bin().display()
+    );
+    let made = t.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        &cols.to_string(),
+        "-y",
+        "40",
+        "-e",
+        &format!("ORCH_HOME={}", t.home.display()),
+        "-e",
+        &format!("ORCH_TMUX_SOCKET={}", t.socket.display()),
+        "-e",
+        "NO_COLOR=1",
+        &script,
+    ]);
+    assert!(made.status.success(), "{made:?}");
+    let shown = eventually(20, "status in the pane", || {
+        let out = t.tmux(&["capture-pane", "-p", "-t", &format!("={session}:")]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        text.contains("END-OF-STATUS").then_some(text)
+    });
+    t.tmux(&["kill-session", "-t", &format!("={session}")]);
+    shown
+}
+
+#[test]
+fn status_in_a_terminal_fits_last_activity_to_its_width() {
+    let t = TestHome::new();
+    let long = "The parser accepts trailing commas in nested arrays, which the grammar in \
+                docs forbids; three call sites rely on it, so fix the grammar. END-MARK";
+    let a = t.spawn(&[&format!("x\nFAKE:reply={long}")]);
+    t.wait_state(&a, "done", 20);
+    let run = run_of(&a);
+
+    let wide = status_in_terminal(&t, run, 250);
+    assert!(
+        wide.contains("END-MARK"),
+        "a wide terminal shows it all:\n{wide}"
+    );
+
+    let narrow = status_in_terminal(&t, run, 80);
+    assert!(!narrow.contains("END-MARK"), "{narrow}");
+    assert!(narrow.contains("…"), "clipped, and says so:\n{narrow}");
+    for line in narrow.lines() {
+        assert!(
+            line.trim_end().chars().count() <= 80,
+            "fits 80 columns: {line:?}"
+        );
+    }
+    // Piped, nothing is cut.
+    assert!(t.ok(&["status", run]).contains("END-MARK"));
+}
+
+#[test]
+fn logs_follow_on_a_queued_worker_says_what_it_waits_for() {
+    let t = TestHome::new();
+    let a = t.spawn(&["first\nFAKE:sleep=1"]);
+    let b = t.spawn(&[
+        "--run",
+        run_of(&a),
+        "--after",
+        "W1",
+        "second\nFAKE:reply=after W1",
+    ]);
+    assert_eq!(t.state(&b), "queued");
+    let out = t.cmd().args(["logs", "-f", &b]).output().unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.lines().next().unwrap_or(""),
+        format!("orch: {b} is queued: waits for W1 to end; following it once it starts"),
+        "{err}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("message: after W1"),
+        "then follows it to the end"
+    );
+}

@@ -12,6 +12,7 @@ use crate::model::error::UserError;
 use crate::ops::output::{LogKind, read_logs};
 use crate::store::Home;
 use crate::sys::codex::events;
+use crate::sys::output;
 
 pub fn run(args: LogsArgs) -> Result<i32> {
     let home = Home::from_env()?;
@@ -50,7 +51,19 @@ pub fn run(args: LogsArgs) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut last_pass = false;
     let mut shown_any = false;
+    let mut said_queued = false;
     loop {
+        // Said once, on stderr: a queued worker has nothing to follow yet.
+        if !said_queued && state::state_of(&w) == crate::lifecycle::state::State::Queued {
+            said_queued = true;
+            let why = crate::ops::status::waiting_for(&home, &w)
+                .map(|r| format!(": {}", crate::ops::status::waits_for(&r)))
+                .unwrap_or_default();
+            eprintln!(
+                "orch: {} is queued{why}; following it once it starts",
+                w.address()
+            );
+        }
         if let Ok(mut f) = File::open(&path) {
             f.seek(SeekFrom::Start(pos))?;
             let mut reader = BufReader::new(f);
@@ -109,6 +122,11 @@ pub fn run(args: LogsArgs) -> Result<i32> {
         // Once the worker has ended, one more pass picks up its last lines.
         last_pass = state::state_of(&w).is_final();
         if !last_pass {
+            // A reader that went away while nothing new came (a dropped SSH session
+            // without a terminal sends no SIGHUP): stop following.
+            if output::stdout_closed() {
+                return Ok(0);
+            }
             std::thread::sleep(Duration::from_millis(200));
         }
     }

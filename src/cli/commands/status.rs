@@ -121,10 +121,7 @@ pub fn render(status: &RunStatus, color: bool) -> String {
             State::Queued => w
                 .waiting_for
                 .as_ref()
-                .map(|r| match r.strip_prefix("after ") {
-                    Some(deps) => format!("waits for {deps} to end"),
-                    None => format!("waits for {r}"),
-                })
+                .map(|r| crate::ops::status::waits_for(r))
                 .unwrap_or_else(|| "about to start".into()),
             State::Paused => w
                 .waiting_for
@@ -152,12 +149,7 @@ pub fn render(status: &RunStatus, color: bool) -> String {
                 None if w.tokens.total() > 0 => "unpriced".into(),
                 _ => "-".into(),
             },
-            // On a terminal the table fits the screen; piped, nothing is cut off.
-            if std::io::stdout().is_terminal() {
-                clip(&activity, 70)
-            } else {
-                activity.split_whitespace().collect::<Vec<_>>().join(" ")
-            },
+            activity.split_whitespace().collect::<Vec<_>>().join(" "),
         ];
         let mut row = row;
         if branches {
@@ -173,9 +165,33 @@ pub fn render(status: &RunStatus, color: bool) -> String {
         rows.push(row);
         painted.push(p);
     }
+    // On a terminal the table fits the screen; piped, nothing is cut off.
+    if std::io::stdout().is_terminal() {
+        let columns = crate::sys::output::terminal_columns().unwrap_or(100);
+        fit_last_column(&mut rows, &mut painted, columns);
+    }
     out.push_str(&render::table(&rows, &painted));
     out
 }
+
+/// Clips the last column (LAST ACTIVITY) so that each line fits `columns`, keeping
+/// at least [`MIN_ACTIVITY`] characters of it on a narrow terminal.
+fn fit_last_column(rows: &mut [Vec<String>], painted: &mut [Vec<String>], columns: usize) {
+    let Some(last) = rows.first().map(|r| r.len() - 1) else {
+        return;
+    };
+    let used: usize = (0..last)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0) + 2)
+        .sum();
+    let room = columns.saturating_sub(used).max(MIN_ACTIVITY);
+    for (r, p) in rows.iter_mut().zip(painted.iter_mut()) {
+        r[last] = clip(&r[last], room);
+        p[last] = r[last].clone();
+    }
+}
+
+/// The least of LAST ACTIVITY a terminal row shows, however narrow the terminal.
+const MIN_ACTIVITY: usize = 20;
 
 /// ` · $1.23 · budget $4.00`, saying when the budget holds workers back and which
 /// models have no price.
