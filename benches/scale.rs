@@ -1,6 +1,6 @@
 //! What looking costs at hour ten and at 10,000 runs (issue: scale).
 //!
-//! `cargo bench --bench scale [-- --write BENCHMARKS.md] [--quick]`
+//! `cargo bench --bench scale [-- --write BENCHMARKS.md] [--quick] [--only abcde]`
 //!
 //! (a) `orch status --json` of a run with 10 running workers whose events.jsonl hold
 //!     40 KB each, against the same with 100 MB each: the first look (which reads the
@@ -8,10 +8,13 @@
 //!     1 MB; wall time and peak memory (`/usr/bin/time`);
 //! (b) `orch ls` at 1,000 and 10,000 ended runs, against `tsp -l` with 1,000 jobs;
 //! (c) `orch status --json` of one 500-worker run;
-//! (d) an idle `orch watch` over 5,000 ended runs: inotify watches and CPU.
+//! (d) an idle `orch watch` over 5,000 ended runs: inotify watches and CPU;
+//! (e) making many windows at once: `orch fanout` of 6 lenses and `orch retry RUN
+//!     --failed` of 20 and 100 workers (real tmux on a private socket; codex is a
+//!     `sleep`), against the floor: one tmux invocation chaining as many `new-window`s.
 //!
-//! Worker folders are written directly (as the wrapper would), so no tmux or codex
-//! runs; the figures are orch's reading costs alone. Prints a markdown section;
+//! For (a)-(d) worker folders are written directly (as the wrapper would), so no tmux
+//! or codex runs; those figures are orch's reading costs alone. Prints a markdown section;
 //! `--write FILE` replaces its `## Scale` section.
 
 use std::fs::File;
@@ -44,6 +47,17 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(PathBuf::from);
     let reps = if quick { 3 } else { 9 };
+    // `--only e`: just those parts, printed (the section written is always whole).
+    let only: Option<String> = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    if only.is_some() && write_to.is_some() {
+        eprintln!("scale: --only prints a part; --write needs every part");
+        std::process::exit(2);
+    }
+    let part = |p: char| only.as_ref().is_none_or(|o| o.contains(p));
 
     let mut md = format!(
         "{SECTION}\n\nMeasured {} with `cargo bench --bench scale -- --write BENCHMARKS.md` \
@@ -54,59 +68,91 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
 
-    eprintln!("(a) status with large event logs…");
-    md.push_str("### Status with large event logs (10 running workers)\n\n");
-    md.push_str("| events.jsonl per worker | first look | later looks | after +1 MB each | peak memory (later look) |\n|---|---|---|---|---|\n");
-    let small = big_logs(40 << 10, reps);
-    let big = big_logs(if quick { 10 << 20 } else { 100 << 20 }, reps);
-    for (size, r) in [
-        ("40 KB", &small),
-        (if quick { "10 MB" } else { "100 MB" }, &big),
-    ] {
+    if part('a') {
+        eprintln!("(a) status with large event logs…");
+        md.push_str("### Status with large event logs (10 running workers)\n\n");
+        md.push_str("| events.jsonl per worker | first look | later looks | after +1 MB each | peak memory (later look) |\n|---|---|---|---|---|\n");
+        let small = big_logs(40 << 10, reps);
+        let big = big_logs(if quick { 10 << 20 } else { 100 << 20 }, reps);
+        for (size, r) in [
+            ("40 KB", &small),
+            (if quick { "10 MB" } else { "100 MB" }, &big),
+        ] {
+            md.push_str(&format!(
+                "| {size} | {} | {} | {} | {:.1} MiB |\n",
+                ms(r.first),
+                ms(r.later),
+                ms(r.grown),
+                r.rss_kib as f64 / 1024.0
+            ));
+        }
         md.push_str(&format!(
-            "| {size} | {} | {} | {} | {:.1} MiB |\n",
-            ms(r.first),
-            ms(r.later),
-            ms(r.grown),
-            r.rss_kib as f64 / 1024.0
-        ));
-    }
-    md.push_str(&format!(
-        "\nLater looks at the large logs cost {:.2}× those at the small ones (target ≤ 2×); \
+            "\nLater looks at the large logs cost {:.2}× those at the small ones (target ≤ 2×); \
          the first look reads each log once, and the wrapper saves the summary every 2 s \
          while it writes, so a reader of a live worker never has more than that to catch up.\n\n",
-        big.later.as_secs_f64() / small.later.as_secs_f64()
-    ));
-
-    eprintln!("(b) ls at 1,000 and 10,000 runs…");
-    md.push_str("### Listing and status at size\n\n| what | median |\n|---|---|\n");
-    for n in [1000, 10_000] {
-        let t = ls_at(n, reps);
-        md.push_str(&format!(
-            "| `orch ls` with {n} ended runs (3 workers each) | {} |\n",
-            ms(t)
+            big.later.as_secs_f64() / small.later.as_secs_f64()
         ));
     }
-    if let Some(t) = tsp_l(1000, reps) {
+
+    if part('b') {
+        eprintln!("(b) ls at 1,000 and 10,000 runs…");
+        md.push_str("### Listing and status at size\n\n| what | median |\n|---|---|\n");
+        for n in [1000, 10_000] {
+            let t = ls_at(n, reps);
+            md.push_str(&format!(
+                "| `orch ls` with {n} ended runs (3 workers each) | {} |\n",
+                ms(t)
+            ));
+        }
+        if let Some(t) = tsp_l(1000, reps) {
+            md.push_str(&format!(
+                "| `tsp -l` with 1000 finished jobs | {} |\n",
+                ms(t)
+            ));
+        }
+        eprintln!("(c) status of a 500-worker run…");
         md.push_str(&format!(
-            "| `tsp -l` with 1000 finished jobs | {} |\n",
-            ms(t)
+            "| `orch status --json` of one run of 500 ended workers | {} |\n\n",
+            ms(status_500(reps))
         ));
     }
-    eprintln!("(c) status of a 500-worker run…");
-    md.push_str(&format!(
-        "| `orch status --json` of one run of 500 ended workers | {} |\n\n",
-        ms(status_500(reps))
-    ));
 
-    eprintln!("(d) idle watch over 5,000 runs…");
-    let (watches, cpu) = idle_watch(5000, if quick { 3 } else { 10 });
-    md.push_str(&format!(
-        "### Watching 5,000 runs\n\nAn idle `orch watch` over 5,000 ended runs uses {watches} \
+    if part('d') {
+        eprintln!("(d) idle watch over 5,000 runs…");
+        let (watches, cpu) = idle_watch(5000, if quick { 3 } else { 10 });
+        md.push_str(&format!(
+            "### Watching 5,000 runs\n\nAn idle `orch watch` over 5,000 ended runs uses {watches} \
          inotify watches (`runs/`, `changes/` and the runs active in the last 24 h; none \
          here) and {cpu:.2} % of a CPU. Runs older than that are followed from their first \
          change on; out of watches, the same folders are polled.\n"
-    ));
+        ));
+    }
+
+    if part('e') {
+        eprintln!("(e) many windows in one tmux call…");
+        md.push_str(
+        "\n### Many windows at once\n\nWall time of the whole command, against one tmux \
+         invocation that chains the same number of `new-window -d` (the floor); each worker's \
+         wrapper starts a `sleep` as its codex, and the server is killed between rounds.\n\n\
+         | what | orch | floor (chained new-window) | per window, orch / floor | ratio |\n|---|---|---|---|---|\n",
+    );
+        for n in [6, 20, 100] {
+            let (o, f) = many_windows(n, reps);
+            let what = if n == 6 {
+                "`orch fanout` of 6 lenses".to_string()
+            } else {
+                format!("`orch retry RUN --failed` of {n} workers")
+            };
+            md.push_str(&format!(
+                "| {what} | {} | {} | {:.2} / {:.2} ms | {:.2}× |\n",
+                ms(o),
+                ms(f),
+                o.as_secs_f64() * 1000.0 / n as f64,
+                f.as_secs_f64() * 1000.0 / n as f64,
+                o.as_secs_f64() / f.as_secs_f64()
+            ));
+        }
+    }
 
     print!("{md}");
     if let Some(path) = write_to {
@@ -292,6 +338,75 @@ fn inotify_watches(pid: u32) -> usize {
         .sum()
 }
 
+/// (orch, floor) medians for making `n` windows: fanout for 6, retry of failed workers
+/// otherwise; interleaved, so both see the same machine load.
+fn many_windows(n: usize, reps: usize) -> (Duration, Duration) {
+    let tmp = tempfile::Builder::new()
+        .prefix("orch-b")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let socket = tmp.path().join("tmux.sock");
+    let fake = tmp.path().join("codex");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let tmux = |args: &[&str]| {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(&socket).args(args);
+        c.stdout(Stdio::null()).stderr(Stdio::null());
+        c
+    };
+    // kill-server returns before the server has gone; a command in between would reach
+    // the dying server and fail.
+    let kill = || {
+        let _ = tmux(&["kill-server"]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tmux(&["list-sessions"]).status().is_ok_and(|s| s.success())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    let (mut orch_t, mut floor_t) = (Vec::new(), Vec::new());
+    for rep in 0..reps {
+        kill();
+        // A fresh home each round, and a warm server (as during a night) for both.
+        let home = Home::open(tmp.path().join(format!("home{rep}"))).unwrap();
+        let _ = tmux(&["new-session", "-d", "-s", "keep"]).status();
+        let mut c = orch(&home.root);
+        c.env("ORCH_TMUX_SOCKET", &socket).env("ORCH_CODEX", &fake);
+        if n == 6 {
+            c.args(["fanout", "--lens"])
+                .arg(
+                    (1..=6)
+                        .map(|i| format!("l{i}=look at part {i}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+                .arg("Review it");
+        } else {
+            let run = new_run(&home, &format!("20260101-0000-r{rep:02}"));
+            for l in 1..=n {
+                factory::failed(&run, &spec(&format!("W{l}"), tmp.path()), "stream error");
+            }
+            c.args(["retry", &run.id, "--failed"]);
+        }
+        orch_t.push(timed(&mut c));
+        kill();
+        let _ = tmux(&["new-session", "-d", "-s", "keep"]).status();
+        let mut args: Vec<String> =
+            vec!["new-session".into(), "-d".into(), "-s".into(), "run".into()];
+        for l in 1..=n {
+            args.extend([";", "new-window", "-d", "-t", "run", "-n"].map(String::from));
+            args.push(format!("W{l}"));
+            args.push("sleep 60".into());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        floor_t.push(timed(&mut tmux(&refs)));
+    }
+    kill();
+    (median(orch_t), median(floor_t))
+}
+
 fn orch(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_orch"));
     c.env("ORCH_HOME", home)
@@ -305,9 +420,13 @@ fn orch(home: &Path) -> Command {
 
 fn timed(c: &mut Command) -> Duration {
     let t = Instant::now();
-    let out = c.status().unwrap();
+    let out = c.stderr(Stdio::piped()).output().unwrap();
     let d = t.elapsed();
-    assert!(out.success(), "{c:?} failed");
+    assert!(
+        out.status.success(),
+        "{c:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     d
 }
 

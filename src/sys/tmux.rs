@@ -45,6 +45,37 @@ fn new_window_args<'a>(args: &mut Vec<&'a OsStr>, target: &'a str, w: &NewWindow
     args.extend(w.argv.iter().map(OsString::as_os_str));
 }
 
+/// How many bytes of arguments one chained tmux call may carry. The client sends the
+/// whole command in one message of at most 16 KiB (tmux 3.x `MAX_IMSGSIZE`; longer
+/// gets "command too long" and makes no window at all); stay well below.
+const COMMAND_BYTES: usize = 12 * 1024;
+
+/// `windows` cut into runs of consecutive windows whose chained `new-window` arguments
+/// fit in `limit` bytes (a window too big on its own gets a run of its own).
+fn chunks_within<'w, 'a>(
+    target: &str,
+    windows: &'w [NewWindow<'a>],
+    limit: usize,
+) -> Vec<&'w [NewWindow<'a>]> {
+    let mut out = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, w) in windows.iter().enumerate() {
+        let mut args: Vec<&OsStr> = Vec::new();
+        new_window_args(&mut args, target, w);
+        // Each argument goes as its bytes and a NUL; `;` joins windows.
+        let size: usize = args.iter().map(|a| a.len() + 1).sum::<usize>() + 2;
+        if i > start && used + size > limit {
+            out.push(&windows[start..i]);
+            (start, used) = (i, 0);
+        }
+        used += size;
+    }
+    if start < windows.len() {
+        out.push(&windows[start..]);
+    }
+    out
+}
+
 /// A window for [`Tmux::new_windows`]: its name, working folder and command.
 pub struct NewWindow<'a> {
     pub name: &'a str,
@@ -253,29 +284,32 @@ impl Tmux {
             return (ids, None);
         }
         let target = format!("={session}:");
-        let mut args: Vec<&OsStr> = Vec::new();
-        for (i, w) in rest.iter().enumerate() {
-            if i > 0 {
-                args.push(";".as_ref());
+        for chunk in chunks_within(&target, rest, COMMAND_BYTES) {
+            let mut args: Vec<&OsStr> = Vec::new();
+            for (i, w) in chunk.iter().enumerate() {
+                if i > 0 {
+                    args.push(";".as_ref());
+                }
+                new_window_args(&mut args, &target, w);
             }
-            new_window_args(&mut args, &target, w);
+            let before = ids.len();
+            let out = match self.run(&args) {
+                Ok(out) => out,
+                Err(e) => return (ids, Some(e)),
+            };
+            ids.extend(
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with('@'))
+                    .map(str::to_string),
+            );
+            if !out.status.success() || ids.len() != before + chunk.len() {
+                let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+                return (ids, Some(anyhow!("tmux new-window: {err}")));
+            }
         }
-        let out = match self.run(&args) {
-            Ok(out) => out,
-            Err(e) => return (ids, Some(e)),
-        };
-        ids.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .map(str::trim)
-                .filter(|l| l.starts_with('@'))
-                .map(str::to_string),
-        );
-        if out.status.success() && ids.len() == windows.len() {
-            return (ids, None);
-        }
-        let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        (ids, Some(anyhow!("tmux new-window: {err}")))
+        (ids, None)
     }
 
     /// Runs the tmux client call that may start the server, detached from the caller:
@@ -717,5 +751,45 @@ mod tests {
         assert_eq!(super::parse_version("tmux next-3.4"), Some((3, 4)));
         assert_eq!(super::parse_version("tmux 2.9"), Some((2, 9)));
         assert_eq!(super::parse_version("garbage"), None);
+    }
+
+    #[test]
+    fn chained_windows_are_cut_to_fit_one_tmux_message() {
+        use std::ffi::OsString;
+        use std::path::Path;
+        let argv: Vec<OsString> = ["/opt/orch/bin/orch", "__worker", "--home", "/home/u/.orch"]
+            .iter()
+            .map(OsString::from)
+            .chain([OsString::from("x".repeat(100))])
+            .collect();
+        let names: Vec<String> = (1..=100).map(|i| format!("W{i}")).collect();
+        let windows: Vec<super::NewWindow<'_>> = names
+            .iter()
+            .map(|n| super::NewWindow {
+                name: n,
+                cwd: Path::new("/home/u/src/project"),
+                argv: &argv,
+            })
+            .collect();
+        let chunks = super::chunks_within("=20261202-1200-abc:", &windows, 4096);
+        assert!(chunks.len() > 1, "100 windows do not fit in 4 KiB");
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).sum::<usize>(),
+            100,
+            "none lost"
+        );
+        let first: Vec<&str> = chunks.iter().map(|c| c[0].name).collect();
+        assert_eq!(first[0], "W1", "in order");
+        for c in &chunks {
+            let mut args = Vec::new();
+            for w in c.iter() {
+                super::new_window_args(&mut args, "=20261202-1200-abc:", w);
+            }
+            let bytes: usize = args.iter().map(|a| a.len() + 1).sum::<usize>() + 2 * c.len();
+            assert!(bytes <= 4096, "{bytes}");
+        }
+        // One window larger than the limit still goes, alone.
+        let big = super::chunks_within("=r:", &windows[..3], 10);
+        assert_eq!(big.iter().map(|c| c.len()).collect::<Vec<_>>(), [1, 1, 1]);
     }
 }

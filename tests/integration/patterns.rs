@@ -694,3 +694,39 @@ fn an_implementer_left_read_only_is_told_and_so_is_the_user() {
     ]);
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }
+
+/// 100 workers freed at once (their dependency ended) start in chained tmux calls; one
+/// call would exceed tmux's 16 KiB command message ("command too long") and start none.
+#[test]
+fn a_hundred_workers_freed_at_once_all_start() {
+    let t = TestHome::new();
+    // Long working folders make each window's arguments long, as in a deep checkout.
+    let deep = t.path().join("src").join("nested-folder/".repeat(6));
+    std::fs::create_dir_all(&deep).unwrap();
+    let deep = deep.to_str().unwrap().to_string();
+    let open = t.path().join("open");
+    let gate = t.spawn(&[
+        "--label",
+        "gate",
+        "--cd",
+        &deep,
+        &format!("gate\nFAKE:wait-for={}", open.display()),
+    ]);
+    let run = run_of(&gate).to_string();
+    for i in 1..=100 {
+        t.spawn(&[
+            "--run",
+            &run,
+            "--after",
+            "gate",
+            "--cd",
+            &deep,
+            &format!("part {i}"),
+        ]);
+    }
+    assert_eq!(t.status(&run)["counts"]["queued"], 100);
+    std::fs::write(&open, "").unwrap();
+    let out = t.ok(&["wait", &run, "--timeout", "120"]);
+    let st = t.status(&run);
+    assert_eq!(st["counts"]["done"], 101, "{out}\n{st:#}");
+}
