@@ -347,7 +347,12 @@ fn many_windows(n: usize, reps: usize) -> (Duration, Duration) {
         .unwrap();
     let socket = tmp.path().join("tmux.sock");
     let fake = tmp.path().join("codex");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    // Answers orch's login check at once (as a logged-in codex does), else waits.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\n[ \"$1\" = login ] && { echo 'Logged in using ChatGPT'; exit 0; }\nexec sleep 60\n",
+    )
+    .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let tmux = |args: &[&str]| {
         let mut c = Command::new("tmux");
