@@ -6,7 +6,8 @@
 //!     40 KB each, against the same with 100 MB each: the first look (which reads the
 //!     logs and keeps their summaries), later looks, and a look after each log grew by
 //!     1 MB; wall time and peak memory (`/usr/bin/time`);
-//! (b) `orch ls` at 1,000 and 10,000 ended runs, against `tsp -l` with 1,000 jobs;
+//! (b) `orch ls` at 1,000 and 10,000 ended runs, against `tsp -l` and
+//!     `pueue status --json` with 500, 1,000 and 10,000 jobs;
 //! (c) `orch status --json` of one 500-worker run;
 //! (d) an idle `orch watch` over 5,000 ended runs: inotify watches and CPU;
 //! (e) making many windows at once: `orch fanout` of 6 lenses and `orch retry RUN
@@ -104,11 +105,20 @@ fn main() {
                 ms(t)
             ));
         }
-        if let Some(t) = tsp_l(1000, reps) {
-            md.push_str(&format!(
-                "| `tsp -l` with 1000 finished jobs | {} |\n",
-                ms(t)
-            ));
+        // The peers at the same sizes: tsp and pueue answer from a server's memory.
+        for n in [500, 1000, 10_000] {
+            if let Some(t) = tsp_l(n, reps) {
+                md.push_str(&format!(
+                    "| `tsp -l` with {n} finished jobs | {} |\n",
+                    ms(t)
+                ));
+            }
+            if let Some(t) = pueue_status(n, reps) {
+                md.push_str(&format!(
+                    "| `pueue status --json` with {n} tasks | {} |\n",
+                    ms(t)
+                ));
+            }
         }
         eprintln!("(c) status of a 500-worker run…");
         md.push_str(&format!(
@@ -273,6 +283,64 @@ fn tsp_l(n: usize, reps: usize) -> Option<Duration> {
     }
     let t = median((0..reps).map(|_| timed(&mut tsp(&["-l"]))).collect());
     let _ = tsp(&["-K"]).status();
+    Some(t)
+}
+
+/// `pueue status --json` with `n` stashed tasks (they never run: only the daemon's
+/// state grows), on a daemon of its own; None when pueue is not installed.
+fn pueue_status(n: usize, reps: usize) -> Option<Duration> {
+    Command::new("pueued").arg("--version").output().ok()?;
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let cfg = d.join("pueue.yml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "shared:\n  pueue_directory: {d}\n  runtime_directory: {d}\n  use_unix_socket: true\n  unix_socket_path: {d}/pueue.sock\n  pid_path: {d}/pueue.pid\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let mut daemon = Command::new("pueued")
+        .arg("-c")
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let pueue = |args: &[&str]| {
+        let mut c = Command::new("pueue");
+        c.arg("-c").arg(&cfg).args(args);
+        c.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !pueue(&["status"]).status().is_ok_and(|s| s.success()) {
+        if Instant::now() > deadline {
+            let _ = daemon.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for _ in 0..n {
+        if !pueue(&["add", "--stashed", "--", "true"])
+            .status()
+            .is_ok_and(|s| s.success())
+        {
+            let _ = daemon.kill();
+            return None;
+        }
+    }
+    let t = median(
+        (0..reps)
+            .map(|_| timed(&mut pueue(&["status", "--json"])))
+            .collect(),
+    );
+    let _ = daemon.kill();
+    let _ = daemon.wait();
     Some(t)
 }
 

@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::orch::OrchHome;
-use crate::standin::{CodexHome, StandIn, Step};
+use crate::standin::{CodexHome, Reply, StandIn, Step};
 
 /// The worker's prompt carries this; the orchestrator's never does.
 const WORKER_TASK: &str = "WORKER-TASK: find the double lock in src/queue.rs";
@@ -104,7 +104,8 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
         .filter_map(|t| t["name"].as_str())
         .collect();
     for tool in [
-        "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "stop",
+        "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "send", "diff",
+        "land", "stop",
     ] {
         assert!(names.contains(&tool), "{tool} missing from {names:?}");
     }
@@ -191,4 +192,123 @@ fn a_real_codex_orchestrator_spawns_waits_for_and_reads_an_orch_worker() {
     assert!(result.contains(WORKER_ANSWER), "{result}");
     let status = call_output(&standin, "call_status").to_string();
     assert!(status.contains("finder"), "{status}");
+}
+
+/// The reviewers' prompts carry this; the orchestrator's never does.
+const REVIEW_TASK: &str = "REVIEW-TASK: review src/queue.rs";
+
+/// The method's main pattern driven by a real codex: `fanout` two lenses, `wait`, then
+/// `merge`, whose one de-duplicated finding (both reviewers reported it) reaches the
+/// model. Then `orch mcp uninstall` gives codex back its config byte for byte, and the
+/// next codex session is offered no orch tools.
+#[test]
+fn a_real_codex_orchestrator_fans_out_waits_and_merges_then_uninstall_restores_its_config() {
+    let t = OrchHome::new();
+    let finding = "[high] src/queue.rs:42 — takes the lock twice under contention";
+    let standin = StandIn::builder()
+        .route(
+            REVIEW_TASK,
+            Step::reply_with(Reply {
+                text: "Reviewed src/queue.rs.".into(),
+                findings: vec![finding.into()],
+                ..Reply::default()
+            }),
+        )
+        .queue([
+            Step::mcp_call(
+                "call_fanout",
+                "orch",
+                "fanout",
+                json!({"prompt": REVIEW_TASK, "lenses": ["correctness", "security"]}),
+            ),
+            Step::mcp_call("call_wait", "orch", "wait", json!({"timeout_secs": 120})),
+            Step::mcp_call("call_merge", "orch", "merge", json!({})),
+            Step::reply("One finding, reported by both reviewers: src/queue.rs:42."),
+        ])
+        .start();
+    let codex_home = CodexHome::new(&standin);
+    let config = codex_home.path().join("config.toml");
+    let before = std::fs::read_to_string(&config).unwrap();
+    install(&t, &codex_home);
+    let installed = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        installed.starts_with(before.trim_end()),
+        "install kept the provider config as it was:\n{installed}"
+    );
+
+    let codex = crate::codex_bin();
+    let out = crate::start_codex_with(
+        &codex_home,
+        &t.work,
+        &["--sandbox", "workspace-write", "-"],
+        "Orchestrate a review of src/queue.rs from two angles and give me one list.",
+        &[("ORCH_CODEX", codex.as_os_str())],
+    )
+    .wait(crate::RUN_TIMEOUT);
+    assert_eq!(out.status.code(), Some(0), "{}", out.describe());
+    let tools: Vec<&str> = out
+        .events
+        .iter()
+        .filter(|e| e["type"] == "item.completed" && e["item"]["type"] == "mcp_tool_call")
+        .filter_map(|e| e["item"]["tool"].as_str())
+        .collect();
+    assert_eq!(tools, ["fanout", "wait", "merge"], "{}", out.stdout);
+
+    // Two real reviewers ran; the merge folded their identical findings into one item
+    // that names both, and that is what the model read.
+    let started = call_output(&standin, "call_fanout").to_string();
+    assert!(
+        started.contains("correctness") && started.contains("security"),
+        "{started}"
+    );
+    let merged = call_output(&standin, "call_merge");
+    let text = merged["output"].as_str().unwrap_or_default();
+    let json_part = &text[text
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON in {text}"))..];
+    let report: Value = serde_json::from_str(json_part).unwrap_or_else(|e| panic!("{e}: {text}"));
+    let findings = report["findings"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{report:#}");
+    assert_eq!(findings[0]["severity"], "high", "{report:#}");
+    assert_eq!(findings[0]["location"]["path"], "src/queue.rs");
+    assert_eq!(findings[0]["location"]["start_line"], 42);
+    assert_eq!(
+        findings[0]["reported_by"],
+        json!(["correctness", "security"]),
+        "{report:#}"
+    );
+
+    // Uninstall: the config is the user's again, byte for byte, and codex offers no
+    // mcp__orch any more.
+    let un = std::process::Command::new(env!("CARGO_BIN_EXE_orch"))
+        .args(["mcp", "uninstall"])
+        .env("CODEX_HOME", codex_home.path())
+        .output()
+        .unwrap();
+    assert!(
+        un.status.success(),
+        "{}",
+        String::from_utf8_lossy(&un.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&config).unwrap(), before);
+    assert!(!codex_home.path().join("skills/orch").exists());
+    let seen = standin.responses_requests().len();
+    let again = crate::start_codex_with(
+        &codex_home,
+        &t.work,
+        &["--sandbox", "read-only", "-"],
+        "Anything left?",
+        &[],
+    )
+    .wait(crate::RUN_TIMEOUT);
+    assert_eq!(again.status.code(), Some(0), "{}", again.describe());
+    let later = standin.responses_requests();
+    let body = later[seen..]
+        .iter()
+        .find_map(|r| r.json.clone())
+        .expect("the next session's request");
+    assert!(
+        orch_namespace(&body).is_none(),
+        "orch's tools are still offered"
+    );
 }
