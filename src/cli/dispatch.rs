@@ -80,5 +80,6 @@ fn changes_state(c: &Command) -> bool {
             | Command::Gc(_)
             | Command::Merge(_)
             | Command::Send(_)
+            | Command::Land(_)
     )
 }

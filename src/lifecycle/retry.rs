@@ -173,7 +173,7 @@ pub fn after_exit(home: &Home, run: &RunDir, w: &WorkerDir, plan: &Plan) {
     if let Err(e) =
         start_due_locked(run).and_then(|_| crate::lifecycle::sched::tick_locked(home, run))
     {
-        eprintln!("orch: cannot retry {}: {e:#}", w.address());
+        crate::errln!("orch: cannot retry {}: {e:#}", w.address());
     }
 }
 

@@ -330,7 +330,7 @@ fn check_writer_slot(
         return Ok(());
     }
     if opts.force {
-        eprintln!(
+        crate::errln!(
             "orch: warning: another worker writes {} too (--force); their edits may collide",
             tree.display()
         );

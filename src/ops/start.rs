@@ -100,7 +100,7 @@ pub fn spawn_worker(home: &Home, req: &SpawnRequest) -> Result<String> {
         .map(|l| share.lens(l).map_err(|e| UserError::usage(e.to_string())))
         .transpose()?;
     if req.role.as_deref() == Some("implementer") && !req.codex.sandbox.writes() && !req.raw {
-        eprintln!(
+        crate::errln!(
             "orch: note: an implementer in the read-only sandbox cannot change files; it will \
              deliver the change in its final message (--sandbox workspace-write lets it write)"
         );
@@ -467,7 +467,7 @@ pub fn start_pipeline(
         ))
         .into());
     }
-    eprintln!("orch: pipeline {loaded_from}");
+    crate::errln!("orch: pipeline {loaded_from}");
     spawn::check_tools()?;
     spawn::check_login(&[], None)?;
     let share = Share::new(&home.root);

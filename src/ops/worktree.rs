@@ -175,7 +175,7 @@ fn copy_includes(repo: &Path, tree: &Path, paths: &[PathBuf]) -> Result<()> {
         let from = repo.join(rel);
         let to = tree.join(rel);
         if std::fs::symlink_metadata(&from).is_err() {
-            eprintln!(
+            crate::errln!(
                 "orch: note: {} is listed to copy into worktrees but {} has none; skipped",
                 rel.display(),
                 repo.display()

@@ -44,6 +44,39 @@ pub fn terminal_columns() -> Option<usize> {
         .filter(|&c| c > 0)
 }
 
+/// Writes one line to stdout (`stderr`: to stderr), ignoring a failure. Commands that
+/// change state print with this ([`outln!`](crate::outln), [`errln!`](crate::errln)):
+/// when the SSH session drops mid-command, `println!` would panic at its next line and
+/// leave the change half made (a `recover` that stops after its first worker, a `gc`
+/// halfway); the change goes on, and what it did stays on disk for the next look.
+pub fn line(args: std::fmt::Arguments<'_>, stderr: bool) {
+    use std::io::Write;
+    let _ = if stderr {
+        writeln!(std::io::stderr().lock(), "{args}")
+    } else {
+        writeln!(std::io::stdout().lock(), "{args}")
+    };
+}
+
+/// Text without a newline to stdout, ignoring a failure (see [`line`]).
+pub fn text(s: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(s.as_bytes()).and_then(|()| out.flush());
+}
+
+/// `println!` that never panics: see [`sys::output::line`](crate::sys::output::line).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::sys::output::line(format_args!($($arg)*), false) };
+}
+
+/// `eprintln!` that never panics: see [`sys::output::line`](crate::sys::output::line).
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::sys::output::line(format_args!($($arg)*), true) };
+}
+
 /// Whether an I/O error means the reader is gone (rather than, say, a full disk).
 pub fn is_gone(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;

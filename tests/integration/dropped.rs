@@ -442,3 +442,45 @@ fn a_wait_whose_output_leads_nowhere_gives_up_and_leaves_the_worker_running() {
     let _ = half.kill();
     let _ = half.wait();
 }
+
+/// `orch recover` after a reboot, over an SSH link that drops while it staggers the
+/// starts: it goes on and recovers every lost worker, although nobody reads its lines.
+#[test]
+fn recover_finishes_every_worker_after_its_session_drops() {
+    let t = TestHome::new();
+    let a = t.spawn(&["--label", "a", "x\nFAKE:hang"]);
+    let run = run_of(&a).to_string();
+    let rest: Vec<String> = ["b", "c"]
+        .iter()
+        .map(|l| t.spawn(&["--run", &run, "--label", l, "y\nFAKE:hang"]))
+        .collect();
+    for w in std::iter::once(&a).chain(&rest) {
+        t.wait_state(w, "running", 20);
+    }
+    assert!(t.tmux(&["kill-server"]).status.success());
+    for w in std::iter::once(&a).chain(&rest) {
+        t.wait_state(w, "lost", 30);
+    }
+    let mut recover = t
+        .cmd()
+        .args(["recover", &run, "--stagger", "1s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(recover.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("resuming thread"), "{first}");
+    // The link drops: nobody reads stdout or stderr any more.
+    drop(out);
+    drop(recover.stderr.take());
+    let status = exited(&mut recover, 30, "recover to finish");
+    assert!(status.success(), "{status:?}");
+    // Each was started again (its continued turn ends done: the resume prompt asks the
+    // fake codex for nothing more).
+    for w in std::iter::once(&a).chain(&rest) {
+        t.wait_state(w, "done", 30);
+        assert_eq!(t.worker(w)["attempt"], 2, "{w}");
+    }
+}

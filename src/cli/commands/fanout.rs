@@ -30,12 +30,12 @@ pub fn run(args: FanoutArgs) -> Result<i32> {
     };
     let run = fanout(&home, &req)?;
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&Started::run(&home, run))?
         );
     } else {
-        println!("{run}");
+        crate::outln!("{run}");
     }
     Ok(0)
 }

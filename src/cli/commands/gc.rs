@@ -38,13 +38,13 @@ pub fn run(args: GcArgs) -> Result<i32> {
         acted += gc.run(&home.run(&id))?;
     }
     for name in home.linked_runs() {
-        println!(
+        crate::outln!(
             "left alone {}: a symbolic link (orch never follows links in runs/)",
             home.runs_dir().join(&name).display()
         );
     }
     if acted == 0 {
-        println!("nothing to remove");
+        crate::outln!("nothing to remove");
     }
     Ok(0)
 }
@@ -75,14 +75,14 @@ impl Gc {
                 .unwrap_or_default();
             if age < HALF_MADE_GRACE {
                 // Perhaps still being made: say so, rather than pass it over in silence.
-                println!(
+                crate::outln!(
                     "kept half-made run {} (no run.json, {} old): removed once a minute old",
                     run.id,
                     crate::model::text::duration(age.as_secs() as i64)
                 );
                 return Ok(0);
             }
-            println!("{} half-made run {} (no run.json)", self.verb(), run.id);
+            crate::outln!("{} half-made run {} (no run.json)", self.verb(), run.id);
             self.remove_run(run, &[])?;
             return Ok(1);
         }
@@ -90,7 +90,7 @@ impl Gc {
         let record = match run.record() {
             Ok(r) => r,
             Err(e) => {
-                println!("kept run {}: {e:#}", run.id);
+                crate::outln!("kept run {}: {e:#}", run.id);
                 return Ok(0);
             }
         };
@@ -107,7 +107,7 @@ impl Gc {
             let v = state::view(&w, &opts);
             match v.state {
                 State::Incomplete => {
-                    println!("{} incomplete worker {}", self.verb(), w.address());
+                    crate::outln!("{} incomplete worker {}", self.verb(), w.address());
                     if !self.dry_run {
                         std::fs::remove_dir_all(&w.dir)
                             .with_context(|| format!("cannot remove {}", w.dir.display()))?;
@@ -116,7 +116,7 @@ impl Gc {
                     continue;
                 }
                 State::Corrupt => {
-                    println!(
+                    crate::outln!(
                         "kept run {}: {} has a damaged record ({})",
                         run.id,
                         w.address(),
@@ -126,7 +126,7 @@ impl Gc {
                 }
                 s if !s.is_final() => {
                     if let Some(pids) = crate::sys::procs::orphaned(&w) {
-                        println!(
+                        crate::outln!(
                             "kept {}: its wrapper died but processes {} still run; `orch stop {}` ends them",
                             w.address(),
                             join(&pids),
@@ -152,7 +152,7 @@ impl Gc {
         if !self.force && self.uncommitted_work(&workers) {
             return Ok(acted);
         }
-        println!(
+        crate::outln!(
             "{} run {} ({}, ended {} ago)",
             self.verb(),
             run.id,
@@ -176,7 +176,7 @@ impl Gc {
             };
             let files = crate::ops::worktree::uncommitted(&wt);
             if !files.is_empty() {
-                println!(
+                crate::outln!(
                     "kept run {}: the worktree of {} has uncommitted changes ({}); `orch diff {}` shows them, `orch land --force {}` lands them, `orch gc --force` drops them",
                     w.run,
                     w.address(),
@@ -209,9 +209,9 @@ impl Gc {
                 } else {
                     String::new()
                 };
-                println!("{} worktree {}{branch}", self.verb(), wt.path.display());
+                crate::outln!("{} worktree {}{branch}", self.verb(), wt.path.display());
                 if let Some(why) = c.kept {
-                    println!(
+                    crate::outln!(
                         "kept branch {} in {}: {why} (`git -C {} merge {}` lands it; `orch gc --force` deletes it)",
                         wt.branch,
                         wt.repo.display(),
@@ -220,7 +220,7 @@ impl Gc {
                     );
                 }
             }
-            Err(e) => println!(
+            Err(e) => crate::outln!(
                 "kept worktree {} of {}: {e:#}",
                 wt.path.display(),
                 w.address()

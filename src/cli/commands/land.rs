@@ -24,6 +24,6 @@ pub fn run(args: LandArgs) -> Result<i32> {
             force: args.force,
         },
     )?;
-    println!("{}", done.describe(&w.address()));
+    crate::outln!("{}", done.describe(&w.address()));
     Ok(0)
 }

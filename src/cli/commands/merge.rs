@@ -25,17 +25,17 @@ pub fn run(args: MergeArgs) -> Result<i32> {
         std::fs::write(out, &shown)
             .map_err(|e| UserError::failed(format!("cannot write {}: {e}", out.display())))?;
     }
-    print!("{shown}");
+    crate::sys::output::text(&shown);
     if args.synthesize {
         let addr = spawn_synthesis(&home, &merged.run, &merged.markdown)?;
-        eprintln!(
+        crate::errln!(
             "orch: synthesis worker {addr} started; `orch wait {addr}`, then `orch result {addr}` (also saved as synthesis.md in the run)"
         );
     }
     if let Some(why) = &merged.partial
         && !args.partial
     {
-        eprintln!("orch: {why}");
+        crate::errln!("orch: {why}");
         return Ok(crate::model::error::EXIT_FAILED);
     }
     Ok(0)

@@ -24,24 +24,24 @@ pub fn run(args: RecoverArgs) -> Result<i32> {
         format!("run {}", runs[0].id)
     };
     if items.is_empty() {
-        println!("nothing to recover: no lost workers in {scope}");
+        crate::outln!("nothing to recover: no lost workers in {scope}");
         return Ok(0);
     }
     if args.dry_run {
         for it in &items {
             match &it.action {
-                Action::Resume(t) => println!(
+                Action::Resume(t) => crate::outln!(
                     "would resume {} (thread {t}) with: {}",
                     it.worker.address(),
                     recover::RECOVER_PROMPT
                 ),
-                Action::Restart => println!(
+                Action::Restart => crate::outln!(
                     "would start {} again from its prompt (it never reached codex)",
                     it.worker.address()
                 ),
             }
         }
-        println!("{} workers, one every {}s", items.len(), args.stagger);
+        crate::outln!("{} workers, one every {}s", items.len(), args.stagger);
         return Ok(0);
     }
     // codex is found through each worker's saved environment, not this one's.
@@ -57,7 +57,7 @@ pub fn run(args: RecoverArgs) -> Result<i32> {
             }
         }
         if !recover::start(&home, it)? {
-            println!(
+            crate::outln!(
                 "{} is {} now; left alone",
                 it.worker.address(),
                 state::state_of(&it.worker)
@@ -65,9 +65,9 @@ pub fn run(args: RecoverArgs) -> Result<i32> {
             continue;
         }
         match &it.action {
-            Action::Resume(t) => println!("{} resuming thread {t}", it.worker.address()),
+            Action::Resume(t) => crate::outln!("{} resuming thread {t}", it.worker.address()),
             Action::Restart => {
-                println!("{} starting again from its prompt", it.worker.address())
+                crate::outln!("{} starting again from its prompt", it.worker.address())
             }
         }
         started.push(it.worker.clone());

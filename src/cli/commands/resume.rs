@@ -49,9 +49,11 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     transition::queue_resume(&w, &thread, &prompt, true)?;
     let started = sched::tick_locked(&home, &run)?.contains(&w.label);
     if started {
-        println!("{a} resuming thread {thread}");
+        crate::outln!("{a} resuming thread {thread}");
     } else {
-        println!("{a} queued to resume thread {thread} (`orch status` says what it waits for)");
+        crate::outln!(
+            "{a} queued to resume thread {thread} (`orch status` says what it waits for)"
+        );
     }
     Ok(0)
 }

@@ -39,7 +39,7 @@ pub fn run(args: RetryArgs) -> Result<i32> {
                 .filter(|w| retryable(state::state_of(w)))
                 .collect();
             if all.is_empty() {
-                println!(
+                crate::outln!(
                     "nothing to retry in run {}: no failed, stopped, lost or skipped worker",
                     run.id
                 );
@@ -96,6 +96,6 @@ fn check_retryable(w: &WorkerDir) -> Result<()> {
 fn report(run: &RunDir, labels: &[String]) {
     for l in labels {
         let w = run.worker(l);
-        println!("{} {}", w.address(), state::state_of(&w));
+        crate::outln!("{} {}", w.address(), state::state_of(&w));
     }
 }

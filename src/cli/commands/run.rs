@@ -28,26 +28,26 @@ pub fn run(args: RunArgs) -> Result<i32> {
     };
     let loaded = load_pipeline(&home, &req)?;
     if args.dry_run {
-        println!("{}", loaded.loaded_from);
+        crate::outln!("{}", loaded.loaded_from);
         for r in &loaded.reaching {
             let allowed = if args.trust_pipeline {
                 "allowed by --trust-pipeline"
             } else {
                 "needs --trust-pipeline"
             };
-            println!("{allowed}: {r}");
+            crate::outln!("{allowed}: {r}");
         }
-        print!("{}", loaded.plan.dry_run_text());
+        crate::sys::output::text(&loaded.plan.dry_run_text());
         return Ok(0);
     }
     let run = start_pipeline(&home, &req, loaded)?;
     if args.json {
-        println!(
+        crate::outln!(
             "{}",
             serde_json::to_string_pretty(&Started::run(&home, run))?
         );
     } else {
-        println!("{run}");
+        crate::outln!("{run}");
     }
     Ok(0)
 }

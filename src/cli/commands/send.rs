@@ -17,6 +17,6 @@ pub fn run(args: SendArgs) -> Result<i32> {
     let home = Home::from_env()?;
     let w = home.resolve_worker(&args.worker)?;
     let outcome = crate::ops::send::send(&w, &message, args.now)?;
-    println!("{}", outcome.describe());
+    crate::outln!("{}", outcome.describe());
     Ok(0)
 }

@@ -32,21 +32,21 @@ pub fn run(args: SetArgs) -> Result<i32> {
         crate::lifecycle::sched::tick_locked(&home, &run)?;
     }
     match args.max_parallel {
-        Some(0) => println!("{}: no limit on parallel workers", run.id),
-        Some(n) => println!("{}: at most {n} workers at once", run.id),
+        Some(0) => crate::outln!("{}: no limit on parallel workers", run.id),
+        Some(n) => crate::outln!("{}: at most {n} workers at once", run.id),
         None => {}
     }
     match args.budget {
         Some(b) if b > 0.0 => {
             let spent = budget::run_spend(&home, &run)?;
-            println!(
+            crate::outln!(
                 "{}: budget {} ({} spent so far)",
                 run.id,
                 budget::usd(b),
                 budget::usd(spent.usd)
             );
         }
-        Some(_) => println!("{}: no budget", run.id),
+        Some(_) => crate::outln!("{}: no budget", run.id),
         None => {}
     }
     Ok(0)

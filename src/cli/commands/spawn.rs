@@ -29,9 +29,9 @@ pub fn run(args: SpawnArgs) -> Result<i32> {
     };
     let address = spawn_worker(&home, &req)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&Started::one(address))?);
+        crate::outln!("{}", serde_json::to_string_pretty(&Started::one(address))?);
     } else {
-        println!("{address}");
+        crate::outln!("{address}");
     }
     Ok(0)
 }

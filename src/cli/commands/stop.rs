@@ -12,10 +12,10 @@ pub fn run(args: StopArgs) -> Result<i32> {
     let home = Home::from_env()?;
     let report = stop_targets(&home, &args.targets, Duration::from_secs(args.grace))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         for w in &report.stopped {
-            println!("{} {}", w.worker, w.state);
+            crate::outln!("{} {}", w.worker, w.state);
         }
     }
     Ok(0)
