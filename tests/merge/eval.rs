@@ -419,3 +419,12 @@ impl Eval {
         truth.iter().map(|t| t.members.len()).sum()
     }
 }
+
+/// Non-blank lines of the workers' text that no reader took as part of a finding.
+pub fn unparsed_lines(report: &Report) -> usize {
+    report
+        .notes
+        .iter()
+        .map(|n| n.text.lines().filter(|l| !l.trim().is_empty()).count())
+        .sum()
+}
