@@ -23,6 +23,7 @@
 
 mod bold_location;
 mod bots;
+mod conventional;
 mod heading;
 mod json;
 mod label_line;
@@ -72,6 +73,7 @@ type Rewrite = fn(&str) -> String;
 const REWRITERS: &[(&str, Rewrite)] = &[
     ("bots", bots::rewrite),
     ("bold_location", bold_location::rewrite),
+    ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),
     ("table", table::tables_to_items),
 ];
