@@ -89,7 +89,7 @@ const KNOWN_EXT: &[&str] = &[
     "rst", "adoc", "tf", "hcl",
 ];
 
-const PATH: &str =
+pub(crate) const PATH: &str =
     r"/?(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
 const DASH: &str = r"\s*(?:-|–|—|to)\s*";
 

@@ -24,6 +24,7 @@
 mod bold_location;
 mod bots;
 mod conventional;
+mod diagnostics;
 mod heading;
 mod json;
 mod label_line;
@@ -72,6 +73,7 @@ type Rewrite = fn(&str) -> String;
 /// blocks it leaves are then seen by `bold_location`.
 const REWRITERS: &[(&str, Rewrite)] = &[
     ("bots", bots::rewrite),
+    ("diagnostics", diagnostics::rewrite),
     ("bold_location", bold_location::rewrite),
     ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),
