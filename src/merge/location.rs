@@ -170,6 +170,26 @@ pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
 }
 
 fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
+    let named = find_named(text);
+    // Under a heading that names the file, a bare `(line 55)` before any path is the
+    // place; a path later in the claim (`../../etc/x` in an exploit) is not.
+    let bare = context_path.and_then(|ctx| {
+        let c = CONTEXT_LINES.captures(text)?;
+        let m = c.get(0).unwrap();
+        Some(Found {
+            location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
+            span: (m.start(), m.end()),
+        })
+    });
+    match (named, bare) {
+        (Some(n), Some(b)) if b.span.0 < n.span.0 => Some(b),
+        (Some(n), _) => Some(n),
+        (None, b) => b,
+    }
+}
+
+/// The first location in `text` that names a file.
+fn find_named(text: &str) -> Option<Found> {
     if let Some(c) = LINES_OF.captures(text) {
         let m = c.get(0).unwrap();
         let path = c.name("path").unwrap();
@@ -201,13 +221,7 @@ fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
             span: (m.start(), end),
         });
     }
-    let ctx = context_path?;
-    let c = CONTEXT_LINES.captures(text)?;
-    let m = c.get(0).unwrap();
-    Some(Found {
-        location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
-        span: (m.start(), m.end()),
-    })
+    None
 }
 
 /// Gives one spelling to the paths of a run that name one file: `stripe.py`,
@@ -356,6 +370,18 @@ mod tests {
         for text in ["e.g. this", "version 1.2.3", "i.e. no"] {
             assert_eq!(loc(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_bare_line_before_a_path_is_the_heading_file() {
+        let f = find(
+            "(line 55): lets a client write `../../etc/cron.d/x`",
+            Some("app/files.py"),
+        )
+        .unwrap();
+        assert_eq!(f.location.to_string(), "app/files.py:55");
+        let f = find("see `src/b.rs:20`, line 3", Some("src/a.rs")).unwrap();
+        assert_eq!(f.location.to_string(), "src/b.rs:20");
     }
 
     #[test]

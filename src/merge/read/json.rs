@@ -185,6 +185,10 @@ pub(super) fn json_findings(v: &Value, mut note: String) -> Option<Parsed> {
             s(&["severity", "priority", "level"]),
         ) {
             (Some(sev), _) => (sev, Some(format!("P{}", priority.unwrap())), false),
+            // SARIF's `note` is "a minor problem", not a remark.
+            (None, Some(raw)) if o.get("severity").is_none() && raw == "note" => {
+                (Severity::Low, Some(raw), false)
+            }
             (None, Some(raw)) => match Severity::from_label(&raw) {
                 Some(sev) => (sev, Some(raw), false),
                 None => (Severity::Medium, Some(raw), true),

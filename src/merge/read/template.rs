@@ -47,8 +47,15 @@ pub(super) fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
                         .split(|c: char| !c.is_alphanumeric())
                         .next()
                         .unwrap_or("");
-                    match Severity::from_word(word) {
-                        Some(s) if k.severity.is_none() => k.severity = Some((s, word.into())),
+                    // A traffic-light emoji alone (`| 🔴 |` in a table) is a level too.
+                    let emoji = val.trim().chars().next().and_then(Severity::from_emoji);
+                    let (level, word) = match (Severity::from_word(word), emoji) {
+                        (Some(s), _) => (Some(s), word.to_string()),
+                        (None, Some(e)) => (Some(e), val.trim().to_string()),
+                        (None, None) => (None, word.to_string()),
+                    };
+                    match level {
+                        Some(s) if k.severity.is_none() => k.severity = Some((s, word)),
                         Some(_) => {}
                         None if key == "impact" => {
                             k.evidence.push(format!("Impact: {val}"));
