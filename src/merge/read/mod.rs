@@ -36,6 +36,7 @@ mod table;
 mod template;
 #[cfg(test)]
 mod tests;
+mod threads;
 
 use super::location::Location;
 use super::severity::Severity;
@@ -74,6 +75,7 @@ type Rewrite = fn(&str) -> String;
 const REWRITERS: &[(&str, Rewrite)] = &[
     ("bots", bots::rewrite),
     ("diagnostics", diagnostics::rewrite),
+    ("threads", threads::rewrite),
     ("bold_location", bold_location::rewrite),
     ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),

@@ -106,10 +106,19 @@ pub(super) fn read_leftovers(parsed: &mut Parsed) {
     // The file the last located paragraph named: a later "Line 240: …" means that file.
     let mut last_path: Option<String> = None;
     for p in paragraphs.into_iter().flat_map(split_intro) {
-        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<'])
+        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '<'])
+            && !p.starts_with("```")
             && p.split_whitespace().count() >= 6;
-        let located = location::find(&p, last_path.as_deref())
-            .filter(|f| f.location.start_line.is_some() && !location::is_url(&f.location.path));
+        let found = location::find(&p, last_path.as_deref())
+            .filter(|f| !location::is_url(&f.location.path));
+        let located = found.clone().filter(|f| f.location.start_line.is_some());
+        // "Two problems in drivers/net/rx.c:" names the file the next paragraphs'
+        // "around line 212" mean.
+        if located.is_none()
+            && let Some(f) = &found
+        {
+            last_path = Some(f.location.path.clone());
+        }
         if is_text && let Some(f) = located {
             prose_review = true;
             last_path = Some(f.location.path.clone());
