@@ -89,6 +89,7 @@ impl Severity {
             "nits" | "nitpicks" | "praise" | "nitpick comments" | "could fix" => Severity::Info,
             // Compiler, linter and SARIF levels.
             "error" | "caution" => Severity::High,
+            "non-blocking" | "nonblocking" | "non blocking" => Severity::Low,
             "warning" | "warn" => Severity::Medium,
             "hint" | "tip" | "none" => Severity::Info,
             _ => return Severity::from_word(l),

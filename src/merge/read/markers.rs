@@ -62,6 +62,11 @@ pub(super) static SEV_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
+static BRACKET_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:\*\*)?\[\s*(?P<sev>[A-Za-z][A-Za-z _-]{1,24}?)\s*\](?:\*\*)?\s*[:\-–—]?\s*")
+        .unwrap()
+});
+
 /// A severity marker found in a line: level, marker as written, byte span.
 pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usize))> {
     // Traffic-light emoji near the start.
@@ -81,6 +86,14 @@ pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usi
             return Some((sev2, raw, (start, end + e)));
         }
         return Some((sev, c.to_string(), (start, end)));
+    }
+    // `[Blocking]`, `[error]`: any label the severity table knows, in brackets at the start
+    // (what the label-line and diagnostics readers write).
+    if let Some(c) = BRACKET_LABEL.captures(text)
+        && let Some(sev) = Severity::from_label(&c["sev"])
+    {
+        let m = c.get(0).unwrap();
+        return Some((sev, c["sev"].to_string(), (m.start(), m.end())));
     }
     for re in SEV_PATTERNS.iter() {
         if let Some(c) = re.captures(text) {

@@ -25,6 +25,7 @@ mod bold_location;
 mod bots;
 mod conventional;
 mod diagnostics;
+mod diff;
 mod heading;
 mod json;
 mod label_line;
@@ -76,6 +77,7 @@ const REWRITERS: &[(&str, Rewrite)] = &[
     ("bots", bots::rewrite),
     ("diagnostics", diagnostics::rewrite),
     ("threads", threads::rewrite),
+    ("diff", diff::rewrite),
     ("bold_location", bold_location::rewrite),
     ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),

@@ -29,6 +29,10 @@ static THREAD_HEAD: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
+/// `**@dana** commented:` — a new comment with no place: it ends the one before.
+static COMMENT_BY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:\*\*@?[\w.-]+\*\*|@[\w.-]+)\s+(?:commented|replied|wrote|said|approved|requested changes)\b[^`]*$").unwrap()
+});
 static GERRIT_FILE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"^File\s+(?P<path>{PATH}):\s*$")).unwrap());
 static GERRIT_PS: LazyLock<Regex> =
@@ -114,6 +118,11 @@ pub(super) fn rewrite(text: &str) -> String {
                 out.extend(lines[j..end].iter().map(|l| unquote(l)));
                 i = end;
             }
+            continue;
+        }
+        if COMMENT_BY.is_match(line) && location::find(line, None).is_none() {
+            out.push(format!("### {}", line.trim().replace("**", "")));
+            i += 1;
             continue;
         }
         if is_quote(line) && location_alone(&unquote(line)) {
