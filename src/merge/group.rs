@@ -235,6 +235,10 @@ const SYNONYMS: &[(&str, &str)] = &[
     ("cap", "limit"),
     ("bound", "limit"),
     ("ceili", "limit"),
+    // "backoff" / "delay" / "wait" / "sleep" between attempts (holdout2: diff-hunks).
+    ("backo", "wait"),
+    ("delay", "wait"),
+    ("sleep", "wait"),
 ];
 
 /// Kinds of defect, each named by a few words. Two findings at one place that name the
@@ -318,6 +322,16 @@ const DEFECT_CLASSES: &[(&str, &[&str])] = &[
         &["reversed", "backwards", "inverted", "swapped"],
     ),
     ("#null", &["null", "nil", "nullptr", "dereference"]),
+    (
+        "#undefined",
+        &[
+            "undefined",
+            "undeclared",
+            "referenceerror",
+            "nameerror",
+            "unresolved",
+        ],
+    ),
     ("#trace", &["traceback", "stacktrace", "exc_info"]),
     (
         "#expiry",
@@ -391,8 +405,23 @@ fn split_camel(text: &str) -> String {
     out
 }
 
+/// Phrases that name one defect kind in several words, rewritten to its one word before
+/// tokens are cut ("is not defined" and "never imported" are an undefined name).
+const PHRASES: &[(&str, &str)] = &[
+    ("not defined", "undefined"),
+    ("never defined", "undefined"),
+    ("never imported", "undefined"),
+    ("not imported", "undefined"),
+    ("does not exist", "undefined"),
+];
+
 pub fn tokens(text: &str) -> Vec<String> {
-    let text = split_camel(text);
+    let mut text = split_camel(text);
+    if PHRASES.iter().any(|(p, _)| text.contains(p)) {
+        for (p, w) in PHRASES {
+            text = text.replace(p, w);
+        }
+    }
     let text = text.as_str();
     let mut out: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
@@ -505,6 +534,10 @@ fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
     // kind of defect — they agree however differently they are worded.
     let t = if anchored && compatible && a.classes & b.classes != 0 {
         SIM_ANCHOR
+    } else if a.classes != 0 && b.classes != 0 && a.classes & b.classes == 0 {
+        // Both name a kind of defect, and not the same one (an XSS and an undefined
+        // function at one line): distinct defects unless the claims clearly agree.
+        t.max(SIM_FILE)
     } else {
         t
     };
@@ -835,6 +868,47 @@ mod tests {
             ),
         ];
         assert_eq!(group(&items), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn distinct_defect_kinds_at_one_line_stay_apart() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query is rendered unescaped: reflected XSS",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query helper is not defined, so rendering throws",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items).len(), 2);
+        // The same two wordings with the kinds taken out share enough to be joined:
+        // it is the kinds that keep them apart.
+        let plain = [
+            item(
+                0,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query is rendered unescaped",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query helper, so rendering throws",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&plain).len(), 1);
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl Severity {
             "nits" | "nitpicks" | "praise" | "nitpick comments" | "could fix" => Severity::Info,
             // Compiler, linter and SARIF levels.
             "error" | "caution" => Severity::High,
-            "non-blocking" | "nonblocking" | "non blocking" => Severity::Low,
+            // Not blocking the merge, but to be fixed: the cap Conventional Comments gives it.
+            "non-blocking" | "nonblocking" | "non blocking" => Severity::Medium,
             "warning" | "warn" => Severity::Medium,
             "hint" | "tip" | "none" => Severity::Info,
             _ => return Severity::from_word(l),

@@ -62,6 +62,9 @@ pub(super) static SEV_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
+static SEV_KEY_EMOJI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:\*\*)?(?:severity|priority|sev)(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*(?P<e>[^\sA-Za-z0-9*])\u{fe0f}?\s*(?:\*\*)?\s*").unwrap()
+});
 static BRACKET_LABEL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\s*(?:\*\*)?\[\s*(?P<sev>[A-Za-z][A-Za-z _-]{1,24}?)\s*\](?:\*\*)?\s*[:\-–—]?\s*")
         .unwrap()
@@ -86,6 +89,13 @@ pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usi
             return Some((sev2, raw, (start, end + e)));
         }
         return Some((sev, c.to_string(), (start, end)));
+    }
+    // `Severity: 🔴` (a table's emoji cell once rewritten as a key line).
+    if let Some(c) = SEV_KEY_EMOJI.captures(text)
+        && let Some(sev) = c["e"].chars().next().and_then(Severity::from_emoji)
+    {
+        let m = c.get(0).unwrap();
+        return Some((sev, c["e"].to_string(), (m.start(), m.end())));
     }
     // `[Blocking]`, `[error]`: any label the severity table knows, in brackets at the start
     // (what the label-line and diagnostics readers write).
