@@ -4,13 +4,22 @@
 //!
 //! 1. [`json`]: the whole message, or a fenced block, is JSON — orch's findings schema
 //!    (`share/schemas/findings.schema.json`), codex's review output (`priority` 0–3,
-//!    `code_location` with `absolute_file_path` and `line_range`), or a bare array.
+//!    `code_location` with `absolute_file_path` and `line_range`), SARIF, reviewdog's
+//!    rdjson and rdjsonl, SonarQube issues, Code Climate / GitLab Code Quality, a GitHub
+//!    review-comment export, or a bare array.
 //! 2. Rewriters, each of which recognises one family and rewrites its blocks into the
 //!    heading-per-finding or list shape the structural reader reads, leaving every other
-//!    line as it was: [`bots`] (HTML markup and severity badges of CodeRabbit, Gemini
-//!    Code Assist, Sourcery, and codex's GitHub review comments), [`bold_location`]
-//!    (`**path:line**` blocks, `` `path` lines 10-12 `` lines), [`label_line`]
-//!    (`**Critical:** path — claim`, `High: path:line — claim`), [`table`].
+//!    line as it was, in this order:
+//!    [`footnotes`] (`[^1]` references take their `[^1]: url` targets),
+//!    [`bots`] (HTML markup and severity badges of CodeRabbit, Gemini Code Assist,
+//!    Sourcery, and codex's GitHub review comments),
+//!    [`diagnostics`] (rustc/clippy blocks, errorformat lines, eslint's stylish output),
+//!    [`threads`] (GitHub alert blocks and quoted comments, GitLab thread headers,
+//!    Gerrit mail), [`diff`] (comments under quoted `@@` hunks),
+//!    [`bold_location`] (`**path:line**` blocks, `` `path` lines 10-12 ``, lines led by
+//!    a location), [`conventional`] (`issue (blocking): …`),
+//!    [`label_line`] (`**Critical:** path — claim`, `High: path:line — claim`),
+//!    [`table`].
 //! 3. [`markdown`]: list items and headings per finding, with orch's own template,
 //!    key-line items and free-form items read by [`template`]; section and emoji
 //!    headings (`## 🔴 Blockers`, `### 💡 Codex Review`) are containers ([`heading`]).
@@ -19,13 +28,16 @@
 //!
 //! Whatever no reader reads is the worker's unparsed text ([`Parsed::note`]); the merge
 //! shows it as "unparsed text from W2 (n lines)". Nothing is dropped silently except
-//! markup (HTML tags, badge images, a bot's "Useful? React with 👍 / 👎." line).
+//! markup (HTML tags, badge images, a bot's "Useful? React with 👍 / 👎." line, a
+//! compiler's source gutter, Gerrit's comment URL and quoted code line, a bare `@@` hunk
+//! header once read).
 
 mod bold_location;
 mod bots;
 mod conventional;
 mod diagnostics;
 mod diff;
+mod footnotes;
 mod heading;
 mod json;
 mod label_line;
@@ -74,6 +86,7 @@ type Rewrite = fn(&str) -> String;
 /// The rewriters, in the order they run. Bot markup goes first so that the location
 /// blocks it leaves are then seen by `bold_location`.
 const REWRITERS: &[(&str, Rewrite)] = &[
+    ("footnotes", footnotes::rewrite),
     ("bots", bots::rewrite),
     ("diagnostics", diagnostics::rewrite),
     ("threads", threads::rewrite),
