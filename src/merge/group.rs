@@ -314,7 +314,8 @@ const DEFECT_CLASSES: &[(&str, &[&str])] = &[
     ),
     (
         "#crash",
-        &["panic", "panics", "crash", "crashes", "abort", "segfault"],
+        // Not "abort": `AbortController`, "abort the request" name a fix, not a crash.
+        &["panic", "panics", "crash", "crashes", "segfault"],
     ),
     ("#overflow", &["overflow", "overflows", "oob"]),
     (
