@@ -725,3 +725,82 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Provenance: every finding a worker's message yields is the source of exactly one
+    /// ranked item, under its own wording, and no item has a source no message gave.
+    #[test]
+    fn merging_never_loses_a_findings_provenance(workers in workers_strategy()) {
+        let report = merge::merge(&input(workers.clone()), &MergeOptions::default());
+        if report.kind != RunKind::Review {
+            return Ok(());
+        }
+        let mut want: Vec<(String, usize, String)> = workers
+            .iter()
+            .filter(|w| w.state == "done")
+            .flat_map(|w| {
+                merge::read::parse_message(w.text.as_deref().unwrap_or(""))
+                    .findings
+                    .into_iter()
+                    .map(|f| (w.label.clone(), f.index, f.claim))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut got: Vec<(String, usize, String)> = report
+            .findings
+            .iter()
+            .flat_map(|f| f.sources.iter().map(|s| (s.label.clone(), s.index, s.text.clone())))
+            .collect();
+        want.sort();
+        got.sort();
+        prop_assert_eq!(got, want);
+    }
+
+    /// The headline is the wording of the item's first source, and that source carries
+    /// the item's severity whenever any source gave one (most severe claim first).
+    #[test]
+    fn the_headline_is_a_most_severe_wording(workers in workers_strategy()) {
+        let report = merge::merge(&input(workers), &MergeOptions::default());
+        for f in &report.findings {
+            prop_assert_eq!(&f.claim, &f.sources[0].text);
+            if !f.severity_assumed {
+                prop_assert!(!f.sources[0].severity_assumed);
+                prop_assert_eq!(f.sources[0].severity, f.severity);
+            }
+        }
+    }
+
+    /// Idempotent on duplicated input: every worker sent twice (under a second label)
+    /// gives the same items, each with every source twice.
+    #[test]
+    fn duplicated_input_gives_the_same_items(workers in workers_strategy()) {
+        let once = merge::merge(&input(workers.clone()), &MergeOptions::default());
+        let mut twice = workers.clone();
+        twice.extend(workers.iter().map(|w| WorkerOutput {
+            label: format!("{}-copy", w.label),
+            ..w.clone()
+        }));
+        let twice = merge::merge(&input(twice), &MergeOptions::default());
+        let key = |r: &merge::Report| -> Vec<(String, Vec<(String, usize)>)> {
+            r.findings
+                .iter()
+                .map(|f| {
+                    let mut s: Vec<(String, usize)> = f
+                        .sources
+                        .iter()
+                        .map(|s| (s.label.trim_end_matches("-copy").to_string(), s.index))
+                        .collect();
+                    s.sort();
+                    s.dedup();
+                    (f.severity.to_string(), s)
+                })
+                .collect()
+        };
+        prop_assert_eq!(key(&once), key(&twice));
+        for f in &twice.findings {
+            prop_assert_eq!(f.sources.len() % 2, 0, "{:?}", f.sources);
+        }
+    }
+}
