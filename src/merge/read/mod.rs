@@ -19,7 +19,7 @@
 //!    [`bold_location`] (`**path:line**` blocks, `` `path` lines 10-12 ``, lines led by
 //!    a location), [`conventional`] (`issue (blocking): …`),
 //!    [`label_line`] (`**Critical:** path — claim`, `High: path:line — claim`),
-//!    [`table`].
+//!    [`table`], [`suggestion`] (a ` ```suggestion ` block is the fix of the item above).
 //! 3. [`markdown`]: list items and headings per finding, with orch's own template,
 //!    key-line items and free-form items read by [`template`]; section and emoji
 //!    headings (`## 🔴 Blockers`, `### 💡 Codex Review`) are containers ([`heading`]).
@@ -45,6 +45,7 @@ mod list;
 mod markdown;
 mod markers;
 mod prose;
+mod suggestion;
 mod table;
 mod template;
 #[cfg(test)]
@@ -95,6 +96,7 @@ const REWRITERS: &[(&str, Rewrite)] = &[
     ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),
     ("table", table::tables_to_items),
+    ("suggestion", suggestion::rewrite),
 ];
 
 /// Parses one worker's final message.

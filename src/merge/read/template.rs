@@ -32,9 +32,22 @@ pub(super) fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
         Claim,
     }
     let mut cur = Cur::Other;
+    let mut suggestion = false;
     for line in lines {
         let t = line.trim();
         if t.is_empty() {
+            continue;
+        }
+        // GitHub's ```suggestion block: the replacement code, i.e. the fix.
+        if suggestion {
+            suggestion = !is_fence(t);
+            if suggestion {
+                k.fix.push(format!("`{t}`"));
+            }
+            continue;
+        }
+        if super::suggestion::is_suggestion_fence(t) {
+            suggestion = true;
             continue;
         }
         if let Some(c) = KEY_LINE.captures(line) {
