@@ -102,7 +102,7 @@ fn tune_set_meets_the_targets() {
         "distinct same-line defects merged"
     );
     assert!(
-        total.top3_cases_right >= 7,
+        total.top3_cases_right == total.cases,
         "cases with the top three right: {} of {}",
         total.top3_cases_right,
         total.cases

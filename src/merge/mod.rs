@@ -7,10 +7,12 @@
 //! partial ([`Report::is_partial`]).
 //!
 //! Review or digest ([`RunKind`]): a run is merged as a review when at least one
-//! included worker has role `reviewer` or `verifier` or no role at all, *and* at least
-//! one finding parses from those workers' messages (other roles in a review run, such
-//! as the implementer of a review → fix → verify chain, are kept whole as notes). Otherwise (every included worker has
-//! some other role — researcher, options, implementer — or nothing parses) the report is
+//! included worker has role `reviewer`, `verifier` or `researcher` (whose findings are
+//! claims with a source, often a URL) or no role at all, *and* at least one finding
+//! parses from those workers' messages (other roles in a review run, such as the
+//! implementer of a review → fix → verify chain, are kept whole as notes). Otherwise
+//! (every included worker has some other role — options, implementer — or nothing
+//! parses) the report is
 //! a digest: one section per worker with its final message verbatim, plus a comparison
 //! table when the messages propose options (see [`digest`]).
 //!
