@@ -173,6 +173,7 @@ fn generate() -> (MergeInput, usize) {
     let input = MergeInput {
         run: "bench".into(),
         workers,
+        tree: Vec::new(),
     };
     (input, distinct.iter().filter(|d| **d).count())
 }

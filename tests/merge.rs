@@ -20,6 +20,7 @@ fn input(workers: Vec<WorkerOutput>) -> MergeInput {
     MergeInput {
         run: "r1".into(),
         workers,
+        tree: Vec::new(),
     }
 }
 

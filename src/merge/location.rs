@@ -224,12 +224,43 @@ fn find_named(text: &str) -> Option<Found> {
     None
 }
 
-/// Gives one spelling to the paths of a run that name one file: `stripe.py`,
+/// The file of `tree` that `path` names: the file itself, the one file it is a suffix of
+/// (whole components), or the longest file an absolute path ends with.
+fn in_tree<'t>(path: &str, tree: &'t [String]) -> Option<&'t String> {
+    let ends = |long: &str, short: &str| {
+        long == short || long.ends_with(&format!("/{}", short.trim_start_matches('/')))
+    };
+    if let Some(t) = tree.iter().find(|t| *t == path) {
+        return Some(t);
+    }
+    let mut longer = tree.iter().filter(|t| ends(t, path));
+    if let (Some(one), None) = (longer.next(), longer.next()) {
+        return Some(one);
+    }
+    if path.starts_with('/') {
+        return tree
+            .iter()
+            .filter(|t| t.contains('/') && ends(path, t))
+            .max_by_key(|t| t.len());
+    }
+    None
+}
+
+/// Gives one spelling to the paths of a run that name one file. With the run's tree
+/// known, a path that names one of its files (by a suffix, or an absolute path in a
+/// checkout) takes that file's spelling. Then, among the paths left, `stripe.py`,
 /// `app/webhooks/stripe.py` and `/home/dev/shop/app/webhooks/stripe.py` are one file
 /// when one is a suffix of the other (whole components) and the shorter one matches
 /// no other file of the run. The spelling kept is the longest relative one.
-pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
+pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>, tree: &[String]) {
     let mut locs: Vec<&'a mut Location> = locations.filter(|l| !is_url(&l.path)).collect();
+    if !tree.is_empty() {
+        for l in locs.iter_mut() {
+            if let Some(t) = in_tree(&l.path, tree) {
+                l.path = t.clone();
+            }
+        }
+    }
     let mut paths: Vec<String> = locs.iter().map(|l| l.path.clone()).collect();
     paths.sort();
     paths.dedup();
@@ -253,7 +284,9 @@ pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
                 a == b || suffix_of(&paths[a], &paths[b]) || suffix_of(&paths[b], &paths[a])
             })
         });
-        if one_chain {
+        // …and so is one that names two files of the tree.
+        let tree_ambiguous = tree.iter().filter(|t| suffix_of(short, t)).nth(1).is_some();
+        if one_chain && !tree_ambiguous {
             for j in longer {
                 let (ri, rj) = (root(&mut class, i), root(&mut class, j));
                 class[ri.max(rj)] = ri.min(rj);
@@ -292,6 +325,41 @@ mod canonical_tests {
     use super::*;
 
     #[test]
+    fn the_runs_tree_gives_the_spelling() {
+        let tree: Vec<String> = [
+            "pkg/queue/worker.go",
+            "cmd/worker.go",
+            "app/webhooks/stripe.py",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut ls = [
+            Location::new(
+                "/home/runner/work/q/q/pkg/queue/worker.go",
+                Some(60),
+                Some(62),
+            ),
+            Location::new("queue/worker.go", Some(61), None),
+            Location::new("worker.go", Some(90), None),
+            Location::new("stripe.py", Some(32), None),
+            Location::new("other.py", Some(1), None),
+        ];
+        canonicalize(ls.iter_mut(), &tree);
+        let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
+        // `worker.go` alone is two files of the tree: it is left as written.
+        assert_eq!(
+            paths,
+            [
+                "pkg/queue/worker.go",
+                "pkg/queue/worker.go",
+                "worker.go",
+                "app/webhooks/stripe.py",
+                "other.py"
+            ]
+        );
+    }
+
+    #[test]
     fn suffixes_name_one_file_when_unambiguous() {
         let mut ls = [
             Location::new("stripe.py", Some(32), None),
@@ -301,7 +369,7 @@ mod canonical_tests {
             Location::new("a/views.py", None, None),
             Location::new("c/views.py", None, None),
         ];
-        canonicalize(ls.iter_mut());
+        canonicalize(ls.iter_mut(), &[]);
         let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(
             paths,

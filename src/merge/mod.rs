@@ -51,6 +51,11 @@ pub struct WorkerOutput {
 pub struct MergeInput {
     pub run: String,
     pub workers: Vec<WorkerOutput>,
+    /// The files of the tree the workers read (relative paths), when known: a location
+    /// that names one of them by a suffix (`stripe.py`) or by an absolute path in some
+    /// checkout (`/home/runner/work/shop/shop/app/stripe.py`) takes its spelling.
+    #[serde(default)]
+    pub tree: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -433,7 +438,10 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         }
     }
 
-    location::canonicalize(sources.iter_mut().filter_map(|s| s.location.as_mut()));
+    location::canonicalize(
+        sources.iter_mut().filter_map(|s| s.location.as_mut()),
+        &input.tree,
+    );
 
     let mut interner = group::Interner::default();
     let worker_of: Vec<usize> = {

@@ -43,10 +43,18 @@ pub fn report(run: &RunDir, opts: &MergeOptions) -> Result<Report> {
             text,
         });
     }
+    // The reviewed tree's files give locations their spelling; a run outside a git
+    // work tree (or a record that cannot be read) merges without them.
+    let tree = run
+        .record()
+        .ok()
+        .and_then(|r| crate::sys::git::tracked(&r.cwd).ok())
+        .unwrap_or_default();
     Ok(merge::merge(
         &MergeInput {
             run: run.id.clone(),
             workers,
+            tree,
         },
         opts,
     ))

@@ -77,6 +77,12 @@ pub fn load_case(dir: &Path) -> Case {
         input: MergeInput {
             run: opt_str(&run, "run").unwrap(),
             workers,
+            // The files of the reviewed tree, when the case gives them.
+            tree: run["tree"].as_array().map_or(Vec::new(), |t| {
+                t.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            }),
         },
         truth,
     }

@@ -19,7 +19,9 @@ pub(super) fn rewrite(text: &str) -> String {
     while i < lines.len() {
         let line = lines[i];
         if in_item && is_suggestion_fence(line) && !line.starts_with(' ') {
-            let end = (i + 1..lines.len()).find(|&j| is_fence(lines[j])).unwrap_or(lines.len() - 1);
+            let end = (i + 1..lines.len())
+                .find(|&j| is_fence(lines[j]))
+                .unwrap_or(lines.len() - 1);
             out.extend(lines[i..=end].iter().map(|l| format!("  {l}")));
             i = end + 1;
             continue;
@@ -40,7 +42,10 @@ mod tests {
     #[test]
     fn a_suggestion_after_an_item_is_indented_under_it() {
         let t = "- a.go:30 — reversed\n\n```suggestion\nif x {\n```\n\nThanks.";
-        assert_eq!(rewrite(t), "- a.go:30 — reversed\n\n  ```suggestion\n  if x {\n  ```\n\nThanks.");
+        assert_eq!(
+            rewrite(t),
+            "- a.go:30 — reversed\n\n  ```suggestion\n  if x {\n  ```\n\nThanks."
+        );
         let free = "Intro.\n\n```suggestion\nx\n```";
         assert_eq!(rewrite(free), free);
     }
