@@ -806,3 +806,63 @@ proptest! {
         }
     }
 }
+
+/// One finding in orch's findings schema (`share/schemas/findings.schema.json`).
+fn schema_finding() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof![
+            Just("critical"),
+            Just("high"),
+            Just("medium"),
+            Just("low"),
+            Just("info")
+        ],
+        prop_oneof![
+            (0usize..VOCAB.len(), 1u32..500, 0u32..4).prop_map(|(f, l, n)| if n == 0 {
+                format!("src/{}.rs:{l}", VOCAB[f])
+            } else {
+                format!("src/{}.rs:{l}-{}", VOCAB[f], l + n)
+            }),
+            Just("https://docs.rs/tokio/latest/tokio/".to_string()),
+            Just("-".to_string()),
+        ],
+        prop::collection::vec(0usize..VOCAB.len(), 3..8),
+        prop::collection::vec(0usize..VOCAB.len(), 0..6),
+        proptest::option::of(prop::collection::vec(0usize..VOCAB.len(), 1..4)),
+    )
+        .prop_map(|(sev, loc, claim, evidence, fix)| {
+            let words = |v: &[usize]| v.iter().map(|i| VOCAB[*i]).collect::<Vec<_>>().join(" ");
+            serde_json::json!({
+                "severity": sev,
+                "location": loc,
+                "claim": format!("the {}", words(&claim)),
+                "evidence": words(&evidence),
+                "fix": fix.map(|f| words(&f)),
+            })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// What `--findings-schema` buys on the reading side: a message in orch's schema is
+    /// read field for field — severity, location, claim, evidence and fix exactly as
+    /// given, in order, nothing left unparsed but the summary.
+    #[test]
+    fn a_message_in_the_findings_schema_is_read_exactly(
+        findings in prop::collection::vec(schema_finding(), 1..8)
+    ) {
+        let msg = serde_json::json!({"findings": findings, "summary": "done"}).to_string();
+        let p = merge::read::parse_message(&msg);
+        prop_assert_eq!(p.findings.len(), findings.len());
+        for (f, want) in p.findings.iter().zip(&findings) {
+            prop_assert_eq!(f.severity.as_str(), want["severity"].as_str().unwrap());
+            prop_assert!(!f.severity_assumed);
+            prop_assert_eq!(f.location.as_ref().map(|l| l.to_string()), want["location"].as_str().filter(|l| *l != "-").map(str::to_string));
+            prop_assert_eq!(f.claim.as_str(), want["claim"].as_str().unwrap());
+            prop_assert_eq!(f.evidence.as_deref(), want["evidence"].as_str().filter(|e| !e.is_empty()));
+            prop_assert_eq!(f.fix.as_deref(), want["fix"].as_str());
+        }
+        prop_assert_eq!(p.note, "summary: done");
+    }
+}
