@@ -84,7 +84,9 @@ const META_KEYS: &[&str] = &[
 ];
 
 /// The finding objects of a value and its other top-level fields (kept as the note).
-fn finding_list(v: &Value) -> Option<(Vec<&serde_json::Map<String, Value>>, Vec<String>)> {
+type Object = serde_json::Map<String, Value>;
+
+fn finding_list(v: &Value) -> Option<(Vec<&Object>, Vec<String>)> {
     let mut extra = Vec::new();
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
