@@ -26,6 +26,7 @@ pub mod location;
 pub mod read;
 mod render;
 pub mod severity;
+pub mod tokens;
 
 use std::cmp::{Ordering, Reverse};
 
