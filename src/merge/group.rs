@@ -16,6 +16,10 @@
 //!   words, but they share the place and the kind. A code name both claims mention is
 //!   not enough on its own: every finding at a line tends to name that line's code.
 //!
+//! Never on location alone: two claims that name *different* kinds of defect (an XSS
+//! and an undefined name at one line), or whose severities are two levels apart, need
+//! the clear agreement of [`SIM_FILE`] to fold, wherever they are.
+//!
 //! Tokens are the claim's words (camelCase split, a light stemmer, a small synonym
 //! table); a claim that is a bare title ("Logging") is matched with its evidence.
 //!
