@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::super::location;
 use super::super::severity::Severity;
 use super::markers::{BOLD_LINE, HEADING, LIST, is_fence};
 
@@ -75,7 +76,20 @@ pub(super) fn rewrite(text: &str) -> String {
             i += 1;
             continue;
         };
-        out.push(format!("- [{sev}] {rest}"));
+        // A location block above it (`**path line 41**`, made a heading by the
+        // location reader) is this comment's place: one item, so that the comments
+        // after it are not read as its body.
+        let above = out.iter().rposition(|l: &String| !l.trim().is_empty());
+        let place = above
+            .and_then(|k| out[k].strip_prefix("#### ").map(|p| (k, p.to_string())))
+            .filter(|(_, p)| location::find(p, None).is_some_and(|f| f.span == (0, p.len())));
+        match place {
+            Some((k, p)) => {
+                out.truncate(k);
+                out.push(format!("- [{sev}] {p} — {rest}"));
+            }
+            None => out.push(format!("- [{sev}] {rest}")),
+        }
         i += 1;
         // The discussion: the lines right below, or else the next paragraph.
         let mut taken_paragraph = false;
@@ -136,6 +150,15 @@ mod tests {
         assert_eq!(
             rewrite("note: I did not run the tests"),
             "note: I did not run the tests"
+        );
+    }
+
+    #[test]
+    fn a_location_block_above_is_the_comments_place() {
+        let t = "#### a.go:60\nissue (non-blocking): read before the check\n\npraise: clear tests\nnit: typo";
+        assert_eq!(
+            rewrite(t),
+            "- [medium] a.go:60 — read before the check\n\npraise: clear tests\n- [info] typo"
         );
     }
 

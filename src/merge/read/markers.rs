@@ -145,7 +145,7 @@ pub(super) static EMPTY_PARENS: LazyLock<Regex> =
 pub(super) static DANGLING_PREP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^(?:in|at|on)\s*[,:;—–-]\s*|\s+(?:in|at|on)\s*$").unwrap());
 pub(super) static SPACE_PUNCT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\s+([,.;:])").unwrap());
+    LazyLock::new(|| Regex::new(r"\s+([,.;:?!])").unwrap());
 pub(super) static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
 
 /// Tidies a claim after markers were cut out of it.
