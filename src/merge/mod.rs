@@ -220,6 +220,10 @@ fn is_reviewer_role(role: Option<&str>) -> bool {
     })
 }
 
+fn is_research_role(role: Option<&str>) -> bool {
+    role.is_some_and(|r| r.eq_ignore_ascii_case("researcher"))
+}
+
 /// Longest wording up to this many characters is taken as the clearest; longer ones
 /// tend to carry evidence in the claim and read worse as a headline.
 const CLAIM_CAP: usize = 160;
@@ -377,7 +381,9 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         .iter()
         .map(|w| {
             let text = w.text.as_deref().unwrap_or("");
-            if is_reviewer_role(w.role.as_deref()) {
+            if is_research_role(w.role.as_deref()) {
+                read::parse_research(text)
+            } else if is_reviewer_role(w.role.as_deref()) {
                 read::parse_message(text)
             } else {
                 read::Parsed {

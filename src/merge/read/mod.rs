@@ -99,8 +99,18 @@ const REWRITERS: &[(&str, Rewrite)] = &[
     ("suggestion", suggestion::rewrite),
 ];
 
-/// Parses one worker's final message.
+/// Parses one reviewer's final message.
 pub fn parse_message(text: &str) -> Parsed {
+    parse(text, false)
+}
+
+/// Parses one researcher's final message: as a review's, and a prose paragraph that
+/// cites a URL is a finding with that source as its location.
+pub fn parse_research(text: &str) -> Parsed {
+    parse(text, true)
+}
+
+fn parse(text: &str, research: bool) -> Parsed {
     let text = text.replace("\r\n", "\n");
     if let Some(parsed) = json::parse_json(&text) {
         return parsed;
@@ -109,7 +119,7 @@ pub fn parse_message(text: &str) -> Parsed {
         .iter()
         .fold(text.clone(), |t, (_, rewrite)| rewrite(&t));
     let mut parsed = markdown::parse_markdown(&rewritten);
-    prose::read_leftovers(&mut parsed);
+    prose::read_leftovers(&mut parsed, research);
     if parsed.findings.is_empty() {
         parsed.note = text.trim().to_string();
     }
