@@ -109,7 +109,7 @@ static PATH_LINES: LazyLock<Regex> = LazyLock::new(|| {
         )?
         `?
         (?:
-            \s*,?\s*\(?\s*(?:at\s+|on\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
+            \s*,?\s*\(?\s*(?:at\s+|on\s+|around\s+|near\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
           | \s+\((?P<s3>\d+)(?:{DASH}(?P<e3>\d+))?\)
         )?"
     ))
@@ -412,6 +412,10 @@ mod tests {
             ("lines 10–12 of src/a.rs", "src/a.rs:10-12"),
             ("line 7 in `src/b.rs`", "src/b.rs:7"),
             ("src/a.rs (line 42)", "src/a.rs:42"),
+            (
+                "in `OrderService.java` around line 112 the",
+                "OrderService.java:112",
+            ),
             ("src/a.rs:42:7 col", "src/a.rs:42"),
             ("./src/a.rs:3", "src/a.rs:3"),
             ("main.rs:9", "main.rs:9"),

@@ -118,6 +118,19 @@ impl Severity {
         })
     }
 
+    /// The five-level scale of SonarQube and Code Climate (`blocker` > `critical` >
+    /// `major` > `minor` > `info`), one step below the words' everyday meaning.
+    pub fn from_five_level(word: &str) -> Option<Severity> {
+        Some(match word.trim().to_ascii_lowercase().as_str() {
+            "blocker" => Severity::Critical,
+            "critical" => Severity::High,
+            "major" => Severity::Medium,
+            "minor" => Severity::Low,
+            "info" => Severity::Info,
+            _ => return Severity::from_label(word),
+        })
+    }
+
     /// codex review JSON's `priority`: 0 = drop everything … 3 = low.
     pub fn from_priority(p: u64) -> Option<Severity> {
         Some(match p {

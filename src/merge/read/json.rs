@@ -191,6 +191,18 @@ pub(super) fn json_findings(v: &Value, mut note: String) -> Option<Parsed> {
             (None, Some(raw)) if o.get("severity").is_none() && raw == "note" => {
                 (Severity::Low, Some(raw), false)
             }
+            // SonarQube (`rule` + `component`) and Code Climate (`check_name`,
+            // `fingerprint`) grade on five levels.
+            (None, Some(raw))
+                if (o.contains_key("rule") && o.contains_key("component"))
+                    || o.contains_key("check_name")
+                    || o.contains_key("fingerprint") =>
+            {
+                match Severity::from_five_level(&raw) {
+                    Some(sev) => (sev, Some(raw), false),
+                    None => (Severity::Medium, Some(raw), true),
+                }
+            }
             (None, Some(raw)) => match Severity::from_label(&raw) {
                 Some(sev) => (sev, Some(raw), false),
                 None => (Severity::Medium, Some(raw), true),

@@ -83,6 +83,14 @@ pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usi
         let rest = &text[end..];
         let rest_trim = rest.trim_start_matches(['\u{fe0f}', ' ']);
         end += rest.len() - rest_trim.len();
+        // `🔴 Critical` with nothing after: the word is the level.
+        let word = rest_trim.trim_end_matches(|c: char| !c.is_alphanumeric());
+        if !word.is_empty()
+            && !word.contains(char::is_whitespace)
+            && let Some(sev2) = Severity::from_label(word)
+        {
+            return Some((sev2, format!("{c} {word}"), (start, text.len())));
+        }
         if let Some((sev2, raw, (s, e))) = find_severity(&text[end..])
             && s == 0
         {
