@@ -313,7 +313,7 @@ fn main() {
              out-of-sample figures of rounds 1 and 2. (The second round saw only the kinds \
              of failure reported for this set; in round 3 its snapshot diffs were read \
              when reviewing snapshots, and one word was taken out of a defect kind after \
-             one of them.) At the end of round-3 tuning (commit 8c8495c): recall 0.718, \
+             one of them. At the end of round-3 tuning, commit 8c8495c: recall 0.718, \
              2 missing, top three 7/10; the table below includes the fixes made after \
              reading holdout3's failures.)",
         ),
