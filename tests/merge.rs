@@ -631,6 +631,21 @@ proptest! {
                     Just("```".to_string()),
                     Just("| Severity | Issue |\n|---|---|\n".to_string()),
                     Just("{\"findings\":[{\"claim\":\"x\"}]}".to_string()),
+                    // The shapes of the round-3 readers.
+                    Just("issue (blocking): ".to_string()),
+                    Just("praise: ".to_string()),
+                    Just("warning: x\n  --> src/a.rs:3:1\n   |\n".to_string()),
+                    Just("src/a.rs:3:1: error: ".to_string()),
+                    Just("/ci/a.ts\n  3:1  error  x  no-undef\n".to_string()),
+                    Just("@@ -1,2 +1,3 @@\n".to_string()),
+                    Just("> [!WARNING]\n> ".to_string()),
+                    Just("File a/b.go:\nPS1, Line 3: ".to_string()),
+                    Just("[^1]: https://x.example/".to_string()),
+                    Just("[^1]".to_string()),
+                    Just("```suggestion\n".to_string()),
+                    Just("**@u** started a thread on `a.rb`, line 2:\n> ".to_string()),
+                    Just("{\"runs\":[{\"results\":[{\"message\":{\"text\":\"y\"}}]}]}".to_string()),
+                    Just("🔴 ".to_string()),
                 ],
                 0..12,
             )
@@ -682,13 +697,23 @@ fn render_line(kind: u8, w: &[usize], n: u32) -> String {
         6 => format!("{} {} {} {}.", v(0), v(1), v(2), v(3)),
         7 => String::new(),
         8 => format!("1. {} {} {}", v(0), v(1), v(2)),
-        _ => format!("Minor: lib/{}.py:{n} — {} {}", v(0), v(1), v(2)),
+        9 => format!("Minor: lib/{}.py:{n} — {} {}", v(0), v(1), v(2)),
+        10 => format!("issue (blocking): the {} {} {}", v(0), v(1), v(2)),
+        11 => format!("src/{}.rs:{n}:3: warning: the {} {}", v(0), v(1), v(2)),
+        12 => format!("praise: the {} {}", v(0), v(1)),
+        13 => format!(
+            "> [!WARNING]\n> **src/{}.rs:{n}** — the {} {}",
+            v(0),
+            v(1),
+            v(2)
+        ),
+        _ => format!("@@ -{n},3 +{n},4 @@\n> {} {}", v(0), v(1)),
     }
 }
 
 fn message_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        (0u8..10, prop::collection::vec(0usize..16, 5), 1u32..400),
+        (0u8..15, prop::collection::vec(0usize..16, 5), 1u32..400),
         1..14,
     )
     .prop_map(|lines| {

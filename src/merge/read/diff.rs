@@ -51,11 +51,15 @@ pub(super) fn rewrite(text: &str) -> String {
     let mut file: Option<String> = None;
     let mut range: Option<(u32, u32)> = None;
     let mut code: Vec<String> = Vec::new();
+    // The bare hunk header and quoted code since the last comment, as written: given
+    // back as text when no comment takes them.
+    let mut pending: Vec<String> = Vec::new();
     let mut last = Last::Other;
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
         if is_fence(line) {
+            out.append(&mut pending);
             // A fenced diff: read its file and hunk headers, keep it as it is.
             let end = (i + 1..lines.len())
                 .find(|&j| is_fence(lines[j]))
@@ -89,6 +93,8 @@ pub(super) fn rewrite(text: &str) -> String {
             continue;
         }
         if let Some(h) = HUNK.captures(line) {
+            out.append(&mut pending);
+            pending.push(line.to_string());
             range = Some(hunk_range(&h));
             code.clear();
             last = Last::Hunk;
@@ -97,13 +103,18 @@ pub(super) fn rewrite(text: &str) -> String {
         }
         let t = line.trim_start();
         if matches!(last, Last::Hunk | Last::Comment) && t.starts_with('>') {
+            pending.push(line.to_string());
             code.push(t.trim_start_matches('>').trim().to_string());
             last = Last::Hunk;
             i += 1;
             continue;
         }
         if line.trim().is_empty() {
-            out.push(String::new());
+            if pending.is_empty() {
+                out.push(String::new());
+            } else {
+                pending.push(String::new());
+            }
             i += 1;
             continue;
         }
@@ -119,11 +130,14 @@ pub(super) fn rewrite(text: &str) -> String {
         let para = lines[start..i].join(" ");
         match (&last, &file, range) {
             (Last::Hunk, Some(path), Some((s, e))) => {
+                pending.clear();
+                out.push(String::new());
                 out.push(comment_item(&para, path, (s, e), &code));
                 code.clear();
                 last = Last::Comment;
             }
             _ => {
+                out.append(&mut pending);
                 if range.is_none()
                     && let Some(p) = names_file(&para)
                 {
@@ -134,6 +148,7 @@ pub(super) fn rewrite(text: &str) -> String {
             }
         }
     }
+    out.append(&mut pending);
     out.join("\n")
 }
 
@@ -191,6 +206,12 @@ mod tests {
             rewrite(t),
             "lib/retry.js\n\n\n- lib/retry.js:30-38 — Off-by-one: four calls.\n  Evidence: `for (;;) {`\n\nThanks!\n\n\n- lib/retry.js:50 — Errors are retried too."
         );
+    }
+
+    #[test]
+    fn a_hunk_nobody_comments_on_stays_as_text() {
+        let t = "a.js\n\n@@ -1,3 +1,4 @@\n> cache socket";
+        assert_eq!(rewrite(t), t);
     }
 
     #[test]
