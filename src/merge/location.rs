@@ -1,6 +1,7 @@
 //! File locations as models write them: `src/a.rs:42`, `src/a.rs#L10-L12`,
 //! `` `src/a.rs` line 42 ``, `lines 10–12 of src/a.rs`, …
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -224,24 +225,31 @@ fn find_named(text: &str) -> Option<Found> {
     None
 }
 
-/// The file of `tree` that `path` names: the file itself, the one file it is a suffix of
-/// (whole components), or the longest file an absolute path ends with.
-fn in_tree<'t>(path: &str, tree: &'t [String]) -> Option<&'t String> {
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// The file of the tree that `path` names: the file itself, the one file it is a suffix
+/// of (whole components), or the longest file an absolute path ends with. `by_name`
+/// holds the tree's files by file name, so a lookup reads only the files of that name.
+fn in_tree<'t>(path: &str, by_name: &HashMap<&str, Vec<&'t String>>) -> Option<&'t String> {
     let ends = |long: &str, short: &str| {
         long == short || long.ends_with(&format!("/{}", short.trim_start_matches('/')))
     };
-    if let Some(t) = tree.iter().find(|t| *t == path) {
+    let candidates = by_name.get(basename(path))?;
+    if let Some(t) = candidates.iter().find(|t| t.as_str() == path) {
         return Some(t);
     }
-    let mut longer = tree.iter().filter(|t| ends(t, path));
+    let mut longer = candidates.iter().filter(|t| ends(t, path));
     if let (Some(one), None) = (longer.next(), longer.next()) {
         return Some(one);
     }
     if path.starts_with('/') {
-        return tree
+        return candidates
             .iter()
             .filter(|t| t.contains('/') && ends(path, t))
-            .max_by_key(|t| t.len());
+            .max_by_key(|t| t.len())
+            .copied();
     }
     None
 }
@@ -254,9 +262,13 @@ fn in_tree<'t>(path: &str, tree: &'t [String]) -> Option<&'t String> {
 /// no other file of the run. The spelling kept is the longest relative one.
 pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>, tree: &[String]) {
     let mut locs: Vec<&'a mut Location> = locations.filter(|l| !is_url(&l.path)).collect();
+    let mut by_name: HashMap<&str, Vec<&String>> = HashMap::new();
+    for t in tree {
+        by_name.entry(basename(t)).or_default().push(t);
+    }
     if !tree.is_empty() {
         for l in locs.iter_mut() {
-            if let Some(t) = in_tree(&l.path, tree) {
+            if let Some(t) = in_tree(&l.path, &by_name) {
                 l.path = t.clone();
             }
         }
@@ -285,7 +297,9 @@ pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>, tree:
             })
         });
         // …and so is one that names two files of the tree.
-        let tree_ambiguous = tree.iter().filter(|t| suffix_of(short, t)).nth(1).is_some();
+        let tree_ambiguous = by_name
+            .get(basename(short))
+            .is_some_and(|c| c.iter().filter(|t| suffix_of(short, t)).nth(1).is_some());
         if one_chain && !tree_ambiguous {
             for j in longer {
                 let (ri, rj) = (root(&mut class, i), root(&mut class, j));
