@@ -53,6 +53,8 @@ fn vocabulary(rng: &mut Rng, n: usize) -> Vec<String> {
 }
 
 const FILES: usize = 120;
+/// Files of the run's tree that no finding names.
+const TREE_FILES: usize = 20_000;
 
 struct Issue<'a> {
     path: Option<String>,
@@ -170,10 +172,15 @@ fn generate() -> (MergeInput, usize) {
             }
         })
         .collect();
+    // The run's tree: the files the findings name, among many others.
+    let tree = (0..FILES)
+        .map(|f| format!("src/mod{}/file{}.rs", f % 12, f))
+        .chain((0..TREE_FILES).map(|k| format!("lib/pkg{}/other{k}.rs", k % 97)))
+        .collect();
     let input = MergeInput {
         run: "bench".into(),
         workers,
-        tree: Vec::new(),
+        tree,
     };
     (input, distinct.iter().filter(|d| **d).count())
 }
@@ -257,11 +264,12 @@ fn main() {
         cpu_model()
     );
     let _ = writeln!(out, "### Speed\n");
+    let tree_size = FILES + TREE_FILES;
     let _ = writeln!(
         out,
         "{WORKERS} workers × {FINDINGS} findings, generated deterministically (four markdown styles and JSON, \
-         10% without a location, paraphrased claims, lines jittered by ±3). One run = parse, group, rank, \
-         render markdown and JSON. {RUNS} runs. The generated run measures speed only; its \
+         10% without a location, paraphrased claims, lines jittered by ±3), with a tree of {tree_size} files. One run = \
+         parse, group, rank, render markdown and JSON. {RUNS} runs. The generated run measures speed only; its \
          grouping is not scored (made-up words, jitter can exceed the 5-line window).\n"
     );
     let _ = writeln!(
