@@ -43,13 +43,24 @@ pub fn report(run: &RunDir, opts: &MergeOptions) -> Result<Report> {
             text,
         });
     }
-    // The reviewed tree's files give locations their spelling; a run outside a git
-    // work tree (or a record that cannot be read) merges without them.
-    let tree = run
-        .record()
-        .ok()
-        .and_then(|r| crate::sys::git::tracked(&r.cwd).ok())
-        .unwrap_or_default();
+    // The reviewed tree's files give locations their spelling: the files git tracks in
+    // the directories the workers ran in (one tree, or worktrees of one repository).
+    // A directory outside a git work tree adds nothing.
+    let mut dirs: Vec<std::path::PathBuf> = run
+        .labels()?
+        .iter()
+        .filter(|l| l.as_str() != SYNTHESIS)
+        .filter_map(|l| run.worker(l).spec().ok().map(|s| s.cd))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut tree: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| crate::sys::git::tracked(d).ok())
+        .flatten()
+        .collect();
+    tree.sort();
+    tree.dedup();
     Ok(merge::merge(
         &MergeInput {
             run: run.id.clone(),
