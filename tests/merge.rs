@@ -20,6 +20,7 @@ fn input(workers: Vec<WorkerOutput>) -> MergeInput {
     MergeInput {
         run: "r1".into(),
         workers,
+        tree: Vec::new(),
     }
 }
 
@@ -30,7 +31,7 @@ fn fixture_snapshots() {
         insta::assert_snapshot!(format!("{}.md", case.name), report.to_markdown());
         insta::assert_json_snapshot!(format!("{}.json", case.name), report.to_json());
     }
-    for set in ["tune", "holdout"] {
+    for set in ["tune", "holdout", "holdout2", "holdout3"] {
         for case in eval::load_set(set) {
             let report = merge::merge(&case.input, &MergeOptions::default());
             let name = case.name.replace('/', "-");
@@ -63,15 +64,17 @@ fn fixture_grouping_precision_and_recall() {
     assert!(total.recall() >= 0.9, "recall {total:?}");
 }
 
-/// The tuning half of the quote-truth fixtures (`tests/fixtures/merge/tune`): nothing
-/// missing, no distinct same-line defects merged, precision and recall floors. The held-out half is scored only by `cargo bench --bench merge`.
+/// The tuning data of the quote-truth fixtures (`tune/`, and `holdout2/`, tuned on from
+/// round 3): nothing missing, no distinct same-line defects merged, precision and recall
+/// floors. The held-out sets (`holdout/`, `holdout3/`) are scored only by
+/// `cargo bench --bench merge`.
 #[test]
 fn tune_set_meets_the_targets() {
     let mut total = eval::Eval {
         cases: 0,
         ..Default::default()
     };
-    for case in eval::load_set("tune") {
+    for case in ["tune", "holdout2"].into_iter().flat_map(eval::load_set) {
         let report = merge::merge(&case.input, &MergeOptions::default());
         let e = eval::evaluate(&report, &case.truth);
         eprintln!(
@@ -100,7 +103,7 @@ fn tune_set_meets_the_targets() {
         "distinct same-line defects merged"
     );
     assert!(
-        total.top3_cases_right >= 7,
+        total.top3_cases_right == total.cases,
         "cases with the top three right: {} of {}",
         total.top3_cases_right,
         total.cases
@@ -628,6 +631,21 @@ proptest! {
                     Just("```".to_string()),
                     Just("| Severity | Issue |\n|---|---|\n".to_string()),
                     Just("{\"findings\":[{\"claim\":\"x\"}]}".to_string()),
+                    // The shapes of the round-3 readers.
+                    Just("issue (blocking): ".to_string()),
+                    Just("praise: ".to_string()),
+                    Just("warning: x\n  --> src/a.rs:3:1\n   |\n".to_string()),
+                    Just("src/a.rs:3:1: error: ".to_string()),
+                    Just("/ci/a.ts\n  3:1  error  x  no-undef\n".to_string()),
+                    Just("@@ -1,2 +1,3 @@\n".to_string()),
+                    Just("> [!WARNING]\n> ".to_string()),
+                    Just("File a/b.go:\nPS1, Line 3: ".to_string()),
+                    Just("[^1]: https://x.example/".to_string()),
+                    Just("[^1]".to_string()),
+                    Just("```suggestion\n".to_string()),
+                    Just("**@u** started a thread on `a.rb`, line 2:\n> ".to_string()),
+                    Just("{\"runs\":[{\"results\":[{\"message\":{\"text\":\"y\"}}]}]}".to_string()),
+                    Just("🔴 ".to_string()),
                 ],
                 0..12,
             )
@@ -679,13 +697,23 @@ fn render_line(kind: u8, w: &[usize], n: u32) -> String {
         6 => format!("{} {} {} {}.", v(0), v(1), v(2), v(3)),
         7 => String::new(),
         8 => format!("1. {} {} {}", v(0), v(1), v(2)),
-        _ => format!("Minor: lib/{}.py:{n} — {} {}", v(0), v(1), v(2)),
+        9 => format!("Minor: lib/{}.py:{n} — {} {}", v(0), v(1), v(2)),
+        10 => format!("issue (blocking): the {} {} {}", v(0), v(1), v(2)),
+        11 => format!("src/{}.rs:{n}:3: warning: the {} {}", v(0), v(1), v(2)),
+        12 => format!("praise: the {} {}", v(0), v(1)),
+        13 => format!(
+            "> [!WARNING]\n> **src/{}.rs:{n}** — the {} {}",
+            v(0),
+            v(1),
+            v(2)
+        ),
+        _ => format!("@@ -{n},3 +{n},4 @@\n> {} {}", v(0), v(1)),
     }
 }
 
 fn message_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        (0u8..10, prop::collection::vec(0usize..16, 5), 1u32..400),
+        (0u8..15, prop::collection::vec(0usize..16, 5), 1u32..400),
         1..14,
     )
     .prop_map(|lines| {
@@ -722,5 +750,144 @@ proptest! {
                 );
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Provenance: every finding a worker's message yields is the source of exactly one
+    /// ranked item, under its own wording, and no item has a source no message gave.
+    #[test]
+    fn merging_never_loses_a_findings_provenance(workers in workers_strategy()) {
+        let report = merge::merge(&input(workers.clone()), &MergeOptions::default());
+        if report.kind != RunKind::Review {
+            return Ok(());
+        }
+        let mut want: Vec<(String, usize, String)> = workers
+            .iter()
+            .filter(|w| w.state == "done")
+            .flat_map(|w| {
+                merge::read::parse_message(w.text.as_deref().unwrap_or(""))
+                    .findings
+                    .into_iter()
+                    .map(|f| (w.label.clone(), f.index, f.claim))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut got: Vec<(String, usize, String)> = report
+            .findings
+            .iter()
+            .flat_map(|f| f.sources.iter().map(|s| (s.label.clone(), s.index, s.text.clone())))
+            .collect();
+        want.sort();
+        got.sort();
+        prop_assert_eq!(got, want);
+    }
+
+    /// The headline is the wording of the item's first source, and that source carries
+    /// the item's severity whenever any source gave one (most severe claim first).
+    #[test]
+    fn the_headline_is_a_most_severe_wording(workers in workers_strategy()) {
+        let report = merge::merge(&input(workers), &MergeOptions::default());
+        for f in &report.findings {
+            prop_assert_eq!(&f.claim, &f.sources[0].text);
+            if !f.severity_assumed {
+                prop_assert!(!f.sources[0].severity_assumed);
+                prop_assert_eq!(f.sources[0].severity, f.severity);
+            }
+        }
+    }
+
+    /// Idempotent on duplicated input: every worker sent twice (under a second label)
+    /// gives the same items, each with every source twice.
+    #[test]
+    fn duplicated_input_gives_the_same_items(workers in workers_strategy()) {
+        let once = merge::merge(&input(workers.clone()), &MergeOptions::default());
+        let mut twice = workers.clone();
+        twice.extend(workers.iter().map(|w| WorkerOutput {
+            label: format!("{}-copy", w.label),
+            ..w.clone()
+        }));
+        let twice = merge::merge(&input(twice), &MergeOptions::default());
+        let key = |r: &merge::Report| -> Vec<(String, Vec<(String, usize)>)> {
+            r.findings
+                .iter()
+                .map(|f| {
+                    let mut s: Vec<(String, usize)> = f
+                        .sources
+                        .iter()
+                        .map(|s| (s.label.trim_end_matches("-copy").to_string(), s.index))
+                        .collect();
+                    s.sort();
+                    s.dedup();
+                    (f.severity.to_string(), s)
+                })
+                .collect()
+        };
+        prop_assert_eq!(key(&once), key(&twice));
+        for f in &twice.findings {
+            prop_assert_eq!(f.sources.len() % 2, 0, "{:?}", f.sources);
+        }
+    }
+}
+
+/// One finding in orch's findings schema (`share/schemas/findings.schema.json`).
+fn schema_finding() -> impl Strategy<Value = serde_json::Value> {
+    (
+        prop_oneof![
+            Just("critical"),
+            Just("high"),
+            Just("medium"),
+            Just("low"),
+            Just("info")
+        ],
+        prop_oneof![
+            (0usize..VOCAB.len(), 1u32..500, 0u32..4).prop_map(|(f, l, n)| if n == 0 {
+                format!("src/{}.rs:{l}", VOCAB[f])
+            } else {
+                format!("src/{}.rs:{l}-{}", VOCAB[f], l + n)
+            }),
+            Just("https://docs.rs/tokio/latest/tokio/".to_string()),
+            Just("-".to_string()),
+        ],
+        prop::collection::vec(0usize..VOCAB.len(), 3..8),
+        prop::collection::vec(0usize..VOCAB.len(), 0..6),
+        proptest::option::of(prop::collection::vec(0usize..VOCAB.len(), 1..4)),
+    )
+        .prop_map(|(sev, loc, claim, evidence, fix)| {
+            let words = |v: &[usize]| v.iter().map(|i| VOCAB[*i]).collect::<Vec<_>>().join(" ");
+            serde_json::json!({
+                "severity": sev,
+                "location": loc,
+                "claim": format!("the {}", words(&claim)),
+                "evidence": words(&evidence),
+                "fix": fix.map(|f| words(&f)),
+            })
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// What `--findings-schema` buys on the reading side: a message in orch's schema is
+    /// read field for field — severity, location, claim, evidence and fix exactly as
+    /// given, in order, nothing left unparsed but the summary.
+    #[test]
+    fn a_message_in_the_findings_schema_is_read_exactly(
+        findings in prop::collection::vec(schema_finding(), 1..8)
+    ) {
+        let msg = serde_json::json!({"findings": findings, "summary": "done"}).to_string();
+        let p = merge::read::parse_message(&msg);
+        prop_assert_eq!(p.findings.len(), findings.len());
+        for (f, want) in p.findings.iter().zip(&findings) {
+            prop_assert_eq!(f.severity.as_str(), want["severity"].as_str().unwrap());
+            prop_assert!(!f.severity_assumed);
+            prop_assert_eq!(f.location.as_ref().map(|l| l.to_string()), want["location"].as_str().filter(|l| *l != "-").map(str::to_string));
+            prop_assert_eq!(f.claim.as_str(), want["claim"].as_str().unwrap());
+            prop_assert_eq!(f.evidence.as_deref(), want["evidence"].as_str().filter(|e| !e.is_empty()));
+            prop_assert_eq!(f.fix.as_deref(), want["fix"].as_str());
+        }
+        prop_assert_eq!(p.note, "summary: done");
     }
 }

@@ -11,10 +11,14 @@
 //!
 //! - they are at one place (same file, overlapping or near lines), their severities are
 //!   at most one level apart, and both claims name the same kind of defect
-//!   ([`DEFECT_CLASSES`]: "hangs" / "deadlocks", "password" / "credentials"): then a
+//!   ([`super::tokens`] kinds: "hangs" / "deadlocks", "password" / "credentials"): then a
 //!   low similarity ([`SIM_ANCHOR`]) is enough — paraphrases of one defect share few
 //!   words, but they share the place and the kind. A code name both claims mention is
 //!   not enough on its own: every finding at a line tends to name that line's code.
+//!
+//! Never on location alone: two claims that name *different* kinds of defect (an XSS
+//! and an undefined name at one line), or whose severities are two levels apart, need
+//! the clear agreement of [`SIM_FILE`] to fold, wherever they are.
 //!
 //! Tokens are the claim's words (camelCase split, a light stemmer, a small synonym
 //! table); a claim that is a bare title ("Logging") is matched with its evidence.
@@ -31,7 +35,8 @@
 //! `tests/fixtures/merge`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::LazyLock;
+
+pub use super::tokens::{Interner, classes, stem, tokens};
 
 /// Line ranges this far apart still count as the same place.
 pub const NEAR_LINES: u32 = 5;
@@ -43,385 +48,6 @@ pub const FREE_MIN_COMMON: usize = 2;
 pub const SIM_SAME_WORKER: f64 = 0.8;
 /// Same place, compatible severity, and both claims name the same kind of defect.
 pub const SIM_ANCHOR: f64 = 0.1;
-
-static STOP: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "else",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "into",
-        "onto",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "which",
-        "who",
-        "what",
-        "when",
-        "where",
-        "why",
-        "how",
-        "not",
-        "no",
-        "can",
-        "could",
-        "should",
-        "would",
-        "will",
-        "may",
-        "might",
-        "must",
-        "does",
-        "do",
-        "did",
-        "has",
-        "have",
-        "had",
-        "so",
-        "than",
-        "too",
-        "very",
-        "also",
-        "only",
-        "just",
-        "any",
-        "all",
-        "some",
-        "each",
-        "every",
-        "other",
-        "such",
-        "via",
-        "per",
-        "without",
-        "within",
-        "instead",
-        "line",
-        "lines",
-        "file",
-        "files",
-        "code",
-        "function",
-        "method",
-        "call",
-        "calls",
-        "called",
-        "we",
-        "you",
-        "they",
-        "he",
-        "she",
-        "i",
-        "my",
-        "our",
-        "your",
-        "their",
-        "them",
-        "one",
-        "l",
-        "rs",
-        "py",
-        "js",
-        "ts",
-        "md",
-        "etc",
-        "e",
-        "g",
-        "eg",
-        "ie",
-        "currently",
-        "still",
-        "even",
-        "because",
-        "while",
-        "though",
-        "although",
-        "both",
-        "either",
-        "same",
-        "new",
-        "use",
-        "uses",
-        "used",
-        "using",
-        "after",
-        "before",
-        "over",
-        "under",
-        "about",
-        "more",
-        "less",
-        "most",
-        "least",
-        "issue",
-        "problem",
-        "bug",
-        "finding",
-    ]
-    .into_iter()
-    .collect()
-});
-
-/// Claim tokens, stemmed, deduplicated and sorted (interned ids for speed).
-pub fn stem(word: &str) -> String {
-    let w = word.to_lowercase();
-    let mut w = w.as_str();
-    for suf in [
-        "ations", "ation", "ings", "ing", "ments", "ment", "ness", "edly", "ed", "ies", "es", "ly",
-        "s",
-    ] {
-        if let Some(s) = w.strip_suffix(suf)
-            && s.chars().count() >= 3
-        {
-            w = s;
-            // "scanning" / "scan", "stopped" / "stop": undouble the final consonant.
-            let b = w.as_bytes();
-            if matches!(suf, "ing" | "ings" | "ed" | "edly")
-                && b.len() >= 4
-                && b[b.len() - 1] == b[b.len() - 2]
-                && !b"aeiouls".contains(&b[b.len() - 1])
-            {
-                w = &w[..w.len() - 1];
-            }
-            break;
-        }
-    }
-    w.chars().take(5).collect()
-}
-
-/// Words that name one idea in review prose, mapped to one stem so that paraphrases
-/// meet ("verify" / "check" / "validate"). Kept short and general on purpose.
-const SYNONYMS: &[(&str, &str)] = &[
-    ("check", "verif"),
-    ("valid", "verif"),
-    ("delet", "remov"),
-    ("guess", "predi"),
-    ("compu", "predi"),
-    ("inval", "reuse"),
-    // "a malformed port" / "an invalid port" (tune: coderabbit-body).
-    ("malfo", "reuse"),
-    ("rever", "inver"),
-    ("backw", "inver"),
-];
-
-/// Kinds of defect, each named by a few words. Two findings at one place that name the
-/// same kind agree on the defect even when they share no other word ("accepts 0, which
-/// hangs" / "deadlocks the scheduler"); two that name different kinds only are distinct
-/// defects. Each class is a token `#name` in the claim's token set. General review
-/// vocabulary, motivated by the paraphrases of the tune cases; not a list of fixtures.
-const DEFECT_CLASSES: &[(&str, &[&str])] = &[
-    ("#xss", &["xss", "cross", "scripting"]),
-    ("#inject", &["injection", "inject", "injectable"]),
-    ("#traversal", &["traversal", "traverse"]),
-    (
-        "#race",
-        &[
-            "race",
-            "racy",
-            "concurrent",
-            "concurrently",
-            "synchronized",
-            "synchronised",
-            "mutex",
-            "rlock",
-        ],
-    ),
-    (
-        "#hang",
-        &[
-            "hang",
-            "hangs",
-            "deadlock",
-            "deadlocks",
-            "forever",
-            "infinite",
-            "stall",
-            "stuck",
-            "freeze",
-        ],
-    ),
-    ("#leak", &["leak", "leaks", "leaked", "leaking", "unlink"]),
-    (
-        "#secret",
-        &[
-            "password",
-            "passwords",
-            "passwd",
-            "credential",
-            "credentials",
-            "secret",
-            "secrets",
-        ],
-    ),
-    (
-        "#exposed",
-        &[
-            "exposed",
-            "exposes",
-            "expose",
-            "public",
-            "publicly",
-            "unauthenticated",
-        ],
-    ),
-    (
-        "#crash",
-        &["panic", "panics", "crash", "crashes", "abort", "segfault"],
-    ),
-    ("#overflow", &["overflow", "overflows", "oob"]),
-    (
-        "#inverted",
-        &["reversed", "backwards", "inverted", "swapped"],
-    ),
-    ("#null", &["null", "nil", "nullptr", "dereference"]),
-    ("#trace", &["traceback", "stacktrace", "exc_info"]),
-    (
-        "#expiry",
-        &[
-            "expiry",
-            "expired",
-            "expires",
-            "expire",
-            "expiration",
-            "ttl",
-            "timeout",
-        ],
-    ),
-];
-
-static CLASS_OF: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
-    let mut m = HashMap::new();
-    for (class, words) in DEFECT_CLASSES {
-        for w in *words {
-            m.insert(stem(w), *class);
-        }
-    }
-    m
-});
-
-fn canonical(stem: String) -> String {
-    if let Some(class) = CLASS_OF.get(&stem) {
-        return class.to_string();
-    }
-    SYNONYMS
-        .iter()
-        .find(|(from, _)| *from == stem)
-        .map_or(stem, |(_, to)| to.to_string())
-}
-
-/// A word's token: its stem through the synonym and defect tables. A negated word
-/// (`unchecked`, `unsupported`) gives its root's token, as "not checked" and "does not
-/// support" do once their stop words are gone.
-fn word_token(w: &str) -> String {
-    let s = canonical(stem(w));
-    if s.starts_with('#') {
-        return s;
-    }
-    let lower = w.to_lowercase();
-    match lower.strip_prefix("un").filter(|r| r.chars().count() >= 5) {
-        Some(root) => canonical(stem(root)),
-        None => s,
-    }
-}
-
-/// The defect classes a claim names, as a bit set (bit i = `DEFECT_CLASSES[i]`).
-pub fn classes(text: &str) -> u64 {
-    tokens(text)
-        .iter()
-        .filter_map(|t| DEFECT_CLASSES.iter().position(|(c, _)| c == t))
-        .fold(0, |m, i| m | (1 << i))
-}
-
-/// Splits camelCase identifiers (`idleTimeoutMillis` → `idle Timeout Millis`) so that
-/// a code name and the words of a prose claim meet.
-fn split_camel(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    let mut prev_lower = false;
-    for c in text.chars() {
-        if c.is_uppercase() && prev_lower {
-            out.push(' ');
-        }
-        prev_lower = c.is_lowercase();
-        out.push(c);
-    }
-    out
-}
-
-pub fn tokens(text: &str) -> Vec<String> {
-    let text = split_camel(text);
-    let text = text.as_str();
-    let mut out: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .filter(|w| !STOP.contains(w.to_lowercase().as_str()))
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .map(|w| (stem(w), w))
-        .filter(|(s, _)| !STOP.contains(s.as_str()))
-        .map(|(_, w)| word_token(w))
-        .collect();
-    out.sort();
-    out.dedup();
-    if out.is_empty() {
-        // A claim of stop words only ("bug", "bug one"): its words, marked so that they
-        // meet only other such claims.
-        out = text
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(|w| format!("={}", w.to_lowercase()))
-            .collect();
-        out.sort();
-        out.dedup();
-    }
-    out
-}
-
-/// Interns tokens so that similarity is a merge of two sorted `u32` slices.
-#[derive(Default)]
-pub struct Interner {
-    ids: HashMap<String, u32>,
-}
-
-impl Interner {
-    pub fn ids(&mut self, text: &str) -> Vec<u32> {
-        let mut v: Vec<u32> = tokens(text)
-            .into_iter()
-            .map(|t| {
-                let n = self.ids.len() as u32;
-                *self.ids.entry(t).or_insert(n)
-            })
-            .collect();
-        v.sort_unstable();
-        v
-    }
-}
 
 pub fn similarity(a: &[u32], b: &[u32]) -> f64 {
     similarity_parts(a, b).0
@@ -489,6 +115,10 @@ fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
     // kind of defect — they agree however differently they are worded.
     let t = if anchored && compatible && a.classes & b.classes != 0 {
         SIM_ANCHOR
+    } else if a.classes != 0 && b.classes != 0 && a.classes & b.classes == 0 {
+        // Both name a kind of defect, and not the same one (an XSS and an undefined
+        // function at one line): distinct defects unless the claims clearly agree.
+        t.max(SIM_FILE)
     } else {
         t
     };
@@ -819,6 +449,47 @@ mod tests {
             ),
         ];
         assert_eq!(group(&items), vec![vec![0, 1]]);
+    }
+
+    #[test]
+    fn distinct_defect_kinds_at_one_line_stay_apart() {
+        let mut int = Interner::default();
+        let items = [
+            item(
+                0,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query is rendered unescaped: reflected XSS",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query helper is not defined, so rendering throws",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&items).len(), 2);
+        // The same two wordings with the kinds taken out share enough to be joined:
+        // it is the kinds that keep them apart.
+        let plain = [
+            item(
+                0,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query is rendered unescaped",
+                &mut int,
+            ),
+            item(
+                1,
+                Some("Search.tsx"),
+                Some((48, 48)),
+                "the highlighted query helper, so rendering throws",
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&plain).len(), 1);
     }
 
     #[test]

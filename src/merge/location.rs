@@ -1,6 +1,7 @@
 //! File locations as models write them: `src/a.rs:42`, `src/a.rs#L10-L12`,
 //! `` `src/a.rs` line 42 ``, `lines 10–12 of src/a.rs`, …
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::LazyLock;
 
@@ -89,7 +90,7 @@ const KNOWN_EXT: &[&str] = &[
     "rst", "adoc", "tf", "hcl",
 ];
 
-const PATH: &str =
+pub(crate) const PATH: &str =
     r"/?(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
 const DASH: &str = r"\s*(?:-|–|—|to)\s*";
 
@@ -109,7 +110,7 @@ static PATH_LINES: LazyLock<Regex> = LazyLock::new(|| {
         )?
         `?
         (?:
-            \s*,?\s*\(?\s*(?:at\s+|on\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
+            \s*,?\s*\(?\s*(?:at\s+|on\s+|around\s+|near\s+)?(?:lines?|L)\s*(?P<s2>\d+)(?:{DASH}L?(?P<e2>\d+))?\)?
           | \s+\((?P<s3>\d+)(?:{DASH}(?P<e3>\d+))?\)
         )?"
     ))
@@ -170,6 +171,26 @@ pub fn find(text: &str, context_path: Option<&str>) -> Option<Found> {
 }
 
 fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
+    let named = find_named(text);
+    // Under a heading that names the file, a bare `(line 55)` before any path is the
+    // place; a path later in the claim (`../../etc/x` in an exploit) is not.
+    let bare = context_path.and_then(|ctx| {
+        let c = CONTEXT_LINES.captures(text)?;
+        let m = c.get(0).unwrap();
+        Some(Found {
+            location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
+            span: (m.start(), m.end()),
+        })
+    });
+    match (named, bare) {
+        (Some(n), Some(b)) if b.span.0 < n.span.0 => Some(b),
+        (Some(n), _) => Some(n),
+        (None, b) => b,
+    }
+}
+
+/// The first location in `text` that names a file.
+fn find_named(text: &str) -> Option<Found> {
     if let Some(c) = LINES_OF.captures(text) {
         let m = c.get(0).unwrap();
         let path = c.name("path").unwrap();
@@ -201,21 +222,57 @@ fn find_file(text: &str, context_path: Option<&str>) -> Option<Found> {
             span: (m.start(), end),
         });
     }
-    let ctx = context_path?;
-    let c = CONTEXT_LINES.captures(text)?;
-    let m = c.get(0).unwrap();
-    Some(Found {
-        location: Location::new(ctx, num(c.name("s")), num(c.name("e"))),
-        span: (m.start(), m.end()),
-    })
+    None
 }
 
-/// Gives one spelling to the paths of a run that name one file: `stripe.py`,
+fn basename(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// The file of the tree that `path` names: the file itself, the one file it is a suffix
+/// of (whole components), or the longest file an absolute path ends with. `by_name`
+/// holds the tree's files by file name, so a lookup reads only the files of that name.
+fn in_tree<'t>(path: &str, by_name: &HashMap<&str, Vec<&'t String>>) -> Option<&'t String> {
+    let ends = |long: &str, short: &str| {
+        long == short || long.ends_with(&format!("/{}", short.trim_start_matches('/')))
+    };
+    let candidates = by_name.get(basename(path))?;
+    if let Some(t) = candidates.iter().find(|t| t.as_str() == path) {
+        return Some(t);
+    }
+    let mut longer = candidates.iter().filter(|t| ends(t, path));
+    if let (Some(one), None) = (longer.next(), longer.next()) {
+        return Some(one);
+    }
+    if path.starts_with('/') {
+        return candidates
+            .iter()
+            .filter(|t| t.contains('/') && ends(path, t))
+            .max_by_key(|t| t.len())
+            .copied();
+    }
+    None
+}
+
+/// Gives one spelling to the paths of a run that name one file. With the run's tree
+/// known, a path that names one of its files (by a suffix, or an absolute path in a
+/// checkout) takes that file's spelling. Then, among the paths left, `stripe.py`,
 /// `app/webhooks/stripe.py` and `/home/dev/shop/app/webhooks/stripe.py` are one file
 /// when one is a suffix of the other (whole components) and the shorter one matches
 /// no other file of the run. The spelling kept is the longest relative one.
-pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
+pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>, tree: &[String]) {
     let mut locs: Vec<&'a mut Location> = locations.filter(|l| !is_url(&l.path)).collect();
+    let mut by_name: HashMap<&str, Vec<&String>> = HashMap::new();
+    for t in tree {
+        by_name.entry(basename(t)).or_default().push(t);
+    }
+    if !tree.is_empty() {
+        for l in locs.iter_mut() {
+            if let Some(t) = in_tree(&l.path, &by_name) {
+                l.path = t.clone();
+            }
+        }
+    }
     let mut paths: Vec<String> = locs.iter().map(|l| l.path.clone()).collect();
     paths.sort();
     paths.dedup();
@@ -239,7 +296,11 @@ pub fn canonicalize<'a>(locations: impl Iterator<Item = &'a mut Location>) {
                 a == b || suffix_of(&paths[a], &paths[b]) || suffix_of(&paths[b], &paths[a])
             })
         });
-        if one_chain {
+        // …and so is one that names two files of the tree.
+        let tree_ambiguous = by_name
+            .get(basename(short))
+            .is_some_and(|c| c.iter().filter(|t| suffix_of(short, t)).nth(1).is_some());
+        if one_chain && !tree_ambiguous {
             for j in longer {
                 let (ri, rj) = (root(&mut class, i), root(&mut class, j));
                 class[ri.max(rj)] = ri.min(rj);
@@ -278,6 +339,41 @@ mod canonical_tests {
     use super::*;
 
     #[test]
+    fn the_runs_tree_gives_the_spelling() {
+        let tree: Vec<String> = [
+            "pkg/queue/worker.go",
+            "cmd/worker.go",
+            "app/webhooks/stripe.py",
+        ]
+        .map(String::from)
+        .to_vec();
+        let mut ls = [
+            Location::new(
+                "/home/runner/work/q/q/pkg/queue/worker.go",
+                Some(60),
+                Some(62),
+            ),
+            Location::new("queue/worker.go", Some(61), None),
+            Location::new("worker.go", Some(90), None),
+            Location::new("stripe.py", Some(32), None),
+            Location::new("other.py", Some(1), None),
+        ];
+        canonicalize(ls.iter_mut(), &tree);
+        let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
+        // `worker.go` alone is two files of the tree: it is left as written.
+        assert_eq!(
+            paths,
+            [
+                "pkg/queue/worker.go",
+                "pkg/queue/worker.go",
+                "worker.go",
+                "app/webhooks/stripe.py",
+                "other.py"
+            ]
+        );
+    }
+
+    #[test]
     fn suffixes_name_one_file_when_unambiguous() {
         let mut ls = [
             Location::new("stripe.py", Some(32), None),
@@ -287,7 +383,7 @@ mod canonical_tests {
             Location::new("a/views.py", None, None),
             Location::new("c/views.py", None, None),
         ];
-        canonicalize(ls.iter_mut());
+        canonicalize(ls.iter_mut(), &[]);
         let paths: Vec<&str> = ls.iter().map(|l| l.path.as_str()).collect();
         assert_eq!(
             paths,
@@ -330,6 +426,10 @@ mod tests {
             ("lines 10–12 of src/a.rs", "src/a.rs:10-12"),
             ("line 7 in `src/b.rs`", "src/b.rs:7"),
             ("src/a.rs (line 42)", "src/a.rs:42"),
+            (
+                "in `OrderService.java` around line 112 the",
+                "OrderService.java:112",
+            ),
             ("src/a.rs:42:7 col", "src/a.rs:42"),
             ("./src/a.rs:3", "src/a.rs:3"),
             ("main.rs:9", "main.rs:9"),
@@ -356,6 +456,18 @@ mod tests {
         for text in ["e.g. this", "version 1.2.3", "i.e. no"] {
             assert_eq!(loc(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn a_bare_line_before_a_path_is_the_heading_file() {
+        let f = find(
+            "(line 55): lets a client write `../../etc/cron.d/x`",
+            Some("app/files.py"),
+        )
+        .unwrap();
+        assert_eq!(f.location.to_string(), "app/files.py:55");
+        let f = find("see `src/b.rs:20`, line 3", Some("src/a.rs")).unwrap();
+        assert_eq!(f.location.to_string(), "src/b.rs:20");
     }
 
     #[test]

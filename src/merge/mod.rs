@@ -7,10 +7,12 @@
 //! partial ([`Report::is_partial`]).
 //!
 //! Review or digest ([`RunKind`]): a run is merged as a review when at least one
-//! included worker has role `reviewer` or `verifier` or no role at all, *and* at least
-//! one finding parses from those workers' messages (other roles in a review run, such
-//! as the implementer of a review → fix → verify chain, are kept whole as notes). Otherwise (every included worker has
-//! some other role — researcher, options, implementer — or nothing parses) the report is
+//! included worker has role `reviewer`, `verifier` or `researcher` (whose findings are
+//! claims with a source, often a URL) or no role at all, *and* at least one finding
+//! parses from those workers' messages (other roles in a review run, such as the
+//! implementer of a review → fix → verify chain, are kept whole as notes). Otherwise
+//! (every included worker has some other role — options, implementer — or nothing
+//! parses) the report is
 //! a digest: one section per worker with its final message verbatim, plus a comparison
 //! table when the messages propose options (see [`digest`]).
 //!
@@ -24,6 +26,7 @@ pub mod location;
 pub mod read;
 mod render;
 pub mod severity;
+pub mod tokens;
 
 use std::cmp::{Ordering, Reverse};
 
@@ -49,6 +52,11 @@ pub struct WorkerOutput {
 pub struct MergeInput {
     pub run: String,
     pub workers: Vec<WorkerOutput>,
+    /// The files of the tree the workers read (relative paths), when known: a location
+    /// that names one of them by a suffix (`stripe.py`) or by an absolute path in some
+    /// checkout (`/home/runner/work/shop/shop/app/stripe.py`) takes its spelling.
+    #[serde(default)]
+    pub tree: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,6 +220,10 @@ fn is_reviewer_role(role: Option<&str>) -> bool {
     })
 }
 
+fn is_research_role(role: Option<&str>) -> bool {
+    role.is_some_and(|r| r.eq_ignore_ascii_case("researcher"))
+}
+
 /// Longest wording up to this many characters is taken as the clearest; longer ones
 /// tend to carry evidence in the claim and read worse as a headline.
 const CLAIM_CAP: usize = 160;
@@ -369,7 +381,9 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         .iter()
         .map(|w| {
             let text = w.text.as_deref().unwrap_or("");
-            if is_reviewer_role(w.role.as_deref()) {
+            if is_research_role(w.role.as_deref()) {
+                read::parse_research(text)
+            } else if is_reviewer_role(w.role.as_deref()) {
                 read::parse_message(text)
             } else {
                 read::Parsed {
@@ -431,7 +445,10 @@ pub fn merge(input: &MergeInput, opts: &MergeOptions) -> Report {
         }
     }
 
-    location::canonicalize(sources.iter_mut().filter_map(|s| s.location.as_mut()));
+    location::canonicalize(
+        sources.iter_mut().filter_map(|s| s.location.as_mut()),
+        &input.tree,
+    );
 
     let mut interner = group::Interner::default();
     let worker_of: Vec<usize> = {

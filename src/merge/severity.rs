@@ -74,6 +74,9 @@ impl Severity {
     /// | `P2`, priority 2, Medium, Should fix, Sourcery `suggestion`, CodeRabbit `Refactor suggestion` | medium |
     /// | `P3`, priority 3, Low, Minor | low |
     /// | nit, Nitpick, `nitpick`, Optional, Info, Sourcery `praise` | info |
+    /// | compiler/linter/SARIF `error`, GitHub `[!CAUTION]` | high |
+    /// | `warning` | medium |
+    /// | `note`, `hint`, `[!TIP]`, SARIF `none` | info |
     ///
     /// Every word [`Severity::from_word`] knows is accepted too.
     pub fn from_label(label: &str) -> Option<Severity> {
@@ -84,7 +87,47 @@ impl Severity {
             "issue" | "bug" | "bug_risk" => Severity::High,
             "should fix" | "suggestion" | "refactor suggestion" => Severity::Medium,
             "nits" | "nitpicks" | "praise" | "nitpick comments" | "could fix" => Severity::Info,
+            // Compiler, linter and SARIF levels.
+            "error" | "caution" => Severity::High,
+            // Not blocking the merge, but to be fixed: the cap Conventional Comments gives it.
+            "non-blocking" | "nonblocking" | "non blocking" => Severity::Medium,
+            "warning" | "warn" => Severity::Medium,
+            "hint" | "tip" | "none" => Severity::Info,
             _ => return Severity::from_word(l),
+        })
+    }
+
+    /// A Conventional Comments label (conventionalcomments.org) with its decorations:
+    /// `issue` = high, `suggestion` / `todo` / `chore` / `typo` / `polish` = low,
+    /// `nitpick` / `question` / `thought` / `note` = info; `(blocking)` raises to at
+    /// least high, `(non-blocking)` caps at medium. `praise` is no finding (`None`).
+    pub fn from_conventional(label: &str, decorations: &[&str]) -> Option<Severity> {
+        let base = match label.to_ascii_lowercase().as_str() {
+            "issue" => Severity::High,
+            "suggestion" | "todo" | "chore" | "typo" | "polish" => Severity::Low,
+            "nitpick" | "nit" | "quibble" | "question" | "thought" | "note" => Severity::Info,
+            _ => return None,
+        };
+        let has = |d: &str| decorations.iter().any(|x| x.trim().eq_ignore_ascii_case(d));
+        Some(if has("blocking") {
+            base.max(Severity::High)
+        } else if has("non-blocking") || has("if-minor") {
+            base.min(Severity::Medium)
+        } else {
+            base
+        })
+    }
+
+    /// The five-level scale of SonarQube and Code Climate (`blocker` > `critical` >
+    /// `major` > `minor` > `info`), one step below the words' everyday meaning.
+    pub fn from_five_level(word: &str) -> Option<Severity> {
+        Some(match word.trim().to_ascii_lowercase().as_str() {
+            "blocker" => Severity::Critical,
+            "critical" => Severity::High,
+            "major" => Severity::Medium,
+            "minor" => Severity::Low,
+            "info" => Severity::Info,
+            _ => return Severity::from_label(word),
         })
     }
 

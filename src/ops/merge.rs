@@ -43,10 +43,29 @@ pub fn report(run: &RunDir, opts: &MergeOptions) -> Result<Report> {
             text,
         });
     }
+    // The reviewed tree's files give locations their spelling: the files git tracks in
+    // the directories the workers ran in (one tree, or worktrees of one repository).
+    // A directory outside a git work tree adds nothing.
+    let mut dirs: Vec<std::path::PathBuf> = run
+        .labels()?
+        .iter()
+        .filter(|l| l.as_str() != SYNTHESIS)
+        .filter_map(|l| run.worker(l).spec().ok().map(|s| s.cd))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut tree: Vec<String> = dirs
+        .iter()
+        .filter_map(|d| crate::sys::git::tracked(d).ok())
+        .flatten()
+        .collect();
+    tree.sort();
+    tree.dedup();
     Ok(merge::merge(
         &MergeInput {
             run: run.id.clone(),
             workers,
+            tree,
         },
         opts,
     ))

@@ -238,6 +238,14 @@ pub fn diff(dir: &Path, from: &str, to: Option<&str>, stat: bool) -> Result<Stri
     run(dir, &args)
 }
 
+/// Files tracked in the work tree `dir`, relative to it.
+pub fn tracked(dir: &Path) -> Result<Vec<String>> {
+    Ok(run(dir, &["ls-files"])?
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
 /// Files not tracked and not ignored in the work tree `dir`.
 pub fn untracked(dir: &Path) -> Result<Vec<String>> {
     Ok(run(dir, &["ls-files", "--others", "--exclude-standard"])?

@@ -184,3 +184,59 @@ fn the_plan_marks_its_merge_step_done_after_orch_merge() {
     assert!(plan.contains("[x] 2. merge"), "{plan}");
     assert!(plan.contains("[>] 3. decide"), "{plan}");
 }
+
+/// `orch merge` reads the run's tree (`git ls-files` of the directory the workers
+/// reviewed): a suffix and an absolute path of another checkout take the tree's
+/// spelling, and are one finding.
+#[test]
+fn merge_spells_locations_as_the_runs_tree_does() {
+    let t = TestHome::new();
+    let repo = t.subdir("shop");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    for f in ["app/webhooks/stripe.py", "app/models.py"] {
+        let p = std::path::Path::new(&repo).join(f);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "x = 1\n").unwrap();
+    }
+    git(&["add", "."]);
+    let replies = [
+        "- [critical] webhooks/stripe.py:32 — the webhook signature is never verified\n",
+        "- [critical] /home/runner/work/shop/shop/app/webhooks/stripe.py:31-33 — webhook signature is not verified before the event is trusted\n",
+    ];
+    let mut run = String::new();
+    for (i, reply) in replies.iter().enumerate() {
+        let file = t.path().join(format!("reply{i}.md"));
+        std::fs::write(&file, reply).unwrap();
+        let prompt = format!("review\nFAKE:reply-file={}", file.display());
+        let label = format!("W{}", i + 1);
+        let mut args = vec!["--label", &label, "--role", "reviewer", "--cd", &repo];
+        if !run.is_empty() {
+            args.extend(["--run", &run]);
+        }
+        args.extend(["--raw", &prompt]);
+        let a = t.spawn(&args);
+        run = run_of(&a).to_string();
+    }
+    for l in ["W1", "W2"] {
+        t.wait_state(&format!("{run}/{l}"), "done", 20);
+    }
+    let json: serde_json::Value = serde_json::from_str(&t.ok(&["merge", &run, "--json"])).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{json:#}");
+    assert_eq!(
+        findings[0]["location"]["path"], "app/webhooks/stripe.py",
+        "{json:#}"
+    );
+    for s in findings[0]["sources"].as_array().unwrap() {
+        assert_eq!(s["location"]["path"], "app/webhooks/stripe.py", "{s:#}");
+    }
+}

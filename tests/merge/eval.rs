@@ -77,6 +77,12 @@ pub fn load_case(dir: &Path) -> Case {
         input: MergeInput {
             run: opt_str(&run, "run").unwrap(),
             workers,
+            // The files of the reviewed tree, when the case gives them.
+            tree: run["tree"].as_array().map_or(Vec::new(), |t| {
+                t.iter()
+                    .filter_map(|f| f.as_str().map(str::to_string))
+                    .collect()
+            }),
         },
         truth,
     }
@@ -418,4 +424,13 @@ impl Eval {
     pub fn members(truth: &[QuoteFinding]) -> usize {
         truth.iter().map(|t| t.members.len()).sum()
     }
+}
+
+/// Non-blank lines of the workers' text that no reader took as part of a finding.
+pub fn unparsed_lines(report: &Report) -> usize {
+    report
+        .notes
+        .iter()
+        .map(|n| n.text.lines().filter(|l| !l.trim().is_empty()).count())
+        .sum()
 }

@@ -62,6 +62,14 @@ pub(super) static SEV_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
     .collect()
 });
 
+static SEV_KEY_EMOJI: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:\*\*)?(?:severity|priority|sev)(?:\*\*)?\s*[:=]\s*(?:\*\*)?\s*(?P<e>[^\sA-Za-z0-9*])\u{fe0f}?\s*(?:\*\*)?\s*").unwrap()
+});
+static BRACKET_LABEL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*(?:\*\*)?\[\s*(?P<sev>[A-Za-z][A-Za-z _-]{1,24}?)\s*\](?:\*\*)?\s*[:\-–—]?\s*")
+        .unwrap()
+});
+
 /// A severity marker found in a line: level, marker as written, byte span.
 pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usize))> {
     // Traffic-light emoji near the start.
@@ -75,12 +83,35 @@ pub(super) fn find_severity(text: &str) -> Option<(Severity, String, (usize, usi
         let rest = &text[end..];
         let rest_trim = rest.trim_start_matches(['\u{fe0f}', ' ']);
         end += rest.len() - rest_trim.len();
+        // `🔴 Critical` with nothing after: the word is the level.
+        let word = rest_trim.trim_end_matches(|c: char| !c.is_alphanumeric());
+        if !word.is_empty()
+            && !word.contains(char::is_whitespace)
+            && let Some(sev2) = Severity::from_label(word)
+        {
+            return Some((sev2, format!("{c} {word}"), (start, text.len())));
+        }
         if let Some((sev2, raw, (s, e))) = find_severity(&text[end..])
             && s == 0
         {
             return Some((sev2, raw, (start, end + e)));
         }
         return Some((sev, c.to_string(), (start, end)));
+    }
+    // `Severity: 🔴` (a table's emoji cell once rewritten as a key line).
+    if let Some(c) = SEV_KEY_EMOJI.captures(text)
+        && let Some(sev) = c["e"].chars().next().and_then(Severity::from_emoji)
+    {
+        let m = c.get(0).unwrap();
+        return Some((sev, c["e"].to_string(), (m.start(), m.end())));
+    }
+    // `[Blocking]`, `[error]`: any label the severity table knows, in brackets at the start
+    // (what the label-line and diagnostics readers write).
+    if let Some(c) = BRACKET_LABEL.captures(text)
+        && let Some(sev) = Severity::from_label(&c["sev"])
+    {
+        let m = c.get(0).unwrap();
+        return Some((sev, c["sev"].to_string(), (m.start(), m.end())));
     }
     for re in SEV_PATTERNS.iter() {
         if let Some(c) = re.captures(text) {
@@ -122,7 +153,7 @@ pub(super) static EMPTY_PARENS: LazyLock<Regex> =
 pub(super) static DANGLING_PREP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?i)^(?:in|at|on)\s*[,:;—–-]\s*|\s+(?:in|at|on)\s*$").unwrap());
 pub(super) static SPACE_PUNCT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\s+([,.;:])").unwrap());
+    LazyLock::new(|| Regex::new(r"\s+([,.;:?!])").unwrap());
 pub(super) static SPACES: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s+").unwrap());
 
 /// Tidies a claim after markers were cut out of it.

@@ -94,7 +94,9 @@ fn split_intro(p: String) -> Vec<String> {
     vec![head, lines[k..].join("\n")]
 }
 
-pub(super) fn read_leftovers(parsed: &mut Parsed) {
+/// `sources_are_places`: a researcher's paragraph that cites a URL is a finding located
+/// at that source; in a review a URL is only a link.
+pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
     let paragraphs: Vec<String> = parsed
         .note
         .split("\n\n")
@@ -106,13 +108,30 @@ pub(super) fn read_leftovers(parsed: &mut Parsed) {
     // The file the last located paragraph named: a later "Line 240: …" means that file.
     let mut last_path: Option<String> = None;
     for p in paragraphs.into_iter().flat_map(split_intro) {
-        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '`', '<'])
+        let is_text = !p.starts_with(['#', '|', '>', '-', '*', '<'])
+            && !p.starts_with("```")
             && p.split_whitespace().count() >= 6;
-        let located = location::find(&p, last_path.as_deref())
-            .filter(|f| f.location.start_line.is_some() && !location::is_url(&f.location.path));
+        let found = location::find(&p, last_path.as_deref())
+            .filter(|f| !location::is_url(&f.location.path));
+        let cited = sources_are_places
+            .then(|| location::find(&p, None).filter(|f| location::is_url(&f.location.path)))
+            .flatten();
+        let located = found
+            .clone()
+            .filter(|f| f.location.start_line.is_some())
+            .or(cited);
+        // "Two problems in drivers/net/rx.c:" names the file the next paragraphs'
+        // "around line 212" mean.
+        if located.is_none()
+            && let Some(f) = &found
+        {
+            last_path = Some(f.location.path.clone());
+        }
         if is_text && let Some(f) = located {
             prose_review = true;
-            last_path = Some(f.location.path.clone());
+            if !location::is_url(&f.location.path) {
+                last_path = Some(f.location.path.clone());
+            }
             parsed.findings.push(finding(&p, Some(f)));
         } else if is_text && prose_review && is_defect(&p) {
             parsed.findings.push(finding(&p, None));
@@ -133,7 +152,7 @@ mod tests {
             findings: Vec::new(),
             note: "Thanks, a few thoughts.\n\nThe body is drained at `client/http.go:57`, so retries send nothing.\n\nSmaller thing: the option isn't mentioned in the README.\n\nOtherwise this looks good to me.".into(),
         };
-        read_leftovers(&mut p);
+        read_leftovers(&mut p, false);
         assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
         assert_eq!(
             p.findings[0].location.as_ref().unwrap().to_string(),
@@ -155,7 +174,7 @@ mod tests {
             findings: Vec::new(),
             note: "Overall this is a good change. Two things:\nThe retry loop at `client/http.go:57` drains the body, so retries send nothing.\n\nLine 90: the timeout is read before the config is loaded, so it is always zero.".into(),
         };
-        read_leftovers(&mut p);
+        read_leftovers(&mut p, false);
         assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
         assert!(p.findings[0].claim.starts_with("The retry loop"));
         assert_eq!(
@@ -166,12 +185,37 @@ mod tests {
     }
 
     #[test]
+    fn a_researchers_paragraph_citing_a_source_is_a_finding() {
+        let text = "The [`await_holding_lock` lint](https://rust-lang.github.io/rust-clippy/master/#await_holding_lock) warns when a guard is held across an await.\n\nNothing else to add.";
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: text.into(),
+        };
+        read_leftovers(&mut p, true);
+        assert_eq!(p.findings.len(), 1, "{:#?}", p.findings);
+        assert!(
+            p.findings[0]
+                .location
+                .as_ref()
+                .unwrap()
+                .path
+                .starts_with("https://")
+        );
+        let mut q = Parsed {
+            findings: Vec::new(),
+            note: text.into(),
+        };
+        read_leftovers(&mut q, false);
+        assert!(q.findings.is_empty(), "in a review a link is not a place");
+    }
+
+    #[test]
     fn defect_words_alone_do_not_start_a_prose_review() {
         let mut p = Parsed {
             findings: Vec::new(),
             note: "This change should be fine, nothing is missing here.".into(),
         };
-        read_leftovers(&mut p);
+        read_leftovers(&mut p, false);
         assert!(p.findings.is_empty());
     }
 }

@@ -17,6 +17,33 @@ pub(super) fn table_cells(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// What a header names: exact names first, then a word of it (`File / line`,
+/// `Suggested change`).
+fn column(h: &str) -> Option<&'static str> {
+    let exact = |h: &str| {
+        Some(match h {
+            "severity" | "priority" | "sev" | "level" | "impact" => "Severity",
+            "location" | "file" | "where" | "path" | "lines" | "line" | "loc" | "source"
+            | "sources" | "url" => "Location",
+            "issue" | "finding" | "claim" | "problem" | "description" | "title" | "summary"
+            | "what" | "observation" | "comment" | "message" | "defect" | "bug" => "Claim",
+            "evidence" | "details" | "why" | "rationale" | "reason" => "Evidence",
+            "fix" | "recommendation" | "suggestion" | "remediation" | "suggested fix"
+            | "action" | "change" | "proposed fix" => "Fix",
+            _ => return None,
+        })
+    };
+    exact(h).or_else(|| {
+        let words: Vec<&str> = h
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        ["Severity", "Location", "Claim", "Fix", "Evidence"]
+            .into_iter()
+            .find(|k| words.iter().any(|w| exact(w) == Some(k)))
+    })
+}
+
 /// Rewrites markdown tables of findings (`| Severity | Location | Issue |`) as key-line
 /// items, which the item parser already reads. Tables without an issue column and a
 /// severity or location column are left alone.
@@ -31,21 +58,7 @@ pub(super) fn tables_to_items(text: &str) -> String {
         let columns: Vec<Option<&str>> = if is_table {
             table_cells(lines[i])
                 .iter()
-                .map(|h| {
-                    let h = strip_decoration(h).to_lowercase();
-                    Some(match h.as_str() {
-                        "severity" | "priority" | "sev" | "level" | "impact" => "Severity",
-                        "location" | "file" | "where" | "path" | "lines" | "line" | "loc" => {
-                            "Location"
-                        }
-                        "issue" | "finding" | "claim" | "problem" | "description" | "title"
-                        | "summary" | "what" => "Claim",
-                        "evidence" | "details" | "why" | "rationale" => "Evidence",
-                        "fix" | "recommendation" | "suggestion" | "remediation"
-                        | "suggested fix" | "action" => "Fix",
-                        _ => return None,
-                    })
-                })
+                .map(|h| column(&strip_decoration(h).to_lowercase()))
                 .collect()
         } else {
             Vec::new()

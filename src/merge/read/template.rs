@@ -32,9 +32,22 @@ pub(super) fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
         Claim,
     }
     let mut cur = Cur::Other;
+    let mut suggestion = false;
     for line in lines {
         let t = line.trim();
         if t.is_empty() {
+            continue;
+        }
+        // GitHub's ```suggestion block: the replacement code, i.e. the fix.
+        if suggestion {
+            suggestion = !is_fence(t);
+            if suggestion {
+                k.fix.push(format!("`{t}`"));
+            }
+            continue;
+        }
+        if super::suggestion::is_suggestion_fence(t) {
+            suggestion = true;
             continue;
         }
         if let Some(c) = KEY_LINE.captures(line) {
@@ -47,8 +60,29 @@ pub(super) fn read_keys(lines: &[String], ctx_path: Option<&str>) -> Keys {
                         .split(|c: char| !c.is_alphanumeric())
                         .next()
                         .unwrap_or("");
-                    match Severity::from_word(word) {
-                        Some(s) if k.severity.is_none() => k.severity = Some((s, word.into())),
+                    // A traffic-light emoji alone (`| 🔴 |` in a table) is a level too.
+                    let emoji = val.trim().chars().next().and_then(Severity::from_emoji);
+                    let (level, word) = match (Severity::from_word(word), emoji) {
+                        (Some(s), _) => (Some(s), word.to_string()),
+                        (None, Some(e)) => (Some(e), val.trim().to_string()),
+                        (None, None) => (None, word.to_string()),
+                    };
+                    // `**Severity: critical.** The order search …`: the claim goes on
+                    // after the level on the same line.
+                    let after = val
+                        .split_once(word.as_str())
+                        .map(|(_, r)| {
+                            r.trim_start_matches(['.', ':', '*', ' ', ')', '—', '-'])
+                                .trim()
+                        })
+                        .filter(|r| r.split_whitespace().count() >= 3);
+                    if level.is_some()
+                        && let Some(rest) = after
+                    {
+                        k.other.push(rest.to_string());
+                    }
+                    match level {
+                        Some(s) if k.severity.is_none() => k.severity = Some((s, word)),
                         Some(_) => {}
                         None if key == "impact" => {
                             k.evidence.push(format!("Impact: {val}"));
@@ -140,6 +174,16 @@ pub(super) fn to_finding(item: &Item, list_has_findings: bool) -> Option<RawFind
     if let Some(f) = location::find(&head, ctx_path) {
         head = cut_location(&head, &f);
         location = Some(f.location);
+    }
+    // `path:48 — 🔴 Critical`: a marker after the place.
+    let rest = head.trim_start_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '—' | '–' | '-' | ':' | '|')
+    });
+    if severity.is_none()
+        && let Some((sev, raw, (0, end))) = find_severity(rest)
+    {
+        severity = Some((sev, raw));
+        head = rest[end..].to_string();
     }
     let head_has_location = location.is_some() || keys.location.is_some();
     let location = location.or(keys.location.clone());

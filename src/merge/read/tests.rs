@@ -268,3 +268,26 @@ fn plain_bullets_are_findings_when_nothing_else_is() {
     assert_eq!(p.findings.len(), 2, "{:#?}", p.findings);
     assert!(p.findings.iter().all(|f| f.severity_assumed));
 }
+
+#[test]
+fn a_severity_key_line_may_carry_the_claim() {
+    let p = parse_message(
+        "### OrderDao.java (64)\n\n**Severity: critical.** The search concatenates `status` into the WHERE clause.\n",
+    );
+    assert_eq!(p.findings.len(), 1, "{:#?}", p);
+    assert_eq!(p.findings[0].severity, Severity::Critical);
+    assert_eq!(
+        p.findings[0].claim,
+        "The search concatenates `status` into the WHERE clause."
+    );
+}
+
+#[test]
+fn a_marker_after_the_place_is_the_severity() {
+    let p = parse_message(
+        "**`src/S.tsx:48`** — 🔴 Critical\nThe snippet is rendered unescaped: reflected XSS.\n",
+    );
+    assert_eq!(p.findings.len(), 1, "{:#?}", p);
+    assert_eq!(p.findings[0].severity, Severity::Critical, "{:#?}", p);
+    assert!(p.findings[0].claim.contains("reflected XSS"), "{:#?}", p);
+}

@@ -1,0 +1,432 @@
+//! The words of a claim, as grouping compares them: stop words out, a light stemmer
+//! (suffix stripping, then the first five letters), camelCase split, a small synonym
+//! table, kinds of defect ([`DEFECT_CLASSES`]) and phrases that name one, and an
+//! interner so that similarity is a merge of sorted ids.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+static STOP: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "else",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "into",
+        "onto",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "which",
+        "who",
+        "what",
+        "when",
+        "where",
+        "why",
+        "how",
+        "not",
+        "no",
+        "can",
+        "could",
+        "should",
+        "would",
+        "will",
+        "may",
+        "might",
+        "must",
+        "does",
+        "do",
+        "did",
+        "has",
+        "have",
+        "had",
+        "so",
+        "than",
+        "too",
+        "very",
+        "also",
+        "only",
+        "just",
+        "any",
+        "all",
+        "some",
+        "each",
+        "every",
+        "other",
+        "such",
+        "via",
+        "per",
+        "without",
+        "within",
+        "instead",
+        "line",
+        "lines",
+        "file",
+        "files",
+        "code",
+        "function",
+        "method",
+        "call",
+        "calls",
+        "called",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "i",
+        "my",
+        "our",
+        "your",
+        "their",
+        "them",
+        "one",
+        "l",
+        "rs",
+        "py",
+        "js",
+        "ts",
+        "md",
+        "etc",
+        "e",
+        "g",
+        "eg",
+        "ie",
+        "currently",
+        "still",
+        "even",
+        "because",
+        "while",
+        "though",
+        "although",
+        "both",
+        "either",
+        "same",
+        "new",
+        "use",
+        "uses",
+        "used",
+        "using",
+        "after",
+        "before",
+        "over",
+        "under",
+        "about",
+        "more",
+        "less",
+        "most",
+        "least",
+        "issue",
+        "problem",
+        "bug",
+        "finding",
+    ]
+    .into_iter()
+    .collect()
+});
+
+/// Claim tokens, stemmed, deduplicated and sorted (interned ids for speed).
+pub fn stem(word: &str) -> String {
+    let w = word.to_lowercase();
+    let mut w = w.as_str();
+    for suf in [
+        "ations", "ation", "ings", "ing", "ments", "ment", "ness", "edly", "ed", "ies", "es", "ly",
+        "s",
+    ] {
+        if let Some(s) = w.strip_suffix(suf)
+            && s.chars().count() >= 3
+        {
+            w = s;
+            // "scanning" / "scan", "stopped" / "stop": undouble the final consonant.
+            let b = w.as_bytes();
+            if matches!(suf, "ing" | "ings" | "ed" | "edly")
+                && b.len() >= 4
+                && b[b.len() - 1] == b[b.len() - 2]
+                && !b"aeiouls".contains(&b[b.len() - 1])
+            {
+                w = &w[..w.len() - 1];
+            }
+            break;
+        }
+    }
+    w.chars().take(5).collect()
+}
+
+/// Words that name one idea in review prose, mapped to one stem so that paraphrases
+/// meet ("verify" / "check" / "validate"). Kept short and general on purpose.
+const SYNONYMS: &[(&str, &str)] = &[
+    ("check", "verif"),
+    ("valid", "verif"),
+    ("delet", "remov"),
+    ("guess", "predi"),
+    ("compu", "predi"),
+    ("inval", "reuse"),
+    // "a malformed port" / "an invalid port" (tune: coderabbit-body).
+    ("malfo", "reuse"),
+    ("rever", "inver"),
+    ("backw", "inver"),
+    // "no maximum size" / "add a size cap" / "unbounded" (holdout2: sarif-json, diff-hunks).
+    ("maxim", "limit"),
+    ("cap", "limit"),
+    ("bound", "limit"),
+    ("ceili", "limit"),
+    // "backoff" / "delay" / "wait" / "sleep" between attempts (holdout2: diff-hunks).
+    ("backo", "wait"),
+    ("delay", "wait"),
+    ("sleep", "wait"),
+];
+
+/// Kinds of defect, each named by a few words. Two findings at one place that name the
+/// same kind agree on the defect even when they share no other word ("accepts 0, which
+/// hangs" / "deadlocks the scheduler"); two that name different kinds only are distinct
+/// defects. Each class is a token `#name` in the claim's token set. General review
+/// vocabulary, motivated by the paraphrases of the tune cases; not a list of fixtures.
+const DEFECT_CLASSES: &[(&str, &[&str])] = &[
+    ("#xss", &["xss", "cross", "scripting"]),
+    ("#inject", &["injection", "inject", "injectable"]),
+    ("#traversal", &["traversal", "traverse"]),
+    (
+        "#race",
+        &[
+            "race",
+            "racy",
+            "concurrent",
+            "concurrently",
+            "synchronized",
+            "synchronised",
+            "mutex",
+            "rlock",
+        ],
+    ),
+    (
+        "#hang",
+        &[
+            "hang",
+            "hangs",
+            "deadlock",
+            "deadlocks",
+            "forever",
+            "infinite",
+            "stall",
+            "stuck",
+            "freeze",
+        ],
+    ),
+    ("#leak", &["leak", "leaks", "leaked", "leaking", "unlink"]),
+    (
+        "#memory",
+        &[
+            "memory",
+            "oom",
+            "exhausting",
+            "exhausts",
+            "materialised",
+            "materialized",
+        ],
+    ),
+    (
+        "#secret",
+        &[
+            "password",
+            "passwords",
+            "passwd",
+            "credential",
+            "credentials",
+            "secret",
+            "secrets",
+        ],
+    ),
+    (
+        "#exposed",
+        &[
+            "exposed",
+            "exposes",
+            "expose",
+            "public",
+            "publicly",
+            "unauthenticated",
+        ],
+    ),
+    (
+        "#crash",
+        // Not "abort": `AbortController`, "abort the request" name a fix, not a crash.
+        &["panic", "panics", "crash", "crashes", "segfault"],
+    ),
+    ("#overflow", &["overflow", "overflows", "oob"]),
+    (
+        "#inverted",
+        &["reversed", "backwards", "inverted", "swapped"],
+    ),
+    ("#null", &["null", "nil", "nullptr", "dereference"]),
+    (
+        "#undefined",
+        &[
+            "undefined",
+            "undeclared",
+            "referenceerror",
+            "nameerror",
+            "unresolved",
+        ],
+    ),
+    ("#trace", &["traceback", "stacktrace", "exc_info"]),
+    (
+        "#expiry",
+        &[
+            "expiry",
+            "expired",
+            "expires",
+            "expire",
+            "expiration",
+            "ttl",
+            "timeout",
+        ],
+    ),
+];
+
+static CLASS_OF: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
+    let mut m = HashMap::new();
+    for (class, words) in DEFECT_CLASSES {
+        for w in *words {
+            m.insert(stem(w), *class);
+        }
+    }
+    m
+});
+
+fn canonical(stem: String) -> String {
+    if let Some(class) = CLASS_OF.get(&stem) {
+        return class.to_string();
+    }
+    SYNONYMS
+        .iter()
+        .find(|(from, _)| *from == stem)
+        .map_or(stem, |(_, to)| to.to_string())
+}
+
+/// A word's token: its stem through the synonym and defect tables. A negated word
+/// (`unchecked`, `unsupported`) gives its root's token, as "not checked" and "does not
+/// support" do once their stop words are gone.
+fn word_token(w: &str) -> String {
+    let s = canonical(stem(w));
+    if s.starts_with('#') {
+        return s;
+    }
+    let lower = w.to_lowercase();
+    match lower.strip_prefix("un").filter(|r| r.chars().count() >= 5) {
+        Some(root) => canonical(stem(root)),
+        None => s,
+    }
+}
+
+/// The defect classes a claim names, as a bit set (bit i = `DEFECT_CLASSES[i]`).
+pub fn classes(text: &str) -> u64 {
+    tokens(text)
+        .iter()
+        .filter_map(|t| DEFECT_CLASSES.iter().position(|(c, _)| c == t))
+        .fold(0, |m, i| m | (1 << i))
+}
+
+/// Splits camelCase identifiers (`idleTimeoutMillis` → `idle Timeout Millis`) so that
+/// a code name and the words of a prose claim meet.
+fn split_camel(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut prev_lower = false;
+    for c in text.chars() {
+        if c.is_uppercase() && prev_lower {
+            out.push(' ');
+        }
+        prev_lower = c.is_lowercase();
+        out.push(c);
+    }
+    out
+}
+
+/// Phrases that name one defect kind in several words, rewritten to its one word before
+/// tokens are cut ("is not defined" and "never imported" are an undefined name).
+const PHRASES: &[(&str, &str)] = &[
+    ("not defined", "undefined"),
+    ("never defined", "undefined"),
+    ("never imported", "undefined"),
+    ("not imported", "undefined"),
+    ("does not exist", "undefined"),
+];
+
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut text = split_camel(text);
+    if PHRASES.iter().any(|(p, _)| text.contains(p)) {
+        for (p, w) in PHRASES {
+            text = text.replace(p, w);
+        }
+    }
+    let text = text.as_str();
+    let mut out: Vec<String> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .filter(|w| !STOP.contains(w.to_lowercase().as_str()))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
+        .map(|w| (stem(w), w))
+        .filter(|(s, _)| !STOP.contains(s.as_str()))
+        .map(|(_, w)| word_token(w))
+        .collect();
+    out.sort();
+    out.dedup();
+    if out.is_empty() {
+        // A claim of stop words only ("bug", "bug one"): its words, marked so that they
+        // meet only other such claims.
+        out = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("={}", w.to_lowercase()))
+            .collect();
+        out.sort();
+        out.dedup();
+    }
+    out
+}
+
+/// Interns tokens so that similarity is a merge of two sorted `u32` slices.
+#[derive(Default)]
+pub struct Interner {
+    ids: HashMap<String, u32>,
+}
+
+impl Interner {
+    pub fn ids(&mut self, text: &str) -> Vec<u32> {
+        let mut v: Vec<u32> = tokens(text)
+            .into_iter()
+            .map(|t| {
+                let n = self.ids.len() as u32;
+                *self.ids.entry(t).or_insert(n)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+}
