@@ -34,6 +34,22 @@ pub struct RunStatus {
 }
 
 pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
+    collect_with(home, run, opts, true)
+}
+
+/// `collect` from the run's files alone: a live worker whose window id was never
+/// written keeps `window: None` instead of being looked for on the tmux server. For
+/// the dashboard, which redraws on every change and must never run tmux to do so.
+pub fn collect_from_disk(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
+    collect_with(home, run, opts, false)
+}
+
+fn collect_with(
+    home: &Home,
+    run: &RunDir,
+    opts: &ViewOptions,
+    locate_windows: bool,
+) -> Result<RunStatus> {
     let record: RunRecord = run.record()?;
     let labels = run.labels()?;
     let mut costing = costing(home)?;
@@ -52,10 +68,9 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
     // A live worker whose window id was never written (its spawner died during
     // `tmux new-window`): find the window by run and label.
     let mut tmux = None;
-    for w in workers
-        .iter_mut()
-        .filter(|w| w.window.is_none() && matches!(w.state, State::Starting | State::Running))
-    {
+    for w in workers.iter_mut().filter(|w| {
+        locate_windows && w.window.is_none() && matches!(w.state, State::Starting | State::Running)
+    }) {
         let t = tmux.get_or_insert_with(|| crate::sys::tmux::Tmux::for_home(&home.root).ok());
         if let Some(t) = t {
             w.window = crate::ops::window::locate(t, &run.worker(&w.label));
