@@ -126,3 +126,32 @@ pub fn costing(home: &Home) -> Result<Costing> {
     Costing::load(home)
         .map_err(|e| UserError::usage(format!("{e} (fix the price table, or move it away)")).into())
 }
+
+/// Runs with a worker that has not ended (`orch top --all`), newest first. Only runs
+/// whose change marker moved in the last day are read (`sys::watch::FOLLOW_RECENT`),
+/// so thousands of old runs cost a `stat` each.
+pub fn active_runs(home: &Home) -> Result<Vec<RunDir>> {
+    let recent = |run: &RunDir| {
+        run.changes_marker()
+            .and_then(|m| std::fs::metadata(m).ok())
+            .or_else(|| std::fs::metadata(&run.dir).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < crate::sys::watch::FOLLOW_RECENT)
+    };
+    let mut out = Vec::new();
+    for id in home.run_ids()? {
+        let run = home.run(&id);
+        if !recent(&run) {
+            continue;
+        }
+        let active = run.labels_unordered().unwrap_or_default().iter().any(|l| {
+            let w = run.worker(l);
+            !state::has_ended(&w, state::state_of(&w))
+        });
+        if active {
+            out.push(run);
+        }
+    }
+    Ok(out)
+}
