@@ -15,8 +15,9 @@ use crossterm::execute;
 use crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
-use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 use super::model::Model;
 use crate::model::error::UserError;
@@ -45,7 +46,18 @@ impl Term {
         enable_raw_mode().context("cannot put the terminal in raw mode")?;
         let mut out = std::io::stdout();
         execute!(out, EnterAlternateScreen, Hide)?;
-        let terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        let backend = CrosstermBackend::new(std::io::stdout());
+        // A terminal that reports no size (0×0: some serial consoles, a bare pty) gets
+        // the classic 80×24 instead of an empty screen.
+        let terminal = match crossterm::terminal::size() {
+            Ok((0, _)) | Ok((_, 0)) | Err(_) => Terminal::with_options(
+                backend,
+                TerminalOptions {
+                    viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+                },
+            )?,
+            Ok(_) => Terminal::new(backend)?,
+        };
         let park = Arc::new((Mutex::new(Park::default()), Condvar::new()));
         let (tx, rx) = channel();
         let p = park.clone();

@@ -99,10 +99,17 @@ fn head_line(m: &Model) -> Line<'static> {
     } else {
         format!(" · filter: {}", m.filter)
     };
-    Line::from(vec![
-        Span::styled(text, bold()),
-        Span::raw(format!("{order}{filter}")),
-    ])
+    // What changes the rows shown comes first: a long run line is cut on the right.
+    let shown = format!("{order}{filter}");
+    let mut spans = Vec::new();
+    if !shown.is_empty() {
+        spans.push(Span::styled(
+            format!("[{}] ", shown.trim_start_matches(" · ")),
+            Style::default().add_modifier(Modifier::REVERSED),
+        ));
+    }
+    spans.push(Span::styled(text, bold()));
+    Line::from(spans)
 }
 
 /// Elapsed, ticking for live workers without a new look at the disk.

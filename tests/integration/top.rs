@@ -1,0 +1,291 @@
+//! `orch top` in a real terminal: the dashboard runs in a pane of a second tmux server
+//! of the test's own (beside the one its workers run on), keys go in with send-keys and
+//! what a user would see comes back with capture-pane.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::*;
+
+/// A terminal of `width` × `height` running `orch ARGS` with the test's environment.
+struct Screen {
+    socket: PathBuf,
+}
+
+impl Screen {
+    fn start(t: &TestHome, args: &[&str], width: u16, height: u16) -> Screen {
+        let dir = t.path().join("ui");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let socket = dir.join("sock");
+        let orch = orch_bin();
+        // The pane stays after orch ends, saying how it ended.
+        let line = format!(
+            "{} {}; echo \"orch exited $?\"; sleep 600",
+            orch.display(),
+            args.join(" ")
+        );
+        // The server, and so the pane, inherits this environment.
+        let base = t.cmd();
+        let mut c = Command::new("tmux");
+        c.env_clear();
+        for (k, v) in base.get_envs() {
+            if let Some(v) = v {
+                c.env(k, v);
+            }
+        }
+        for k in ["PATH", "HOME", "USER", "LANG"] {
+            if let Some(v) = std::env::var_os(k) {
+                c.env(k, v);
+            }
+        }
+        let out = c
+            .current_dir(t.path())
+            .arg("-S")
+            .arg(&socket)
+            .args(["-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .arg(line)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        Screen { socket }
+    }
+
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// What the terminal shows now.
+    fn text(&self) -> String {
+        self.tmux(&["capture-pane", "-p"])
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut a = vec!["send-keys"];
+        a.extend_from_slice(keys);
+        self.tmux(&a);
+    }
+
+    fn type_text(&self, text: &str) {
+        self.tmux(&["send-keys", "-l", text]);
+    }
+
+    /// Waits until the screen shows `what`; returns the screen.
+    fn shows(&self, what: &str) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            eventually(20, what, || {
+                last = self.text();
+                last.contains(what).then(|| last.clone())
+            })
+        }));
+        found.unwrap_or_else(|_| panic!("the screen never showed {what:?}:\n{last}"))
+    }
+}
+
+impl Drop for Screen {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}
+
+/// The table row of `label` on `screen`.
+fn row<'a>(screen: &'a str, label: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| l.starts_with(&format!("{label} ")))
+        .unwrap_or_else(|| panic!("no row {label}:\n{screen}"))
+}
+
+#[test]
+fn top_in_a_terminal_lists_previews_moves_stops_after_y_and_quits() {
+    let t = TestHome::new();
+    let done = t.spawn(&["Summarise\nFAKE:reply=All good\\nNothing to fix"]);
+    let run = run_of(&done).to_string();
+    t.wait_state(&done, "done", 20);
+    let slow = t.spawn(&[
+        "--run",
+        &run,
+        "--label",
+        "slow",
+        "--role",
+        "reviewer",
+        "--lens",
+        "security",
+        "Review\nFAKE:commands=2\nFAKE:hang",
+    ]);
+    t.wait_state(&slow, "running", 20);
+    let ui = Screen::start(&t, &["top", &run], 150, 30);
+
+    // The list, in spawn order, and the preview of the first worker: its final message.
+    let s = ui.shows(&format!("{done} · done · result"));
+    assert!(s.contains(&format!("run {run} · 2 workers")), "{s}");
+    assert!(
+        s.contains("LABEL") && s.contains("STATE") && s.contains("FLAGS"),
+        "{s}"
+    );
+    assert!(row(&s, "W1").contains("done"), "{s}");
+    assert!(row(&s, "slow").contains("reviewer:security"), "{s}");
+    assert!(row(&s, "slow").contains("running"), "{s}");
+    assert!(
+        s.contains("All good") && s.contains("Nothing to fix"),
+        "{s}"
+    );
+    assert!(s.contains("s stop") && s.contains("q quit"), "footer: {s}");
+
+    // Down: the running worker's progress, as `orch logs` shows it.
+    ui.keys(&["j"]);
+    let s = ui.shows(&format!("{slow} · running · progress"));
+    let s = if s.contains("$ ") { s } else { ui.shows("$ ") };
+    assert!(s.contains("turn started"), "{s}");
+
+    // s asks first; anything but y leaves the worker alone.
+    ui.keys(&["s"]);
+    ui.shows(&format!("stop {slow}? y/n"));
+    ui.keys(&["n"]);
+    eventually(10, "the question to close", || {
+        (!ui.text().contains("? y/n")).then_some(())
+    });
+    assert_eq!(t.state(&slow), "running");
+    ui.keys(&["s"]);
+    ui.shows(&format!("stop {slow}? y/n"));
+    ui.keys(&["y"]);
+    t.wait_state(&slow, "stopped", 30);
+    let s = ui.shows(&format!("{slow} stopped"));
+    let s = if row(&s, "slow").contains("stopped") {
+        s
+    } else {
+        ui.shows(&format!("{slow} · stopped · error"))
+    };
+    assert!(row(&s, "slow").contains("stopped"), "{s}");
+
+    // Up again, then q: exit 0, and the terminal is the shell's again.
+    ui.keys(&["k"]);
+    ui.shows(&format!("{done} · done · result"));
+    ui.keys(&["q"]);
+    let s = ui.shows("orch exited");
+    assert!(s.contains("orch exited 0"), "{s}");
+    assert!(!s.contains("LABEL"), "the dashboard's screen is gone: {s}");
+}
+
+#[test]
+fn top_puts_failures_first_filters_and_shows_the_error_of_a_failed_worker() {
+    let t = TestHome::new();
+    let ok = t.spawn(&["fine\nFAKE:reply=fine"]);
+    let run = run_of(&ok).to_string();
+    let bad = t.spawn(&[
+        "--run",
+        &run,
+        "--label",
+        "bad",
+        "x\nFAKE:fail=503 Service Unavailable",
+    ]);
+    t.wait_state(&ok, "done", 20);
+    t.wait_state(&bad, "failed", 20);
+    // Narrow: the preview goes below the table.
+    let ui = Screen::start(&t, &["top"], 90, 30);
+    let s = ui.shows(&format!("{ok} · done · result"));
+    let lines: Vec<&str> = s.lines().collect();
+    let w1 = lines.iter().position(|l| l.starts_with("W1 ")).unwrap();
+    let bad_at = lines.iter().position(|l| l.starts_with("bad ")).unwrap();
+    assert!(w1 < bad_at, "spawn order: {s}");
+    assert!(row(&s, "bad").contains("failed"), "{s}");
+
+    // a: what needs attention first; the selection stays on its worker.
+    ui.keys(&["a"]);
+    let s = ui.shows("attention first");
+    let lines: Vec<&str> = s.lines().collect();
+    let w1 = lines.iter().position(|l| l.starts_with("W1 ")).unwrap();
+    let bad_at = lines.iter().position(|l| l.starts_with("bad ")).unwrap();
+    assert!(bad_at < w1, "failed first: {s}");
+    assert!(s.contains(&format!("{ok} · done · result")), "{s}");
+
+    // The filter narrows the list as it is typed; its one worker is selected.
+    ui.keys(&["/"]);
+    ui.type_text("fail");
+    let s = ui.shows(&format!("{bad} · failed · error"));
+    assert!(s.contains("503 Service Unavailable"), "{s}");
+    assert!(!s.lines().any(|l| l.starts_with("W1 ")), "{s}");
+    ui.keys(&["Enter"]);
+    ui.shows("filter: fail");
+
+    // r retries it (the fake fails again: a second attempt, failed again).
+    ui.keys(&["r"]);
+    ui.shows(&format!("{bad} retried"));
+    eventually(20, "a second attempt", || {
+        let w = t.worker(&bad);
+        (w["attempt"] == 2 && w["state"] == "failed").then_some(())
+    });
+
+    // ? lists every key; any key closes it.
+    ui.keys(&["?"]);
+    let s = ui.shows("keys");
+    for k in [
+        "Enter attach",
+        "s stop",
+        "r retry",
+        "R resume",
+        "> send",
+        "l its full log",
+    ] {
+        assert!(s.contains(k), "{k}: {s}");
+    }
+    ui.keys(&["Escape"]);
+    eventually(10, "the help to close", || {
+        (!ui.text().contains("Enter attach")).then_some(())
+    });
+    ui.keys(&["q"]);
+    assert!(ui.shows("orch exited").contains("orch exited 0"));
+}
+
+#[test]
+fn top_sends_resumes_and_attaches_and_comes_back_on_detach() {
+    let t = TestHome::new();
+    let gate = t.path().join("gate");
+    let a = t.spawn(&[&format!("Map it\nFAKE:wait-for={}", gate.display())]);
+    let run = run_of(&a).to_string();
+    t.wait_state(&a, "running", 20);
+    let ui = Screen::start(&t, &["top", &run], 150, 30);
+    ui.shows(&format!("{a} · running · progress"));
+
+    // > opens a prompt line; Enter sends through `orch send`'s path.
+    ui.keys(&[">"]);
+    ui.shows(&format!("send to {a}:"));
+    ui.type_text("also list the tests");
+    ui.keys(&["Enter"]);
+    ui.shows(&format!(
+        "{a}: message queued; delivered when its current turn ends"
+    ));
+    assert_eq!(t.worker(&a)["pending_messages"], 1);
+    ui.shows("1 msg");
+
+    // Enter: the worker's own window; C-b d comes back to the dashboard.
+    ui.keys(&["Enter"]);
+    ui.shows(&format!("orch worker {a}"));
+    ui.keys(&["C-b", "d"]);
+    ui.shows(&format!("back from {a}"));
+
+    // Done (the follow-up answered), then R resumes with a typed prompt.
+    std::fs::write(&gate, "").unwrap();
+    t.wait_state(&a, "done", 30);
+    ui.shows(&format!("{a} · done · result"));
+    ui.keys(&["R"]);
+    ui.shows(&format!("resume {a} with"));
+    ui.type_text("and the docs");
+    ui.keys(&["Enter"]);
+    ui.shows(&format!("{a} resuming thread"));
+    eventually(30, "the resumed turn", || {
+        let inv = t.invocations(&a);
+        (inv.len() == 3 && inv[2]["prompt"] == "and the docs").then_some(())
+    });
+    ui.keys(&["q"]);
+    assert!(ui.shows("orch exited").contains("orch exited 0"));
+}
