@@ -120,6 +120,46 @@ fn collect_with(
     })
 }
 
+/// Re-reads only `labels` of an already collected `status` (their logs grew: tokens
+/// and last activity, not state) and sums the run again. A busy worker of a large run
+/// then costs the dashboard one worker's reading per frame, not the whole run's.
+pub fn refresh_workers(
+    home: &Home,
+    run: &RunDir,
+    status: &mut RunStatus,
+    labels: &[String],
+    opts: &ViewOptions,
+) -> Result<()> {
+    let mut costing = costing(home)?;
+    for v in status
+        .workers
+        .iter_mut()
+        .filter(|v| labels.contains(&v.label))
+    {
+        let w = run.worker(&v.label);
+        let mut fresh = state::view(&w, opts);
+        costing.fill(&w, &mut fresh);
+        // What the full look adds beyond the worker's own folder stays as it was.
+        fresh.window = fresh.window.or(v.window.take());
+        fresh.waiting_for = v.waiting_for.take();
+        *v = fresh;
+    }
+    let mut spend = Spend::default();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut tokens = Tokens::default();
+    for w in &status.workers {
+        spend.add(w);
+        *counts.entry(w.state.as_str()).or_insert(0) += 1;
+        tokens.add(&w.tokens);
+    }
+    status.counts = counts;
+    status.tokens = tokens;
+    status.cost_usd = spend.known();
+    status.spent_usd = spend.usd;
+    status.unpriced_workers = spend.unpriced;
+    Ok(())
+}
+
 /// The price table for showing money; a broken `$ORCH_HOME/prices.toml` is the user's
 /// input to fix, named with its line.
 pub fn costing(home: &Home) -> Result<Costing> {

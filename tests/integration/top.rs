@@ -97,6 +97,23 @@ impl Drop for Screen {
     }
 }
 
+/// Every parameter of every SGR sequence (`ESC [ … m`) in `text`.
+fn sgr_codes(text: &str) -> Vec<u32> {
+    text.split("\x1b[")
+        .skip(1)
+        .filter_map(|seq| {
+            let end = seq.find(|c: char| !(c.is_ascii_digit() || c == ';'))?;
+            (seq[end..].starts_with('m')).then(|| &seq[..end])
+        })
+        .flat_map(|params| {
+            params
+                .split(';')
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect()
+}
+
 /// The table row of `label` on `screen`.
 fn row<'a>(screen: &'a str, label: &str) -> &'a str {
     screen
@@ -146,6 +163,12 @@ fn top_in_a_terminal_lists_previews_moves_stops_after_y_and_quits() {
     let s = ui.shows(&format!("{slow} · running · progress"));
     let s = if s.contains("$ ") { s } else { ui.shows("$ ") };
     assert!(s.contains("turn started"), "{s}");
+    // The hung worker writes nothing more, yet its elapsed time goes on.
+    let before = row(&s, "slow").to_string();
+    eventually(20, "the elapsed clock to tick", || {
+        let now = ui.text();
+        (row(&now, "slow") != before).then_some(())
+    });
 
     // s asks first; anything but y leaves the worker alone.
     ui.keys(&["s"]);
@@ -198,6 +221,28 @@ fn top_puts_failures_first_filters_and_shows_the_error_of_a_failed_worker() {
     let bad_at = lines.iter().position(|l| l.starts_with("bad ")).unwrap();
     assert!(w1 < bad_at, "spawn order: {s}");
     assert!(row(&s, "bad").contains("failed"), "{s}");
+    assert!(
+        !s.lines().any(|l| l.contains("LABEL") && l.contains('┌')),
+        "narrow: the preview is below the table: {s}"
+    );
+    // NO_COLOR (set for every test): no colour at all, the selection in reverse video.
+    let styled = ui.tmux(&["capture-pane", "-p", "-e"]);
+    let codes = sgr_codes(&styled);
+    assert!(codes.contains(&7), "reverse video: {styled:?}");
+    let colours: Vec<u32> = codes
+        .into_iter()
+        .filter(|c| matches!(c, 30..=38 | 40..=48 | 90..=97 | 100..=107))
+        .collect();
+    assert!(colours.is_empty(), "colours {colours:?}: {styled:?}");
+
+    // Wider: the preview moves beside the table.
+    ui.tmux(&["resize-window", "-x", "150", "-y", "30"]);
+    eventually(20, "the side-by-side layout", || {
+        let s = ui.text();
+        s.lines()
+            .any(|l| l.contains("LABEL") && l.contains('┌'))
+            .then_some(())
+    });
 
     // a: what needs attention first; the selection stays on its worker.
     ui.keys(&["a"]);

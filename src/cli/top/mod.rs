@@ -15,10 +15,11 @@ mod piped;
 mod term;
 pub mod view;
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -29,7 +30,7 @@ use crate::lifecycle::state::{State, ViewOptions};
 use crate::ops;
 use crate::ops::status::RunStatus;
 use crate::store::{Home, WorkerDir};
-use crate::sys::watch::{Changes, Mode as WatchMode, Waker, Watcher};
+use crate::sys::watch::{Changes, Mode as WatchMode, Waker, Watcher, WorkerKey};
 use keys::Action;
 use model::{InputKind, Mode, Model, Preview, Row, Scope};
 
@@ -47,8 +48,10 @@ const MIN_FRAME: Duration = Duration::from_millis(100);
 /// Elapsed clocks of live workers tick this often (a redraw from the model, no disk).
 const CLOCK: Duration = Duration::from_secs(1);
 /// A look at the disk for what no file change announces (a worker whose processes
-/// died writes nothing; a stall is silence), while any worker is live.
-const SWEEP: Duration = Duration::from_secs(5);
+/// died writes nothing; a stall is silence), while any worker is live. A full look at
+/// a 200-worker run costs ~10 ms (BENCHMARKS.md, "Dashboard"): every 10 s keeps an idle
+/// dashboard well under 1 % of a CPU, and a lost worker still shows within seconds.
+const SWEEP: Duration = Duration::from_secs(10);
 /// Progress lines kept for the preview.
 const PREVIEW_LINES: usize = 1000;
 /// `s`: how long codex gets after Ctrl-C, then after TERM (as `orch stop`'s default).
@@ -230,24 +233,51 @@ impl Dashboard {
     }
 
     fn run(mut self, watcher: &mut Watcher) -> Result<i32> {
+        let mut statuses: Vec<RunStatus> = Vec::new();
         let mut last_load: Option<Instant> = None;
+        // Something changed state (or may have): read the runs again. Only logs grew:
+        // re-read those workers.
         let mut dirty = true;
+        let mut grown: BTreeSet<WorkerKey> = BTreeSet::new();
+        let mut frame = MIN_FRAME;
         let mut preview_dirty = true;
         let mut draw = true;
         let mut last_draw = Instant::now();
         while !self.quit.load(Ordering::SeqCst) {
             let now = Instant::now();
             let live = self.model.rows.iter().any(|r| !r.view.state.is_final());
-            let load_due = match last_load {
-                None => true,
-                Some(t) => (dirty && now >= t + MIN_FRAME) || (live && now >= t + SWEEP),
+            let (full, part) = match last_load {
+                None => (true, false),
+                Some(t) => {
+                    let may = now >= t + frame;
+                    let sweep = live && now >= t + SWEEP;
+                    (sweep || (dirty && may), !grown.is_empty() && may)
+                }
             };
-            if load_due {
-                let statuses = load(&self.home, &self.model.scope, &mut self.seen, &self.opts)?;
+            if full || part {
+                let t = Instant::now();
+                if full {
+                    statuses = load(&self.home, &self.model.scope, &mut self.seen, &self.opts)?;
+                    preview_dirty = true;
+                } else {
+                    for s in statuses.iter_mut() {
+                        let labels: Vec<String> = grown
+                            .iter()
+                            .filter(|(r, _)| *r == s.run)
+                            .map(|(_, l)| l.clone())
+                            .collect();
+                        if !labels.is_empty() {
+                            let run = self.home.run(&s.run);
+                            ops::status::refresh_workers(&self.home, &run, s, &labels, &self.opts)?;
+                        }
+                    }
+                }
                 self.model.update(&statuses);
+                // Reading may take at most about a fifth of the time between frames.
+                frame = MIN_FRAME.max(t.elapsed() * 5);
                 last_load = Some(Instant::now());
                 dirty = false;
-                preview_dirty = true;
+                grown.clear();
                 draw = true;
             }
             if preview_dirty || self.preview_is_stale() {
@@ -260,11 +290,13 @@ impl Dashboard {
                 last_draw = Instant::now();
                 draw = false;
             }
-            // Sleep until a change, a key, the next allowed frame, the clock or the sweep.
+            // Sleep until a change, a key, the next allowed frame, the clock or the sweep
+            // (live as of what was just read: the first look may have found workers).
+            let live = self.model.rows.iter().any(|r| !r.view.state.is_final());
             let mut wake_at = Vec::new();
             if let Some(t) = last_load {
-                if dirty {
-                    wake_at.push(t + MIN_FRAME);
+                if dirty || !grown.is_empty() {
+                    wake_at.push(t + frame);
                 }
                 if live {
                     wake_at.push(t + SWEEP);
@@ -280,7 +312,10 @@ impl Dashboard {
             if let Some(ch) = watcher.next(timeout)
                 && concerns(&ch, &self.model.scope)
             {
-                dirty = true;
+                if ch.rescan || !ch.runs.is_empty() || !ch.workers.is_empty() {
+                    dirty = true;
+                }
+                grown.extend(ch.logs.iter().cloned());
                 let sel = self.model.selected.clone();
                 if ch.rescan
                     || ch
@@ -297,19 +332,25 @@ impl Dashboard {
                 dirty = true;
                 draw = true;
             }
-            while let Ok(ev) = self.keys.try_recv() {
+            loop {
+                let ev = match self.keys.try_recv() {
+                    Ok(ev) => ev,
+                    Err(TryRecvError::Empty) => break,
+                    // The terminal is gone.
+                    Err(TryRecvError::Disconnected) => return Ok(0),
+                };
                 draw = true;
-                match ev {
-                    Event::Key(k) => {
-                        if let Some(a) = keys::action(&self.model.mode, k) {
-                            if self.act(a)? {
-                                return Ok(0);
-                            }
-                            dirty |= self.model.mode == Mode::Normal;
-                        }
+                if let Event::Key(k) = ev
+                    && let Some(a) = keys::action(&self.model.mode, k)
+                {
+                    // Back from attach or the pager: the workers went on meanwhile.
+                    dirty |= matches!(
+                        a,
+                        Action::Attach | Action::Log | Action::Diff | Action::Merge
+                    );
+                    if self.act(a)? {
+                        return Ok(0);
                     }
-                    Event::Resize(..) => {}
-                    _ => continue,
                 }
             }
         }

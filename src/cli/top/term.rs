@@ -4,7 +4,7 @@
 //! terminal; and the pager itself.
 
 use std::io::Write;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -62,33 +62,14 @@ impl Term {
         let (tx, rx) = channel();
         let p = park.clone();
         std::thread::spawn(move || {
-            loop {
-                {
-                    let (lock, cv) = &*p;
-                    let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-                    if g.wanted {
-                        g.parked = true;
-                        cv.notify_all();
-                        while g.wanted {
-                            g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
-                        }
-                        g.parked = false;
-                    }
-                }
-                match crossterm::event::poll(READ_SLICE) {
-                    Ok(true) => match crossterm::event::read() {
-                        Ok(ev) => {
-                            if tx.send(ev).is_err() {
-                                return;
-                            }
-                            waker.wake();
-                        }
-                        Err(_) => return,
-                    },
-                    Ok(false) => {}
-                    Err(_) => return,
-                }
-            }
+            read_keys(&p, &tx, &waker);
+            // Gone (the terminal closed): never wait for it to park, and let the loop
+            // see the closed channel.
+            let (lock, cv) = &*p;
+            lock.lock().unwrap_or_else(|e| e.into_inner()).parked = true;
+            cv.notify_all();
+            drop(tx);
+            waker.wake();
         });
         Ok((Term { terminal, park }, rx))
     }
@@ -121,6 +102,37 @@ impl Term {
         }
         back?;
         r
+    }
+}
+
+/// Reads keys into `tx` until the terminal closes, parking while `wanted`.
+fn read_keys(p: &(Mutex<Park>, Condvar), tx: &Sender<Event>, waker: &Waker) {
+    loop {
+        {
+            let (lock, cv) = p;
+            let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
+            if g.wanted {
+                g.parked = true;
+                cv.notify_all();
+                while g.wanted {
+                    g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+                }
+                g.parked = false;
+            }
+        }
+        match crossterm::event::poll(READ_SLICE) {
+            Ok(true) => match crossterm::event::read() {
+                Ok(ev) => {
+                    if tx.send(ev).is_err() {
+                        return;
+                    }
+                    waker.wake();
+                }
+                Err(_) => return,
+            },
+            Ok(false) => {}
+            Err(_) => return,
+        }
     }
 }
 
