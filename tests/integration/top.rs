@@ -334,3 +334,35 @@ fn top_sends_resumes_and_attaches_and_comes_back_on_detach() {
     ui.keys(&["q"]);
     assert!(ui.shows("orch exited").contains("orch exited 0"));
 }
+
+#[test]
+fn top_all_shows_every_active_run_and_not_the_ended_ones() {
+    let t = TestHome::new();
+    let old = t.spawn(&["finished long ago\nFAKE:reply=old"]);
+    t.wait_state(&old, "done", 20);
+    let a = t.spawn(&["--label", "alpha", "one\nFAKE:hang"]);
+    let b = t.spawn(&["--label", "beta", "two\nFAKE:hang"]);
+    t.wait_state(&a, "running", 20);
+    t.wait_state(&b, "running", 20);
+    let ui = Screen::start(&t, &["top", "--all"], 160, 30);
+    let s = ui.shows("2 active runs");
+    assert!(s.contains("RUN") && s.contains("LABEL"), "{s}");
+    for addr in [&a, &b] {
+        let (run, label) = addr.split_once('/').unwrap();
+        assert!(
+            s.lines().any(|l| l.starts_with(run) && l.contains(label)),
+            "{addr}: {s}"
+        );
+    }
+    assert!(!s.contains(run_of(&old)), "an ended run is not shown: {s}");
+    // A run made while it is open joins the list.
+    let c = t.spawn(&["--label", "gamma", "three\nFAKE:hang"]);
+    let s = ui.shows("3 active runs");
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with(run_of(&c)) && l.contains("gamma")),
+        "{s}"
+    );
+    ui.keys(&["q"]);
+    assert!(ui.shows("orch exited").contains("orch exited 0"));
+}

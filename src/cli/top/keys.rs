@@ -47,7 +47,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "resume",
         "R resume its conversation with a prompt you type",
     ),
-    (">", "send", "> send a message to a running worker"),
+    (">", "send", "> (or i) send a message to a running worker"),
     ("l", "log", "l its full log in $PAGER (default less)"),
     ("d", "diff", "d its diff (worktree workers)"),
     ("m", "merge", "m the run's merge in $PAGER"),

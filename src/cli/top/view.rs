@@ -7,7 +7,7 @@
 //! are words.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
@@ -36,9 +36,8 @@ pub fn draw(f: &mut Frame, m: &Model) {
             Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
         (a, b)
     } else {
-        let [a, b] = Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)])
-            .direction(Direction::Vertical)
-            .areas(body);
+        let [a, b] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(body);
         (a, b)
     };
     draw_table(f, m, list);
