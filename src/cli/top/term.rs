@@ -44,20 +44,7 @@ impl Term {
     /// key or resize.
     pub fn enter(waker: Waker) -> Result<(Term, Receiver<Event>)> {
         enable_raw_mode().context("cannot put the terminal in raw mode")?;
-        let mut out = std::io::stdout();
-        execute!(out, EnterAlternateScreen, Hide)?;
-        let backend = CrosstermBackend::new(std::io::stdout());
-        // A terminal that reports no size (0×0: some serial consoles, a bare pty) gets
-        // the classic 80×24 instead of an empty screen.
-        let terminal = match crossterm::terminal::size() {
-            Ok((0, _)) | Ok((_, 0)) | Err(_) => Terminal::with_options(
-                backend,
-                TerminalOptions {
-                    viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
-                },
-            )?,
-            Ok(_) => Terminal::new(backend)?,
-        };
+        let terminal = Self::screen().inspect_err(|_| leave())?;
         let park = Arc::new((Mutex::new(Park::default()), Condvar::new()));
         let (tx, rx) = channel();
         let p = park.clone();
@@ -72,6 +59,23 @@ impl Term {
             waker.wake();
         });
         Ok((Term { terminal, park }, rx))
+    }
+
+    /// The alternate screen and a ratatui terminal on it.
+    fn screen() -> Result<Terminal<CrosstermBackend<std::io::Stdout>>> {
+        execute!(std::io::stdout(), EnterAlternateScreen, Hide)?;
+        let backend = CrosstermBackend::new(std::io::stdout());
+        // A terminal that reports no size (0×0: some serial consoles, a bare pty) gets
+        // the classic 80×24 instead of an empty screen.
+        Ok(match crossterm::terminal::size() {
+            Ok((0, _)) | Ok((_, 0)) | Err(_) => Terminal::with_options(
+                backend,
+                TerminalOptions {
+                    viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+                },
+            )?,
+            Ok(_) => Terminal::new(backend)?,
+        })
     }
 
     pub fn draw(&mut self, m: &Model) -> Result<()> {
