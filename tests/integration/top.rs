@@ -15,6 +15,16 @@ struct Screen {
 
 impl Screen {
     fn start(t: &TestHome, args: &[&str], width: u16, height: u16) -> Screen {
+        Screen::start_with(t, args, width, height, &[])
+    }
+
+    fn start_with(
+        t: &TestHome,
+        args: &[&str],
+        width: u16,
+        height: u16,
+        env: &[(&str, &str)],
+    ) -> Screen {
         let dir = t.path().join("ui");
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -40,6 +50,7 @@ impl Screen {
                 c.env(k, v);
             }
         }
+        c.envs(env.iter().copied());
         let out = c
             .current_dir(t.path())
             .arg("-S")
@@ -363,6 +374,64 @@ fn top_all_shows_every_active_run_and_not_the_ended_ones() {
             .any(|l| l.starts_with(run_of(&c)) && l.contains("gamma")),
         "{s}"
     );
+    ui.keys(&["q"]);
+    assert!(ui.shows("orch exited").contains("orch exited 0"));
+}
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+}
+
+#[test]
+fn top_shows_the_log_the_diff_and_the_merge_in_the_pager() {
+    let t = TestHome::new();
+    let repo = PathBuf::from(t.subdir("repo"));
+    git(&repo, &["init", "-q", "-b", "main"]);
+    git(&repo, &["config", "user.name", "Test User"]);
+    git(&repo, &["config", "user.email", "user@example.com"]);
+    std::fs::write(repo.join("a.txt"), "one\n").unwrap();
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "init"]);
+    let a = t.spawn(&[
+        "--worktree",
+        "--sandbox",
+        "workspace-write",
+        "--cd",
+        repo.to_str().unwrap(),
+        "Change a\nFAKE:commands=2\nFAKE:write=a.txt=two\\n\nFAKE:reply=- **high** a.txt:1 changed one to two",
+    ]);
+    t.wait_state(&a, "done", 30);
+    // The pager is the user's: here one that keeps what it was given.
+    let paged = t.path().join("paged.txt");
+    let pager = format!("cat > {}", paged.display());
+    let ui = Screen::start_with(&t, &["top"], 150, 30, &[("PAGER", &pager)]);
+    ui.shows(&format!("{a} · done · result"));
+    let page = |key: &str| {
+        let _ = std::fs::remove_file(&paged);
+        ui.keys(&[key]);
+        eventually(20, "the pager to get its text", || {
+            std::fs::read_to_string(&paged)
+                .ok()
+                .filter(|p| !p.is_empty())
+        })
+    };
+    let log = page("l");
+    assert!(log.contains("turn started") && log.contains("$ "), "{log}");
+    let diff = page("d");
+    assert!(diff.contains("-one") && diff.contains("+two"), "{diff}");
+    let merge = page("m");
+    assert!(
+        merge.contains("# Merge of run") && merge.contains("a.txt"),
+        "{merge}"
+    );
+    // Back on the dashboard each time.
+    ui.shows(&format!("{a} · done · result"));
     ui.keys(&["q"]);
     assert!(ui.shows("orch exited").contains("orch exited 0"));
 }
