@@ -73,8 +73,8 @@ pub enum Command {
   orch watch --bell
   orch watch --json --on-finish 'notify-send \"$ORCH_LABEL $ORCH_STATE\"'")]
     Watch(WatchArgs),
-    /// The status table, redrawn as workers change (q or Ctrl-C to quit)
-    Top(TopArgs),
+    /// The dashboard: workers, a preview of the selected one, keys to act on it (? for help)
+    Top(TopCommandArgs),
     /// One read-only reviewer per lens (or N attempts of one task) in a new run; prints the run id
     #[command(after_help = "Examples:
   orch fanout --lens correctness,security,tests \"Review src/\" && orch wait && orch merge
@@ -419,9 +419,24 @@ pub struct WatchArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Not on a terminal, prints the table each time a worker's state changes and \
-    exits 0 once every worker of the run has ended."
+    after_help = "Keys (also in the footer and on ?): j/k or arrows move, Enter attaches to \
+    the worker's window (back on detach), s stops it (after y), r retries, R resumes with a \
+    prompt, > sends it a message, l shows its log in $PAGER, d its diff, m the run's merge, \
+    f or / filters, a puts what needs attention first, q quits.
+
+Not on a terminal, prints the table each time a worker's state changes and exits 0 once \
+every worker shown has ended."
 )]
+pub struct TopCommandArgs {
+    #[command(flatten)]
+    pub top: TopArgs,
+    /// Every active run (one with a worker that has not ended) instead of one run
+    #[arg(long, conflicts_with = "run")]
+    pub all: bool,
+}
+
+/// What `top` and `status --watch` share.
+#[derive(Debug, Args)]
 pub struct TopArgs {
     /// Run id or unique prefix (default: the latest run)
     pub run: Option<String>,

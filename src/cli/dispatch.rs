@@ -33,7 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Stop(a) => stop::run(a),
         Command::Wait(a) => wait::run(a),
         Command::Watch(a) => watch::run(a),
-        Command::Top(a) => top::run(a),
+        Command::Top(a) => top::run_command(a),
         Command::Fanout(a) => fanout::run(a),
         Command::Run(a) => run::run(a),
         Command::Plan(a) => plan::run(a),

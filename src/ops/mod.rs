@@ -7,6 +7,8 @@ pub mod listing;
 pub mod merge;
 pub mod output;
 pub mod recover;
+pub mod resume;
+pub mod retry;
 pub mod run_end;
 pub mod send;
 pub mod spawn;

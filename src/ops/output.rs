@@ -148,3 +148,43 @@ pub fn read_logs(
         note,
     })
 }
+
+/// How much of the end of a worker's event log [`progress_tail`] reads: its last lines
+/// are there even when the log is hundreds of megabytes.
+const TAIL_BYTES: u64 = 512 * 1024;
+
+/// The last `max` readable progress lines of `w` (what `orch logs` ends with), read
+/// from the end of its event log only: cheap enough to do on every change of a busy
+/// worker (the dashboard's preview).
+pub fn progress_tail(w: &WorkerDir, max: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(w.events_path()) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(TAIL_BYTES);
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let mut text = &bytes[..];
+    if from > 0 {
+        // Started mid-line: the first (partial) line is not an event.
+        let cut = text
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(text.len(), |i| i + 1);
+        text = &text[cut..];
+    }
+    let mut lines: VecDeque<String> = VecDeque::new();
+    for line in text.split(|b| *b == b'\n') {
+        let line = String::from_utf8_lossy(line);
+        if let Some(s) = events::parse(&line).and_then(|ev| events::describe(&ev, 200)) {
+            lines.push_back(s);
+            if lines.len() > max {
+                lines.pop_front();
+            }
+        }
+    }
+    lines.into()
+}

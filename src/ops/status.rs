@@ -34,6 +34,22 @@ pub struct RunStatus {
 }
 
 pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
+    collect_with(home, run, opts, true)
+}
+
+/// `collect` from the run's files alone: a live worker whose window id was never
+/// written keeps `window: None` instead of being looked for on the tmux server. For
+/// the dashboard, which redraws on every change and must never run tmux to do so.
+pub fn collect_from_disk(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatus> {
+    collect_with(home, run, opts, false)
+}
+
+fn collect_with(
+    home: &Home,
+    run: &RunDir,
+    opts: &ViewOptions,
+    locate_windows: bool,
+) -> Result<RunStatus> {
     let record: RunRecord = run.record()?;
     let labels = run.labels()?;
     let mut costing = costing(home)?;
@@ -52,10 +68,9 @@ pub fn collect(home: &Home, run: &RunDir, opts: &ViewOptions) -> Result<RunStatu
     // A live worker whose window id was never written (its spawner died during
     // `tmux new-window`): find the window by run and label.
     let mut tmux = None;
-    for w in workers
-        .iter_mut()
-        .filter(|w| w.window.is_none() && matches!(w.state, State::Starting | State::Running))
-    {
+    for w in workers.iter_mut().filter(|w| {
+        locate_windows && w.window.is_none() && matches!(w.state, State::Starting | State::Running)
+    }) {
         let t = tmux.get_or_insert_with(|| crate::sys::tmux::Tmux::for_home(&home.root).ok());
         if let Some(t) = t {
             w.window = crate::ops::window::locate(t, &run.worker(&w.label));
@@ -129,9 +144,78 @@ pub fn waits_for(reason: &str) -> String {
     }
 }
 
+/// Re-reads only `labels` of an already collected `status` (their logs grew: tokens
+/// and last activity, not state) and sums the run again. A busy worker of a large run
+/// then costs the dashboard one worker's reading per frame, not the whole run's.
+pub fn refresh_workers(
+    home: &Home,
+    run: &RunDir,
+    status: &mut RunStatus,
+    labels: &[String],
+    opts: &ViewOptions,
+) -> Result<()> {
+    let mut costing = costing(home)?;
+    for v in status
+        .workers
+        .iter_mut()
+        .filter(|v| labels.contains(&v.label))
+    {
+        let w = run.worker(&v.label);
+        let mut fresh = state::view(&w, opts);
+        costing.fill(&w, &mut fresh);
+        // What the full look adds beyond the worker's own folder stays as it was.
+        fresh.window = fresh.window.or(v.window.take());
+        fresh.waiting_for = v.waiting_for.take();
+        *v = fresh;
+    }
+    let mut spend = Spend::default();
+    let mut counts = std::collections::BTreeMap::new();
+    let mut tokens = Tokens::default();
+    for w in &status.workers {
+        spend.add(w);
+        *counts.entry(w.state.as_str()).or_insert(0) += 1;
+        tokens.add(&w.tokens);
+    }
+    status.counts = counts;
+    status.tokens = tokens;
+    status.cost_usd = spend.known();
+    status.spent_usd = spend.usd;
+    status.unpriced_workers = spend.unpriced;
+    Ok(())
+}
+
 /// The price table for showing money; a broken `$ORCH_HOME/prices.toml` is the user's
 /// input to fix, named with its line.
 pub fn costing(home: &Home) -> Result<Costing> {
     Costing::load(home)
         .map_err(|e| UserError::usage(format!("{e} (fix the price table, or move it away)")).into())
+}
+
+/// Runs with a worker that has not ended (`orch top --all`), newest first. Only runs
+/// whose change marker moved in the last day are read (`sys::watch::FOLLOW_RECENT`),
+/// so thousands of old runs cost a `stat` each.
+pub fn active_runs(home: &Home) -> Result<Vec<RunDir>> {
+    let recent = |run: &RunDir| {
+        run.changes_marker()
+            .and_then(|m| std::fs::metadata(m).ok())
+            .or_else(|| std::fs::metadata(&run.dir).ok())
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < crate::sys::watch::FOLLOW_RECENT)
+    };
+    let mut out = Vec::new();
+    for id in home.run_ids()? {
+        let run = home.run(&id);
+        if !recent(&run) {
+            continue;
+        }
+        let active = run.labels_unordered().unwrap_or_default().iter().any(|l| {
+            let w = run.worker(l);
+            !state::has_ended(&w, state::state_of(&w))
+        });
+        if active {
+            out.push(run);
+        }
+    }
+    Ok(out)
 }

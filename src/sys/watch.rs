@@ -80,7 +80,8 @@ pub struct Changes {
     pub runs: BTreeSet<String>,
     /// A record of the worker changed (exit.json, launch.json, started.json, …).
     pub workers: BTreeSet<WorkerKey>,
-    /// Only the worker's logs grew (events.jsonl, stderr.log): activity, not state.
+    /// Only the worker's logs grew (events.jsonl, stderr.log, or the summary cache of
+    /// events.jsonl): activity, not state.
     pub logs: BTreeSet<WorkerKey>,
     /// Someone called [`Waker::wake`].
     pub woken: bool,
@@ -415,7 +416,12 @@ impl Watcher {
                 match rest {
                     // Atomic writes go through `.tmp-*` and end in a rename we also see.
                     [name] if name.starts_with(".tmp-") => None,
-                    ["events.jsonl" | "stderr.log"] => Some(Touched::Logs(key)),
+                    // The summary cache is written by whoever reads a grown log (status,
+                    // the dashboard): counted as a state change, every look would make
+                    // the dashboard look again.
+                    ["events.jsonl" | "stderr.log" | "events.summary.json"] => {
+                        Some(Touched::Logs(key))
+                    }
                     _ => Some(Touched::Worker(key)),
                 }
             }

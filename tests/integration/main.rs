@@ -15,5 +15,6 @@ mod patterns;
 mod recovery;
 mod security;
 mod steer;
+mod top;
 mod watch;
 mod worktree;

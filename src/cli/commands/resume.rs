@@ -1,16 +1,12 @@
-//! `orch resume`: continue a worker's codex conversation (`codex exec resume ID`) with
-//! a new prompt, as a new attempt; the original flags come from the spec, since codex
-//! does not remember them.
+//! `orch resume`: continue a worker's codex conversation with a new prompt
+//! (`ops::resume`).
 
 use anyhow::Result;
 
 use crate::cli::args::ResumeArgs;
-use crate::lifecycle::state::{self, State};
-use crate::lifecycle::{sched, transition};
-use crate::model::error::UserError;
 use crate::store::Home;
 
-pub const DEFAULT_PROMPT: &str = "Continue where you stopped and finish the task.";
+pub use crate::ops::resume::DEFAULT_PROMPT;
 
 pub fn run(args: ResumeArgs) -> Result<i32> {
     let prompt = match (args.prompt.as_deref(), args.prompt_file.as_deref()) {
@@ -19,41 +15,7 @@ pub fn run(args: ResumeArgs) -> Result<i32> {
     };
     let home = Home::from_env()?;
     let w = home.resolve_worker(&args.worker)?;
-    let run = home.run(&w.run);
-    crate::ops::spawn::check_tools()?;
-    let _lock = run.lock()?;
-    let a = w.address();
-    match state::state_of(&w) {
-        State::Queued | State::Starting | State::Running | State::Paused => {
-            return Err(UserError::failed(format!(
-                "{a} is still running or queued; steer it with `orch send {a} MESSAGE`, wait for it (`orch wait {a}`) or stop it first"
-            ))
-            .into());
-        }
-        State::Corrupt | State::Incomplete => {
-            return Err(UserError::failed(format!(
-                "{a} has no usable record to resume from; see `orch status {}`",
-                w.run
-            ))
-            .into());
-        }
-        _ => {}
-    }
-    w.spec()?;
-    let thread = crate::ops::recover::thread_of(&w).ok_or_else(|| {
-        UserError::failed(format!(
-            "{a} has no codex thread to resume (it never started a conversation); run it again with `orch retry {a}`"
-        ))
-    })?;
-    // Queued like any worker, so max-parallel and the writer slot hold for resumes too.
-    transition::queue_resume(&w, &thread, &prompt, true)?;
-    let started = sched::tick_locked(&home, &run)?.contains(&w.label);
-    if started {
-        crate::outln!("{a} resuming thread {thread}");
-    } else {
-        crate::outln!(
-            "{a} queued to resume thread {thread} (`orch status` says what it waits for)"
-        );
-    }
+    let resumed = crate::ops::resume::resume(&home, &w, &prompt)?;
+    crate::outln!("{}", resumed.describe(&w));
     Ok(0)
 }
