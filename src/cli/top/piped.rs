@@ -69,6 +69,11 @@ pub fn run(home: &Home, scope: &Scope, opts: &ViewOptions, watcher: &mut Watcher
         if all_ended(home, &all) || (all.is_empty() && *scope == Scope::All) {
             return Ok(0);
         }
+        // A reader that went away while nothing changed (an SSH session without a
+        // terminal drops with no SIGHUP): stop rather than wait for the next change.
+        if crate::sys::output::stdout_closed() {
+            return Ok(0);
+        }
         let _ = watcher.next(REFRESH);
     }
 }
