@@ -349,6 +349,38 @@ fn send_over_mcp_steers_a_running_worker_and_its_result_answers_the_message() {
     assert!(text(&late).contains("resume"), "{late}");
 }
 
+/// A model sometimes writes a list as one string: lenses as the CLI's `--lens` takes
+/// them, targets split at commas.
+#[test]
+fn list_arguments_given_as_one_string_are_taken_as_the_cli_takes_them() {
+    let t = TestHome::new();
+    let mut m = Mcp::start(&t);
+    let r = m.ok(
+        "fanout",
+        json!({"prompt": "Review it\nFAKE:reply=fine", "lenses": "correctness, perf=allocations, copies and locks"}),
+    );
+    let run = r["structuredContent"]["run"].as_str().unwrap().to_string();
+    let labels: Vec<String> = t.status(&run)["workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["correctness", "perf"]);
+    let w = m.ok(
+        "wait",
+        json!({"targets": format!("{run}/correctness, {run}/perf"), "timeout_secs": 30}),
+    );
+    assert_eq!(
+        w["structuredContent"]["workers"].as_array().unwrap().len(),
+        2,
+        "{w}"
+    );
+    assert_eq!(w["structuredContent"]["timed_out"], false, "{w}");
+    let s = m.ok("stop", json!({"targets": run}));
+    assert!(s["structuredContent"]["stopped"].is_array(), "{s}");
+}
+
 #[test]
 fn errors_are_tool_errors_with_the_cli_message() {
     let t = TestHome::new();

@@ -98,6 +98,10 @@ fn drop_null_types(v: &mut Value) {
             if let Some(Value::Array(e)) = o.get_mut("enum") {
                 e.retain(|x| !x.is_null());
             }
+            // `#[serde(default)]` on an optional list: absent means none.
+            if o.get("default").is_some_and(Value::is_null) {
+                o.remove("default");
+            }
             o.values_mut().for_each(drop_null_types);
         }
         Value::Array(a) => a.iter_mut().for_each(drop_null_types),
@@ -214,6 +218,47 @@ pub fn table() -> Vec<ToolDef> {
     ]
 }
 
+/// A list argument given as a list or, as a model sometimes writes it, as one string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<String>),
+    One(String),
+}
+
+/// Lenses: one string stays whole (`"correctness, perf=allocations, copies"`), and
+/// fanout splits it as it splits `--lens` (inline lens text may hold commas).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => vec![s],
+    })
+}
+
+/// Labels, run ids and addresses (which hold no commas): one string is split at commas
+/// or spaces (`"W1, W2"`).
+fn some_one_or_many<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<String>>, D::Error> {
+    Ok(Some(names(OneOrMany::deserialize(d)?)))
+}
+
+fn many_names<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    Ok(names(OneOrMany::deserialize(d)?))
+}
+
+fn names(v: OneOrMany) -> Vec<String> {
+    match v {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(s) => s
+            .split([',', ' '])
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect(),
+    }
+}
+
 /// Arguments of a call as the tool's struct; a bad one is a usage error naming the tool.
 fn args<T: DeserializeOwned>(tool: &str, v: Value) -> Result<T> {
     serde_json::from_value(v)
@@ -257,6 +302,7 @@ struct SpawnParams {
     /// working tree at a time; others queue.
     sandbox: Option<SandboxArg>,
     /// Start only after these workers of the run ended done (labels; needs run).
+    #[serde(default, deserialize_with = "some_one_or_many")]
     after: Option<Vec<String>>,
     /// The worker's working directory (default: the server's, which is codex's).
     cd: Option<PathBuf>,
@@ -327,6 +373,7 @@ struct FanoutParams {
     /// The task every reviewer gets.
     prompt: String,
     /// 2-6 lenses: names (correctness, security, tests, performance, ...) or name=text.
+    #[serde(deserialize_with = "one_or_many")]
     lenses: Vec<String>,
     /// A context pack file (with Goal and Success check) attached to every reviewer.
     context: Option<PathBuf>,
@@ -422,6 +469,7 @@ fn status(home: &Home, v: Value) -> Result<Answer> {
 #[serde(deny_unknown_fields)]
 struct WaitParams {
     /// Runs, RUN/LABEL or LABEL (default: every worker of the latest run).
+    #[serde(default, deserialize_with = "some_one_or_many")]
     targets: Option<Vec<String>>,
     /// Return after this many seconds even if workers still run (default 120, at most 540).
     timeout_secs: Option<u64>,
@@ -623,6 +671,7 @@ fn land(home: &Home, v: Value) -> Result<Answer> {
 #[serde(deny_unknown_fields)]
 struct StopParams {
     /// RUN/LABEL, LABEL, or run ids (all their workers).
+    #[serde(deserialize_with = "many_names")]
     targets: Vec<String>,
 }
 
