@@ -42,6 +42,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded![
     "templates/implementer.md",
     "templates/verifier.md",
     "templates/scout.md",
+    "templates/pick.md",
     "lenses/correctness.md",
     "lenses/security.md",
     "lenses/performance.md",

@@ -135,6 +135,7 @@ pub fn spawn_worker(home: &Home, req: &SpawnRequest) -> Result<String> {
             opts: req.codex.clone(),
             codex_args: req.codex_args.clone(),
             after: req.after.clone(),
+            after_any_done: false,
             output_schema,
             retries: req.retries,
             force_writer: req.add.force,
@@ -269,6 +270,7 @@ pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
                 opts: opts.clone(),
                 codex_args: req.codex_args.clone(),
                 after: Vec::new(),
+                after_any_done: false,
                 output_schema: output_schema.clone(),
                 retries: 0,
                 force_writer: false,
@@ -282,8 +284,8 @@ pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
 }
 
 /// Best-of-N: `n` writers of one task, labels A1…An, each in its own worktree and
-/// branch, all running at once. `orch diff RUN/A1 --stat` (and A2…) compares them;
-/// `orch land RUN/A2` applies the chosen one.
+/// branch, all running at once, then a read-only verifier `pick` that compares their
+/// diffs and names the best; `orch land RUN` applies the one it named (`ops::pick`).
 fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
     let Some(wt) = req.worktree.clone() else {
         return Err(UserError::usage(
@@ -291,6 +293,9 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         )
         .into());
     };
+    if !(2..=4).contains(&n) {
+        return Err(UserError::usage(format!("--attempts takes 2 to 4, got {n}")).into());
+    }
     let share = Share::new(&home.root);
     let role = req.role.clone().unwrap_or_else(|| "implementer".into());
     spawn::check_tools()?;
@@ -320,10 +325,18 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         },
         StageRecord {
             name: "pick".into(),
-            description: "Compare them (`orch diff RUN/A1 --stat` …) and `orch land` the best."
+            description: "A verifier compares the attempts that ended done and names the best (`Best: A2`); `orch land RUN` lands it."
                 .into(),
         },
     ];
+    let pick_prompt = spawn::compose_prompt(
+        &share,
+        Some(crate::ops::pick::PICK),
+        &req.task,
+        None,
+        None,
+        Sandbox::ReadOnly,
+    )?;
     let run = spawn::new_run(home, "fanout", req.max_parallel, stages)?;
     if req.budget_usd.is_some() {
         let mut rec = run.record()?;
@@ -343,11 +356,40 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
                 opts: opts.clone(),
                 codex_args: req.codex_args.clone(),
                 after: Vec::new(),
+                after_any_done: false,
                 output_schema: None,
                 retries: 0,
                 force_writer: false,
                 timeout_secs: req.timeout_secs,
                 worktree: Some(wt.clone()),
+            },
+        )
+        .map(|_| ())
+    });
+    // The picker reads the attempts' diffs (given in its input) and may run their tests
+    // in their worktrees, reading only; it starts once every attempt has ended and at
+    // least one ended done.
+    let added = added.and_then(|()| {
+        spawn::add_locked(
+            &run,
+            NewWorker {
+                label: Some(crate::ops::pick::PICK.into()),
+                role: Some("verifier".into()),
+                lens: None,
+                stage: Some("pick".into()),
+                prompt: pick_prompt,
+                opts: CodexSettings {
+                    sandbox: Sandbox::ReadOnly,
+                    ..opts.clone()
+                },
+                codex_args: req.codex_args.clone(),
+                after: (1..=n).map(|i| format!("A{i}")).collect(),
+                after_any_done: true,
+                output_schema: None,
+                retries: 0,
+                force_writer: false,
+                timeout_secs: req.timeout_secs,
+                worktree: None,
             },
         )
         .map(|_| ())
@@ -517,6 +559,7 @@ pub fn start_pipeline(
                 },
                 codex_args: Vec::new(),
                 after: w.after.clone(),
+                after_any_done: false,
                 output_schema: if w.output_schema {
                     schema.clone()
                 } else {
