@@ -84,7 +84,7 @@ pub enum Command {
     /// Run a pipeline file (or a shipped pipeline by name)
     #[command(
         after_help = "Shipped pipelines: triangulated-review, review-fix-verify, scout-act-verify,
-split-by-sections, research-synthesis, options-sprint (see docs/patterns.md).
+split-by-sections, research-synthesis, options-sprint, best-of-n (see docs/patterns.md).
 
 Examples:
   orch run review-fix-verify --var target=src/merge/ --dry-run

@@ -55,6 +55,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded![
     "pipelines/split-by-sections.toml",
     "pipelines/research-synthesis.toml",
     "pipelines/options-sprint.toml",
+    "pipelines/best-of-n.toml",
 ];
 
 #[derive(Debug, Error)]

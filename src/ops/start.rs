@@ -396,12 +396,7 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
     });
     if let Err(e) = added {
         // Leave no half a best-of-N behind: the attempts made so far go with the run.
-        for l in run.labels().unwrap_or_default() {
-            if let Some(made) = run.worker(&l).spec().ok().and_then(|s| s.worktree) {
-                crate::ops::worktree::discard(&made);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&run.dir);
+        discard_run(&run);
         return Err(e);
     }
     crate::lifecycle::sched::tick_locked(home, &run)?;
@@ -517,6 +512,7 @@ pub fn start_pipeline(
     for w in &workers {
         spawn::resolve_cd(w.cd.as_deref())?;
     }
+    check_worktrees(home, &plan)?;
     let stages = plan
         .stages
         .iter()
@@ -559,7 +555,7 @@ pub fn start_pipeline(
                 },
                 codex_args: Vec::new(),
                 after: w.after.clone(),
-                after_any_done: false,
+                after_any_done: w.after_any_done,
                 output_schema: if w.output_schema {
                     schema.clone()
                 } else {
@@ -568,12 +564,62 @@ pub fn start_pipeline(
                 retries: 0,
                 force_writer: false,
                 timeout_secs: w.timeout_secs,
-                worktree: None,
+                worktree: w.worktree.then(WorktreeRequest::default),
             },
-        )?;
+        )
+        .inspect_err(|_| discard_run(&run))?;
     }
     crate::lifecycle::sched::tick_locked(home, &run)?;
     Ok(run.id)
+}
+
+/// Before a pipeline's run is made: the writers it gives a worktree need a git
+/// repository where they run. Refused in one line naming the fix; orch does not quietly
+/// run them in the folder instead, where they would take turns and write the user's
+/// files directly, which is not what the pipeline promised.
+fn check_worktrees(home: &Home, plan: &pipeline::Plan) -> Result<()> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for w in plan.workers.iter().filter(|w| w.worktree) {
+        let cd = spawn::resolve_cd(w.cd.as_deref())?;
+        if seen.contains(&cd) {
+            continue;
+        }
+        if crate::sys::git::check_installed().is_ok() && crate::sys::git::toplevel(&cd).is_err() {
+            let writers: Vec<&str> = plan
+                .workers
+                .iter()
+                .filter(|o| o.worktree)
+                .map(|o| o.label.as_str())
+                .collect();
+            let off = if plan.vars.contains_key("worktrees") {
+                "pass --var worktrees=false to run them in this folder, one writer at a time"
+                    .to_string()
+            } else {
+                "set worktree = false on them in the pipeline file".to_string()
+            };
+            return Err(UserError::usage(format!(
+                "pipeline {} gives its writers ({}) a git worktree each, and {} is not inside a git repository: run it from inside one (`git init` and a first commit), or {off}",
+                plan.name,
+                writers.join(", "),
+                cd.display()
+            ))
+            .into());
+        }
+        crate::ops::worktree::preflight(home, &cd)?;
+        seen.push(cd);
+    }
+    Ok(())
+}
+
+/// Removes a run whose making failed half-way, with the worktrees and branches made
+/// for it so far (they hold nothing yet).
+fn discard_run(run: &crate::store::RunDir) {
+    for l in run.labels().unwrap_or_default() {
+        if let Some(made) = run.worker(&l).spec().ok().and_then(|s| s.worktree) {
+            crate::ops::worktree::discard(&made);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&run.dir);
 }
 
 /// Workers ordered so each comes after everything it waits for (the pipeline loader
