@@ -301,8 +301,7 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
     spawn::check_tools()?;
     spawn::check_login(&req.codex_args, req.profile.as_deref())?;
     let cd = spawn::resolve_cd(req.cd.as_deref())?;
-    crate::sys::git::check_installed()?;
-    crate::sys::git::toplevel(&cd)?;
+    crate::ops::worktree::preflight(home, &cd)?;
     let context = spawn::read_context(req.context.as_deref())?;
     let opts = CodexSettings {
         cd: Some(cd),
@@ -315,7 +314,7 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         Some(&role),
         &req.task,
         None,
-        context,
+        context.clone(),
         Sandbox::WorkspaceWrite,
     )?;
     let stages = vec![
@@ -329,12 +328,13 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
                 .into(),
         },
     ];
+    // The picker judges by the same context pack (its success check) as the attempts.
     let pick_prompt = spawn::compose_prompt(
         &share,
         Some(crate::ops::pick::PICK),
         &req.task,
         None,
-        None,
+        context,
         Sandbox::ReadOnly,
     )?;
     let run = spawn::new_run(home, "fanout", req.max_parallel, stages)?;
