@@ -577,7 +577,7 @@ pub fn start_pipeline(
 /// repository where they run. Refused in one line naming the fix; orch does not quietly
 /// run them in the folder instead, where they would take turns and write the user's
 /// files directly, which is not what the pipeline promised.
-fn check_worktrees(home: &Home, plan: &pipeline::Plan) -> Result<()> {
+pub fn check_worktrees(home: &Home, plan: &pipeline::Plan) -> Result<()> {
     let mut seen: Vec<PathBuf> = Vec::new();
     for w in plan.workers.iter().filter(|w| w.worktree) {
         let cd = spawn::resolve_cd(w.cd.as_deref())?;

@@ -498,6 +498,21 @@ fn pipelines_with_worktree_writers_outside_git_are_refused_in_one_line_or_run_in
             && line.contains("--var worktrees=false"),
         "{err}"
     );
+    let dry = run_in(&[
+        "run",
+        "split-by-sections",
+        "--var",
+        "task=port",
+        "--var",
+        "sections=a/,b/",
+        "--dry-run",
+    ]);
+    assert!(dry.status.success());
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.contains("would be refused: pipeline split-by-sections gives its writers"),
+        "{dry}"
+    );
     let out = run_in(&["run", "best-of-n", "--var", "task=fix"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
