@@ -466,3 +466,66 @@ fn best_of_n_end_to_end_the_verifier_sees_both_diffs_and_land_run_lands_its_pick
         format!("hello from {run}/A2\n")
     );
 }
+
+/// The shipped `split-by-sections` with the real codex: its implementers each get a
+/// worktree, so the sections run at the same time (each held HOLD at its first answer),
+/// each section's work is on its own branch, and each lands.
+#[test]
+fn split_by_sections_runs_its_real_codex_writers_at_once_each_on_its_branch() {
+    let standin = StandIn::builder()
+        .route_then(
+            "Your section is s1/",
+            Step::shell("mkdir -p s1 && printf 'one\\n' > s1/f.txt").after(HOLD),
+            Step::reply("Did s1/."),
+        )
+        .route_then(
+            "Your section is s2/",
+            Step::shell("mkdir -p s2 && printf 'two\\n' > s2/f.txt").after(HOLD),
+            Step::reply("Did s2/."),
+        )
+        .reply("Verdict: PASS, the sections fit.\n\nNo findings.")
+        .start();
+    let codex = CodexHome::new(&standin);
+    let t = OrchHome::new();
+    let dir = repo();
+    let r = dir.path();
+    let out = t
+        .cmd(&codex)
+        .args([
+            "run",
+            "split-by-sections",
+            "--var",
+            "task=Add f.txt.",
+            "--var",
+            "sections=s1/,s2/",
+        ])
+        .current_dir(r)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    wait_done(&t, &codex, &format!("{run}/consistency"));
+    let (f1, b1) = turn_times(&standin, "Your section is s1/");
+    let (f2, b2) = turn_times(&standin, "Your section is s2/");
+    assert!(f1 < b2 && f2 < b1, "the sections took turns");
+    eprintln!(
+        "section first requests {:?} apart; outputs back at +{:?} / +{:?}",
+        f1.max(f2) - f1.min(f2),
+        b1 - f1.min(f2),
+        b2 - f1.min(f2)
+    );
+    for (n, text) in [(1, "one\n"), (2, "two\n")] {
+        let addr = format!("{run}/section-{n}");
+        assert_eq!(t.worker(&codex, &addr)["branch"], format!("orch/{addr}"));
+        assert!(!r.join(format!("s{n}/f.txt")).exists());
+        t.ok(&codex, &["land", &addr]);
+        assert_eq!(
+            std::fs::read_to_string(r.join(format!("s{n}/f.txt"))).unwrap(),
+            text
+        );
+    }
+}
