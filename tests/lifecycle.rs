@@ -236,6 +236,35 @@ fn a_worker_waits_for_its_dependencies_to_be_done() {
 }
 
 #[test]
+fn an_after_any_done_worker_waits_for_every_dependency_to_end_not_to_be_done() {
+    let f = Factory::new();
+    let run = f.run(RUN);
+    let cd = f.tree("repo");
+    let (_a, lock) = factory::running(&run, &factory::spec("A", &cd));
+    factory::failed(&run, &factory::spec("B", &cd), "the model refused");
+    let mut s = factory::spec("pick", &cd);
+    s.after = vec!["A".into(), "B".into()];
+    s.after_any_done = true;
+    factory::queued(&run, &s);
+    // B failed, yet only the running A is waited for.
+    assert_eq!(waiting(&f, &run, "pick").as_deref(), Some("after A"));
+    drop(lock); // A is lost now: ended, not done
+    assert_eq!(
+        waiting(&f, &run, "pick"),
+        None,
+        "every dependency has ended"
+    );
+    // The scheduler then skips it: none ended done.
+    sched::tick_locked(&f.home, &run).unwrap();
+    let v = view(&run.worker("pick"));
+    assert_eq!(v.state, State::Skipped);
+    assert_eq!(
+        v.error.as_deref(),
+        Some("no dependency ended done (A lost, B failed)")
+    );
+}
+
+#[test]
 fn a_worker_waits_for_a_parallel_slot() {
     let f = Factory::new();
     let run = f.run(RUN);

@@ -20,6 +20,7 @@ const SHIPPED: &[(&str, &[(&str, &str)])] = &[
     ),
     ("research-synthesis", &[("question", "is notify reliable?")]),
     ("options-sprint", &[("problem", "how to store state")]),
+    ("best-of-n", &[("task", "fix the flaky test")]),
 ];
 
 fn repo() -> PathBuf {
@@ -80,13 +81,14 @@ fn check_plan(plan: &Plan) {
         text.matches(share::PREAMBLE_MARKER).count(),
         plan.workers.len()
     );
-    // One writer at a time: only stages with a single worker may hold a writer, unless
-    // the pipeline is split-by-sections, whose writers own disjoint slices.
+    // One writer per tree: only stages with a single worker may hold a writer of the
+    // user's tree; writers with a worktree each have their own.
     for stage in &plan.stages {
         let writers = plan
             .workers
             .iter()
             .filter(|w| w.stage == stage.name && w.sandbox.as_str() != "read-only")
+            .filter(|w| !w.worktree)
             .count();
         assert!(
             writers <= 1 || plan.name == "split-by-sections",
@@ -239,7 +241,7 @@ fn fixture_error(name: &str, given: &[(&str, &str)]) -> String {
 fn bad_pipelines_name_file_and_line() {
     assert_eq!(
         fixture_error("unknown-field.toml", &[]),
-        "tests/fixtures/pipelines/unknown-field.toml:8: unknown field `lense`, expected one of `label`, `role`, `task`, `lens`, `template`, `context`, `sandbox`, `after`, `cd`, `model`, `output_schema`, `each`"
+        "tests/fixtures/pipelines/unknown-field.toml:8: unknown field `lense`, expected one of `label`, `role`, `task`, `lens`, `template`, `context`, `sandbox`, `after`, `cd`, `model`, `output_schema`, `each`, `worktree`, `after_any_done`"
     );
     assert_eq!(
         fixture_error("cycle.toml", &[]),
@@ -372,7 +374,7 @@ fn compiled_in_copies_work_with_no_share_dir() {
 
     let e = share.pipeline_path("nope").unwrap_err().to_string();
     assert!(
-        e.starts_with("unknown pipeline `nope`; known pipelines: options-sprint,"),
+        e.starts_with("unknown pipeline `nope`; known pipelines: best-of-n, options-sprint,"),
         "{e}"
     );
     let e = share.pipeline_path("nope.toml").unwrap_err().to_string();
@@ -481,4 +483,72 @@ name = "then"
         .unwrap_err()
         .to_string();
     assert!(err.contains("timeout") && err.contains("p.toml:3"), "{err}");
+}
+
+#[test]
+fn worktree_and_after_any_done_fields_are_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    let text = |worktree: &str| {
+        format!(
+            "[vars]\nw = \"true\"\n[[stage]]\nname = \"a\"\n  [[stage.worker]]\n  label = \"writer\"\n  role = \"implementer\"\n  worktree = {worktree}\n  task = \"t\"\n  [[stage.worker]]\n  label = \"reader\"\n  role = \"reviewer\"\n  worktree = true\n  task = \"t\"\n[[stage]]\nname = \"b\"\n  [[stage.worker]]\n  label = \"pick\"\n  role = \"verifier\"\n  template = \"pick\"\n  after_any_done = true\n  task = \"t\"\n"
+        )
+    };
+    let load = |worktree: &str, given: &[(&str, &str)]| {
+        std::fs::write(&path, text(worktree)).unwrap();
+        pipeline::load(&path, &vars(given), &builtin_only())
+    };
+    for (value, given, want) in [
+        ("true", &[][..], true),
+        ("false", &[], false),
+        ("\"{{w}}\"", &[], true),
+        ("\"{{w}}\"", &[("w", "false")], false),
+    ] {
+        let plan = load(value, given).unwrap();
+        assert_eq!(
+            plan.workers[0].worktree, want,
+            "worktree = {value} {given:?}"
+        );
+        // A read-only worker has nothing to commit: it runs where it is.
+        assert!(!plan.workers[1].worktree);
+        assert!(plan.workers[2].after_any_done);
+        assert!(!plan.workers[0].after_any_done);
+        assert!(plan.workers[2].prompt.contains("Best: A2"));
+    }
+    let plan = load("true", &[]).unwrap();
+    let dry = plan.dry_run_text();
+    assert!(
+        dry.contains("writer  [stage a, role implementer, sandbox workspace-write, own worktree]"),
+        "{dry}"
+    );
+    assert!(dry.contains("once one is done"), "{dry}");
+    let e = load("\"{{w}}\"", &[("w", "maybe")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("p.toml:8: worktree must be true or false, not \"maybe\""),
+        "{e}"
+    );
+    let e = load("3", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("p.toml:8: worktree must be true or false"),
+        "{e}"
+    );
+
+    let best = pipeline::load_source(
+        &builtin_only().pipeline_path("best-of-n").unwrap(),
+        &vars(&[("task", "fix the flaky test")]),
+        &builtin_only(),
+    )
+    .unwrap();
+    let labels: Vec<&str> = best.workers.iter().map(|w| w.label.as_str()).collect();
+    assert_eq!(labels, ["attempt-1", "attempt-2", "attempt-3", "pick"]);
+    assert!(
+        best.workers[..3]
+            .iter()
+            .all(|w| w.worktree && w.sandbox.writes())
+    );
+    let pick = &best.workers[3];
+    assert!(pick.after_any_done && !pick.worktree && !pick.sandbox.writes());
+    assert_eq!(pick.after, ["attempt-1", "attempt-2", "attempt-3"]);
 }

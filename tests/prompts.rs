@@ -121,6 +121,7 @@ fn every_worker_of_every_shipped_pipeline_reads_as_one_instruction() {
         ),
         ("research-synthesis", &[("question", "is notify reliable?")]),
         ("options-sprint", &[("problem", "how to store state")]),
+        ("best-of-n", &[("task", "fix the flaky test")]),
     ];
     let names = share.pipeline_names();
     for n in &names {

@@ -84,7 +84,7 @@ pub enum Command {
     /// Run a pipeline file (or a shipped pipeline by name)
     #[command(
         after_help = "Shipped pipelines: triangulated-review, review-fix-verify, scout-act-verify,
-split-by-sections, research-synthesis, options-sprint (see docs/patterns.md).
+split-by-sections, research-synthesis, options-sprint, best-of-n (see docs/patterns.md).
 
 Examples:
   orch run review-fix-verify --var target=src/merge/ --dry-run
@@ -110,11 +110,13 @@ Examples:
         after_help = "Refuses, changing nothing, when the checkout has uncommitted changes to \
 tracked files, when the branch would conflict with the target (checked first with \
 `git merge-tree --write-tree`, git 2.38 or newer), or when the worker did not end done \
-(unless --force). A landed worker shows `landed` in `orch status`.
+(unless --force). A landed worker shows `landed` in `orch status`. Given a run (best-of-N, \
+`fanout --attempts N`), lands the attempt its `pick` worker named on its `Best: LABEL` line.
 
 Examples:
   orch land R/api                    # merge (fast-forward when the target has not moved)
-  orch land R/api --squash --into release"
+  orch land R/api --squash --into release
+  orch land R                        # the attempt R/pick chose"
     )]
     Land(LandArgs),
     /// Change a run's settings (e.g. --max-parallel)
@@ -463,7 +465,8 @@ pub struct FanoutArgs {
     #[arg(long, value_name = "LENS,...", required_unless_present = "attempts")]
     pub lens: Vec<String>,
     /// Best-of-N: N writers (2-4) of the same task instead of reviewers, each in its
-    /// own worktree (needs --worktree); compare them with `orch diff`, land one
+    /// own worktree (needs --worktree), then a read-only verifier `pick` that compares
+    /// their diffs and names the best; `orch land RUN` lands it
     #[arg(long, value_name = "N", conflicts_with_all = ["lens", "merge", "findings_schema"],
           value_parser = clap::value_parser!(u32).range(2..=4))]
     pub attempts: Option<u32>,
@@ -597,7 +600,7 @@ pub struct DiffArgs {
 
 #[derive(Debug, Args)]
 pub struct LandArgs {
-    /// RUN/LABEL or LABEL
+    /// RUN/LABEL, LABEL, or a best-of-N run (the attempt its pick worker named)
     pub worker: String,
     /// One new commit holding all of the worker's changes
     #[arg(long, conflicts_with_all = ["rebase", "merge"])]

@@ -42,6 +42,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded![
     "templates/implementer.md",
     "templates/verifier.md",
     "templates/scout.md",
+    "templates/pick.md",
     "lenses/correctness.md",
     "lenses/security.md",
     "lenses/performance.md",
@@ -54,6 +55,7 @@ pub const EMBEDDED: &[(&str, &str)] = embedded![
     "pipelines/split-by-sections.toml",
     "pipelines/research-synthesis.toml",
     "pipelines/options-sprint.toml",
+    "pipelines/best-of-n.toml",
 ];
 
 #[derive(Debug, Error)]

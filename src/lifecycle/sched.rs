@@ -3,7 +3,8 @@
 //! calls `tick`), or any orch command that looks at the run.
 //!
 //! Rules: `--after` dependencies must be `done` (a dependency that ended otherwise makes
-//! its dependents `skipped`); at most `max_parallel` workers active per run; at most one
+//! its dependents `skipped`), or for a worker with `after_any_done` (best-of-N's picker)
+//! all must have ended and one `done` (it is skipped only when none is); at most `max_parallel` workers active per run; at most one
 //! writing worker per working tree (the wrapper also holds the tree's writer lock, so
 //! writers in different runs exclude each other too); nothing new starts while a worker
 //! of the run is paused on a usage limit (`pause::hold`): it would hit the same limit.
@@ -95,7 +96,12 @@ pub fn waiting_reason(
     let pending: Vec<&str> = spec
         .after
         .iter()
-        .filter(|d| states.get(*d) != Some(&State::Done))
+        .filter(|d| match states.get(*d) {
+            Some(State::Done) => false,
+            // Any ended dependency will do, so long as one ended done (checked in tick).
+            Some(st) if spec.after_any_done => !st.is_final(),
+            _ => true,
+        })
         .map(String::as_str)
         .collect();
     if !pending.is_empty() {
@@ -146,17 +152,42 @@ pub fn tick_locked(home: &Home, run: &RunDir) -> Result<Vec<String>> {
             let Some(spec) = specs.get(l).cloned() else {
                 continue;
             };
-            let failed_dep = spec.after.iter().find_map(|d| {
+            // A dependency waiting out a retry back-off may still end done.
+            let ended_not_done = |d: &String| {
                 let st = states.get(d).copied().unwrap_or(State::Lost);
-                // A dependency waiting out a retry back-off may still end done.
                 (st.is_final()
                     && st != State::Done
                     && crate::lifecycle::retry::pending(&run.worker(d)).is_none())
                 .then(|| (d.clone(), st))
-            });
+            };
+            let skip_because = if spec.after_any_done {
+                let failed: Vec<(String, State)> =
+                    spec.after.iter().filter_map(ended_not_done).collect();
+                (!spec.after.is_empty() && failed.len() == spec.after.len()).then(|| {
+                    let list: Vec<String> =
+                        failed.iter().map(|(d, st)| format!("{d} {st}")).collect();
+                    format!("no dependency ended done ({})", list.join(", "))
+                })
+            } else {
+                spec.after
+                    .iter()
+                    .find_map(ended_not_done)
+                    .map(|(dep, st)| format!("dependency {dep} ended {st}"))
+            };
             let w = run.worker(l);
-            if let Some((dep, st)) = failed_dep {
-                transition::never_ran(&w, State::Skipped, &format!("dependency {dep} ended {st}"))?;
+            if spec.after_any_done
+                && skip_because.is_none()
+                && spec.after.iter().any(|d| {
+                    states
+                        .get(d)
+                        .is_some_and(|st| st.is_final() && *st != State::Done)
+                        && crate::lifecycle::retry::pending(&run.worker(d)).is_some()
+                })
+            {
+                continue; // a failed dependency's retry may still make it a candidate
+            }
+            if let Some(why) = skip_because {
+                transition::never_ran(&w, State::Skipped, &why)?;
                 states.insert(l.clone(), State::Skipped);
                 changed = true;
                 continue;
@@ -284,7 +315,8 @@ fn window_made(w: &WorkerDir, window: &str) -> Result<()> {
 }
 
 /// The prompt plus the final messages of the workers it depends on: curated input
-/// (each dependency's deliverable), never their raw logs.
+/// (each dependency's deliverable), never their raw logs; for a dependency with its own
+/// worktree, also its branch and committed diff (what best-of-N's picker compares).
 fn write_input_with_dependencies(run: &RunDir, w: &WorkerDir, spec: &WorkerSpec) -> Result<()> {
     let mut text = std::fs::read_to_string(w.prompt_path())
         .with_context(|| format!("cannot read the prompt of {}", w.address()))?;
@@ -302,6 +334,9 @@ fn write_input_with_dependencies(run: &RunDir, w: &WorkerDir, spec: &WorkerSpec)
             })
             .unwrap_or_default();
         let _ = write!(text, "\n## {dep}{role}\n\n{}\n", msg.trim_end());
+        if let Some(work) = super::worktree::work_for_dependent(&d, state::state_of(&d)) {
+            let _ = write!(text, "\n{work}");
+        }
     }
     write_atomic(&w.input_path(), text.as_bytes())
         .with_context(|| format!("cannot write {}", w.input_path().display()))

@@ -92,3 +92,56 @@ fn clip(text: &str, max: usize) -> String {
         text.to_string()
     }
 }
+
+/// The most of one branch's diff a dependent's input carries; a longer diff is cut
+/// there with a note (the worktree path lets the reader see the rest).
+pub const DIFF_IN_INPUT_MAX: usize = 60_000;
+
+/// For the input of a worker that depends on `d` (best-of-N's picker): where `d`'s work
+/// is (branch, worktree) and, when it ended done, its committed diff against the commit
+/// it started from: the stat, then the diff text. `None` for a worker without a worktree.
+pub fn work_for_dependent(d: &WorkerDir, st: State) -> Option<String> {
+    let wt = d.spec().ok()?.worktree?;
+    let mut text = format!(
+        "Branch: {} (from {}), worktree: {}\n",
+        wt.branch,
+        &wt.base[..wt.base.len().min(10)],
+        wt.path.display()
+    );
+    if st != State::Done {
+        text.push_str(&format!(
+            "It ended {st}, not done: it is not a candidate.\n"
+        ));
+        return Some(text);
+    }
+    let stat = git::diff(&wt.repo, &wt.base, Some(&wt.branch), true);
+    let full = git::diff(&wt.repo, &wt.base, Some(&wt.branch), false);
+    match (stat, full) {
+        (Ok(_), Ok(full)) if full.trim().is_empty() => {
+            text.push_str("It changed nothing (its branch is at the commit it started from).\n");
+        }
+        (Ok(stat), Ok(full)) => {
+            let (shown, cut) = match full.char_indices().nth(DIFF_IN_INPUT_MAX) {
+                Some((i, _)) => (&full[..i], true),
+                None => (full.as_str(), false),
+            };
+            text.push_str(&format!("\n```diff\n{}\n{}", stat.trim_end(), shown));
+            if !shown.ends_with('\n') {
+                text.push('\n');
+            }
+            text.push_str("```\n");
+            if cut {
+                text.push_str(&format!(
+                    "(the diff is longer; the rest is in `git -C {} diff {}..{}`)\n",
+                    wt.repo.display(),
+                    &wt.base[..wt.base.len().min(10)],
+                    wt.branch
+                ));
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            text.push_str(&format!("Its diff could not be read: {e:#}\n"));
+        }
+    }
+    Some(text)
+}

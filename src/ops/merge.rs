@@ -99,6 +99,7 @@ pub fn spawn_synthesis(home: &Home, run: &RunDir, merged: &str) -> Result<String
             },
             codex_args: Vec::new(),
             after: Vec::new(),
+            after_any_done: false,
             output_schema: None,
             retries: 0,
             force_writer: false,

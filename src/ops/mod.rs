@@ -6,6 +6,7 @@ pub mod land;
 pub mod listing;
 pub mod merge;
 pub mod output;
+pub mod pick;
 pub mod recover;
 pub mod resume;
 pub mod retry;

@@ -264,6 +264,9 @@ pub struct NewWorker {
     pub opts: CodexSettings,
     pub codex_args: Vec<String>,
     pub after: Vec<String>,
+    /// `after` is met when every dependency has ended and one ended done (see
+    /// [`WorkerSpec::after_any_done`]).
+    pub after_any_done: bool,
     pub output_schema: Option<PathBuf>,
     pub retries: u32,
     pub force_writer: bool,
@@ -422,6 +425,7 @@ fn add_unsynced(run: &RunDir, worker: NewWorker) -> Result<WorkerDir> {
         profile: worker.opts.profile,
         codex_args: worker.codex_args,
         after: worker.after,
+        after_any_done: worker.after_any_done,
         output_schema: worker.output_schema,
         retries: worker.retries,
         force_writer: worker.force_writer,

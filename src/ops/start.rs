@@ -135,6 +135,7 @@ pub fn spawn_worker(home: &Home, req: &SpawnRequest) -> Result<String> {
             opts: req.codex.clone(),
             codex_args: req.codex_args.clone(),
             after: req.after.clone(),
+            after_any_done: false,
             output_schema,
             retries: req.retries,
             force_writer: req.add.force,
@@ -269,6 +270,7 @@ pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
                 opts: opts.clone(),
                 codex_args: req.codex_args.clone(),
                 after: Vec::new(),
+                after_any_done: false,
                 output_schema: output_schema.clone(),
                 retries: 0,
                 force_writer: false,
@@ -282,8 +284,8 @@ pub fn fanout(home: &Home, req: &FanoutRequest) -> Result<String> {
 }
 
 /// Best-of-N: `n` writers of one task, labels A1…An, each in its own worktree and
-/// branch, all running at once. `orch diff RUN/A1 --stat` (and A2…) compares them;
-/// `orch land RUN/A2` applies the chosen one.
+/// branch, all running at once, then a read-only verifier `pick` that compares their
+/// diffs and names the best; `orch land RUN` applies the one it named (`ops::pick`).
 fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
     let Some(wt) = req.worktree.clone() else {
         return Err(UserError::usage(
@@ -291,13 +293,15 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         )
         .into());
     };
+    if !(2..=4).contains(&n) {
+        return Err(UserError::usage(format!("--attempts takes 2 to 4, got {n}")).into());
+    }
     let share = Share::new(&home.root);
     let role = req.role.clone().unwrap_or_else(|| "implementer".into());
     spawn::check_tools()?;
     spawn::check_login(&req.codex_args, req.profile.as_deref())?;
     let cd = spawn::resolve_cd(req.cd.as_deref())?;
-    crate::sys::git::check_installed()?;
-    crate::sys::git::toplevel(&cd)?;
+    crate::ops::worktree::preflight(home, &cd)?;
     let context = spawn::read_context(req.context.as_deref())?;
     let opts = CodexSettings {
         cd: Some(cd),
@@ -310,7 +314,7 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         Some(&role),
         &req.task,
         None,
-        context,
+        context.clone(),
         Sandbox::WorkspaceWrite,
     )?;
     let stages = vec![
@@ -320,10 +324,19 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         },
         StageRecord {
             name: "pick".into(),
-            description: "Compare them (`orch diff RUN/A1 --stat` …) and `orch land` the best."
+            description: "A verifier compares the attempts that ended done and names the best (`Best: A2`); `orch land RUN` lands it."
                 .into(),
         },
     ];
+    // The picker judges by the same context pack (its success check) as the attempts.
+    let pick_prompt = spawn::compose_prompt(
+        &share,
+        Some(crate::ops::pick::PICK),
+        &req.task,
+        None,
+        context,
+        Sandbox::ReadOnly,
+    )?;
     let run = spawn::new_run(home, "fanout", req.max_parallel, stages)?;
     if req.budget_usd.is_some() {
         let mut rec = run.record()?;
@@ -343,6 +356,7 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
                 opts: opts.clone(),
                 codex_args: req.codex_args.clone(),
                 after: Vec::new(),
+                after_any_done: false,
                 output_schema: None,
                 retries: 0,
                 force_writer: false,
@@ -352,14 +366,37 @@ fn attempts(home: &Home, req: &FanoutRequest, n: u32) -> Result<String> {
         )
         .map(|_| ())
     });
+    // The picker reads the attempts' diffs (given in its input) and may run their tests
+    // in their worktrees, reading only; it starts once every attempt has ended and at
+    // least one ended done.
+    let added = added.and_then(|()| {
+        spawn::add_locked(
+            &run,
+            NewWorker {
+                label: Some(crate::ops::pick::PICK.into()),
+                role: Some("verifier".into()),
+                lens: None,
+                stage: Some("pick".into()),
+                prompt: pick_prompt,
+                opts: CodexSettings {
+                    sandbox: Sandbox::ReadOnly,
+                    ..opts.clone()
+                },
+                codex_args: req.codex_args.clone(),
+                after: (1..=n).map(|i| format!("A{i}")).collect(),
+                after_any_done: true,
+                output_schema: None,
+                retries: 0,
+                force_writer: false,
+                timeout_secs: req.timeout_secs,
+                worktree: None,
+            },
+        )
+        .map(|_| ())
+    });
     if let Err(e) = added {
         // Leave no half a best-of-N behind: the attempts made so far go with the run.
-        for l in run.labels().unwrap_or_default() {
-            if let Some(made) = run.worker(&l).spec().ok().and_then(|s| s.worktree) {
-                crate::ops::worktree::discard(&made);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&run.dir);
+        discard_run(&run);
         return Err(e);
     }
     crate::lifecycle::sched::tick_locked(home, &run)?;
@@ -475,6 +512,7 @@ pub fn start_pipeline(
     for w in &workers {
         spawn::resolve_cd(w.cd.as_deref())?;
     }
+    check_worktrees(home, &plan)?;
     let stages = plan
         .stages
         .iter()
@@ -517,6 +555,7 @@ pub fn start_pipeline(
                 },
                 codex_args: Vec::new(),
                 after: w.after.clone(),
+                after_any_done: w.after_any_done,
                 output_schema: if w.output_schema {
                     schema.clone()
                 } else {
@@ -525,12 +564,62 @@ pub fn start_pipeline(
                 retries: 0,
                 force_writer: false,
                 timeout_secs: w.timeout_secs,
-                worktree: None,
+                worktree: w.worktree.then(WorktreeRequest::default),
             },
-        )?;
+        )
+        .inspect_err(|_| discard_run(&run))?;
     }
     crate::lifecycle::sched::tick_locked(home, &run)?;
     Ok(run.id)
+}
+
+/// Before a pipeline's run is made: the writers it gives a worktree need a git
+/// repository where they run. Refused in one line naming the fix; orch does not quietly
+/// run them in the folder instead, where they would take turns and write the user's
+/// files directly, which is not what the pipeline promised.
+pub fn check_worktrees(home: &Home, plan: &pipeline::Plan) -> Result<()> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for w in plan.workers.iter().filter(|w| w.worktree) {
+        let cd = spawn::resolve_cd(w.cd.as_deref())?;
+        if seen.contains(&cd) {
+            continue;
+        }
+        if crate::sys::git::check_installed().is_ok() && crate::sys::git::toplevel(&cd).is_err() {
+            let writers: Vec<&str> = plan
+                .workers
+                .iter()
+                .filter(|o| o.worktree)
+                .map(|o| o.label.as_str())
+                .collect();
+            let off = if plan.vars.contains_key("worktrees") {
+                "pass --var worktrees=false to run them in this folder, one writer at a time"
+                    .to_string()
+            } else {
+                "set worktree = false on them in the pipeline file".to_string()
+            };
+            return Err(UserError::usage(format!(
+                "pipeline {} gives its writers ({}) a git worktree each, and {} is not inside a git repository: run it from inside one (`git init` and a first commit), or {off}",
+                plan.name,
+                writers.join(", "),
+                cd.display()
+            ))
+            .into());
+        }
+        crate::ops::worktree::preflight(home, &cd)?;
+        seen.push(cd);
+    }
+    Ok(())
+}
+
+/// Removes a run whose making failed half-way, with the worktrees and branches made
+/// for it so far (they hold nothing yet).
+fn discard_run(run: &crate::store::RunDir) {
+    for l in run.labels().unwrap_or_default() {
+        if let Some(made) = run.worker(&l).spec().ok().and_then(|s| s.worktree) {
+            crate::ops::worktree::discard(&made);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&run.dir);
 }
 
 /// Workers ordered so each comes after everything it waits for (the pipeline loader

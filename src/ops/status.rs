@@ -30,6 +30,10 @@ pub struct RunStatus {
     pub budget_usd: Option<f64>,
     /// The run's stages as steps (empty for ad-hoc runs).
     pub plan: Vec<crate::lifecycle::plan::Step>,
+    /// Best-of-N: the attempt the run's `pick` worker named, once it ended done and
+    /// named one that ended done (what `orch land RUN` lands).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picked: Option<String>,
     pub workers: Vec<WorkerView>,
 }
 
@@ -104,8 +108,14 @@ fn collect_with(
         .collect();
     let plan =
         crate::lifecycle::plan::derive(&record, &stage_states, run.dir.join("merge.md").is_file());
+    let picked = workers
+        .iter()
+        .any(|w| w.label == crate::ops::pick::PICK && w.state == State::Done)
+        .then(|| crate::ops::pick::picked(run))
+        .flatten();
     Ok(RunStatus {
         plan,
+        picked,
         run: record.id,
         created_at: record.created_at,
         kind: record.kind,

@@ -152,6 +152,8 @@ mod tests {
             inputs: Vec::new(),
             item: None,
             timeout_secs: None,
+            worktree: false,
+            after_any_done: false,
         }
     }
 

@@ -45,18 +45,8 @@ pub fn create(
     cd: &Path,
     req: &WorktreeRequest,
 ) -> Result<(WorktreeSpec, PathBuf)> {
-    git::check_installed()?;
-    let repo = git::toplevel(cd)?;
+    let repo = preflight(home, cd)?;
     let path = home.worktree_path(run, label);
-    let home_real = std::fs::canonicalize(&home.root).unwrap_or(home.root.clone());
-    if home_real.starts_with(&repo) {
-        return Err(UserError::usage(format!(
-            "ORCH_HOME {} is inside the repository {}: a worktree there would be part of your checkout; set ORCH_HOME to a folder outside it",
-            home.root.display(),
-            repo.display()
-        ))
-        .into());
-    }
     let branch = branch_name(run, label);
     if !git::valid_branch_name(&repo, &branch) {
         return Err(UserError::usage(format!(
@@ -106,6 +96,23 @@ pub fn create(
         .map(|rel| path.join(rel))
         .unwrap_or(path);
     Ok((spec, inside))
+}
+
+/// What a worktree in `cd`'s repository needs before anything is made: git, a
+/// repository, and ORCH_HOME outside it. Returns the repository's top level.
+pub fn preflight(home: &Home, cd: &Path) -> Result<PathBuf> {
+    git::check_installed()?;
+    let repo = git::toplevel(cd)?;
+    let home_real = std::fs::canonicalize(&home.root).unwrap_or(home.root.clone());
+    if home_real.starts_with(&repo) {
+        return Err(UserError::usage(format!(
+            "ORCH_HOME {} is inside the repository {}: a worktree there would be part of your checkout; set ORCH_HOME to a folder outside it",
+            home.root.display(),
+            repo.display()
+        ))
+        .into());
+    }
+    Ok(repo)
 }
 
 /// Undoes [`create`] for a spawn that failed afterwards: the worktree and its branch

@@ -74,6 +74,11 @@ pub struct WorkerSpec {
     pub codex_args: Vec<String>,
     #[serde(default)]
     pub after: Vec<String>,
+    /// `after` is met once every dependency has ended and at least one ended `done`
+    /// (best-of-N's picker compares whichever attempts succeeded); the worker is skipped
+    /// only when none did. Otherwise every dependency must end `done`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_any_done: bool,
     #[serde(default)]
     pub output_schema: Option<PathBuf>,
     /// Automatic retries for failures that look transient.

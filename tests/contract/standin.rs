@@ -200,7 +200,7 @@ pub struct StandInBuilder {
     mode: Mode,
     delay: Duration,
     queue: VecDeque<Step>,
-    routes: Vec<(String, Step)>,
+    routes: Vec<Route>,
 }
 
 impl StandInBuilder {
@@ -253,7 +253,23 @@ impl StandInBuilder {
     /// the queue and the default. Concurrent codex processes (a fanout) reach the
     /// stand-in in any order; routing by prompt gives each its own, known answer.
     pub fn route(mut self, needle: impl Into<String>, step: Step) -> Self {
-        self.routes.push((needle.into(), step));
+        self.routes.push(Route {
+            needle: needle.into(),
+            first: step,
+            then: None,
+        });
+        self
+    }
+    /// Like [`route`](Self::route), for a turn that runs a command: `first` answers the
+    /// turn's first request (say a [`Step::shell`]), `then` every request of the turn
+    /// that carries a `function_call_output` (codex sends the command's output back
+    /// with the same latest prompt, so `route` alone would run the command again).
+    pub fn route_then(mut self, needle: impl Into<String>, first: Step, then: Step) -> Self {
+        self.routes.push(Route {
+            needle: needle.into(),
+            first,
+            then: Some(then),
+        });
         self
     }
 
@@ -386,9 +402,17 @@ struct Shared {
     shutdown: AtomicBool,
 }
 
+/// A step chosen by the latest prompt; see [`StandInBuilder::route_then`].
+#[derive(Clone, Debug)]
+struct Route {
+    needle: String,
+    first: Step,
+    then: Option<Step>,
+}
+
 struct State {
     queue: VecDeque<Step>,
-    routes: Vec<(String, Step)>,
+    routes: Vec<Route>,
     default: Step,
     requests: Vec<Request>,
     released: bool,
@@ -547,13 +571,20 @@ fn serve_connection(stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
         let step = {
             let mut state = shared.lock();
             let latest = request.prompts().pop().unwrap_or_default();
+            let continuing = request
+                .input()
+                .iter()
+                .any(|i| i["type"] == "function_call_output");
             state.requests.push(request);
             let step = if is_responses {
                 let routed = state
                     .routes
                     .iter()
-                    .find(|(needle, _)| latest.contains(needle.as_str()))
-                    .map(|(_, step)| step.clone());
+                    .find(|r| latest.contains(r.needle.as_str()))
+                    .map(|r| match (&r.then, continuing) {
+                        (Some(then), true) => then.clone(),
+                        _ => r.first.clone(),
+                    });
                 Some(routed.unwrap_or_else(|| {
                     state
                         .queue

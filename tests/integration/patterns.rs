@@ -327,6 +327,7 @@ fn every_shipped_pipeline_dry_runs() {
         ),
         ("research-synthesis", vec!["--var", "question=which queue"]),
         ("options-sprint", vec!["--var", "problem=storage format"]),
+        ("best-of-n", vec!["--var", "task=fix it"]),
     ] {
         let mut args = vec!["run", name, "--dry-run"];
         args.extend(vars.iter().copied());
@@ -349,8 +350,7 @@ fn every_shipped_pipeline_dry_runs() {
 #[test]
 fn review_fix_verify_runs_to_the_end() {
     let t = TestHome::new();
-    let tree = t.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
+    let tree = crate::worktree::repo(&t);
     let run = t
         .cmd()
         .args(["run", "review-fix-verify", "--var", "target=src/ FAKE:x"])
@@ -368,6 +368,8 @@ fn review_fix_verify_runs_to_the_end() {
     }
     let fix = t.worker(&format!("{run}/fix"));
     assert_eq!(fix["sandbox"], "workspace-write");
+    // The fix was made on a branch of its own; the verifier is told where.
+    assert_eq!(fix["branch"], format!("orch/{run}/fix"));
     let verify_prompt = t.invocations(&format!("{run}/verify"))[0]["prompt"]
         .as_str()
         .unwrap()
@@ -379,6 +381,10 @@ fn review_fix_verify_runs_to_the_end() {
         verify_prompt.contains(review_msg.to_str().unwrap()),
         "{{out:review}} filled in"
     );
+    assert!(
+        verify_prompt.contains(&format!("Branch: orch/{run}/fix")),
+        "{verify_prompt}"
+    );
     let plan = t.ok(&["plan", &run]);
     assert!(plan.contains("[x] 3. verify"), "{plan}");
     assert!(plan.contains("[>] 4. report"), "{plan}");
@@ -387,12 +393,15 @@ fn review_fix_verify_runs_to_the_end() {
 #[test]
 fn split_by_sections_runs_one_worker_per_section_then_the_verifier() {
     let t = TestHome::new();
-    let tree = t.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
+    let tree = crate::worktree::repo(&t);
     let sections = ["src/store/", "src/merge/", "src/tmux.rs"];
+    let task = "task=port the errors\nFAKE:sleep=1\n\
+                FAKE:@section-1:write=s1.txt=one\\n\n\
+                FAKE:@section-2:write=s2.txt=two\\n\n\
+                FAKE:@section-3:write=s3.txt=three\\n";
     let out = t
         .cmd()
-        .args(["run", "split-by-sections", "--var", "task=port the errors"])
+        .args(["run", "split-by-sections", "--var", task])
         .arg("--var")
         .arg(format!("sections={}", sections.join(",")))
         .current_dir(&tree)
@@ -431,10 +440,144 @@ fn split_by_sections_runs_one_worker_per_section_then_the_verifier() {
             verify_prompt.contains(&format!("{section}: {}\n", result.display())),
             "{verify_prompt}"
         );
+        // Each writer had its own worktree; its work is on its branch, not in the tree.
+        assert_eq!(w["branch"], format!("orch/{addr}"));
+        assert!(
+            verify_prompt.contains(&format!("Branch: orch/{addr}")),
+            "{verify_prompt}"
+        );
+        let n = i + 1;
+        let stat = t.ok(&["diff", &addr, "--stat"]);
+        assert!(stat.contains(&format!("s{n}.txt")), "{stat}");
+        assert!(!tree.join(format!("s{n}.txt")).exists());
+    }
+    // The writers ran side by side: each started before every other one finished.
+    let times: Vec<(String, String)> = (1..=3)
+        .map(|n| {
+            let w = t.worker(&format!("{run}/section-{n}"));
+            (
+                w["started_at"].as_str().unwrap().to_string(),
+                w["finished_at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (a, (start, _)) in times.iter().enumerate() {
+        for (b, (_, end)) in times.iter().enumerate() {
+            assert!(a == b || start < end, "section-{} waited: {times:?}", a + 1);
+        }
+    }
+    for n in 1..=3 {
+        t.ok(&["land", &format!("{run}/section-{n}")]);
+        assert!(tree.join(format!("s{n}.txt")).is_file());
     }
     let plan = t.ok(&["plan", &run]);
     assert!(plan.contains("[x] 2. consistency"), "{plan}");
     assert!(plan.contains("[>] 3. merge"), "{plan}");
+}
+
+#[test]
+fn pipelines_with_worktree_writers_outside_git_are_refused_in_one_line_or_run_in_place() {
+    let t = TestHome::new();
+    let tree = t.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let run_in = |args: &[&str]| t.cmd().args(args).current_dir(&tree).output().unwrap();
+    let out = run_in(&[
+        "run",
+        "split-by-sections",
+        "--var",
+        "task=port",
+        "--var",
+        "sections=a/,b/",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.contains("pipeline split-by-sections gives its writers (section-1, section-2) a git worktree each")
+            && line.contains("is not inside a git repository")
+            && line.contains("--var worktrees=false"),
+        "{err}"
+    );
+    let dry = run_in(&[
+        "run",
+        "split-by-sections",
+        "--var",
+        "task=port",
+        "--var",
+        "sections=a/,b/",
+        "--dry-run",
+    ]);
+    assert!(dry.status.success());
+    let dry = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.contains("would be refused: pipeline split-by-sections gives its writers"),
+        "{dry}"
+    );
+    let out = run_in(&["run", "best-of-n", "--var", "task=fix"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("set worktree = false on them"),
+        "best-of-n has no switch: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(t.ok(&["ls"]).contains("no runs yet"), "nothing was made");
+
+    // In place: the writers take turns in the folder.
+    let out = run_in(&[
+        "run",
+        "split-by-sections",
+        "--var",
+        "task=port",
+        "--var",
+        "sections=a/,b/",
+        "--var",
+        "worktrees=false",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    t.wait_state(&format!("{run}/consistency"), "done", 60);
+    assert!(
+        t.worker(&format!("{run}/section-1"))
+            .get("branch")
+            .is_none_or(|b| b.is_null())
+    );
+}
+
+#[test]
+fn the_best_of_n_pipeline_lands_the_attempt_its_verifier_picked() {
+    let t = TestHome::new();
+    let tree = crate::worktree::repo(&t);
+    let task = "task=make fix.txt\n\
+                FAKE:@attempt-1:write=fix.txt=one\\n\n\
+                FAKE:@attempt-2:write=fix.txt=two\\n\n\
+                FAKE:@pick:reply=attempt-2 is cleaner.\\nBest: attempt-2";
+    let out = t
+        .cmd()
+        .args(["run", "best-of-n", "--var", task, "--var", "attempts=1,2"])
+        .current_dir(&tree)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    t.wait_state(&format!("{run}/pick"), "done", 60);
+    assert_eq!(t.status(&run)["picked"], "attempt-2");
+    let landed = t.ok(&["land", &run]);
+    assert!(
+        landed.contains(&format!("landed {run}/attempt-2")),
+        "{landed}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(tree.join("fix.txt")).unwrap(),
+        "two\n"
+    );
 }
 
 #[test]

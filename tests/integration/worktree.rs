@@ -435,20 +435,35 @@ fn the_setup_command_runs_in_the_worktree_before_codex_and_its_failure_fails_the
     assert!(log.contains("broken setup"), "{log}");
 }
 
-#[test]
-fn best_of_n_runs_n_attempts_each_on_its_own_branch_and_one_lands() {
-    let t = TestHome::new();
-    let r = repo(&t);
-    let out = t.ok(&[
+/// `fanout --attempts N` in `r` with `task`; returns the run id.
+fn best_of(t: &TestHome, r: &Path, n: &str, task: &str) -> String {
+    t.ok(&[
         "fanout",
         "--attempts",
-        "3",
+        n,
         "--worktree",
         "--cd",
         r.to_str().unwrap(),
-        "Fix it\nFAKE:write=fix.txt=a fix\\n",
-    ]);
-    let run = out.trim().to_string();
+        task,
+    ])
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn best_of_n_runs_n_attempts_then_a_verifier_whose_pick_orch_land_run_lands() {
+    let t = TestHome::new();
+    let r = repo(&t);
+    let run = best_of(
+        &t,
+        &r,
+        "3",
+        "Fix it\n\
+         FAKE:@A1:write=fix.txt=first\\n\n\
+         FAKE:@A2:write=fix.txt=second\\n\n\
+         FAKE:@A3:write=fix.txt=third, longer\\n\n\
+         FAKE:@pick:reply=A1 works; A2 works and is smaller.\\n\\n**Best:** A2\n",
+    );
     let st = t.status(&run);
     let labels: Vec<&str> = st["workers"]
         .as_array()
@@ -456,18 +471,157 @@ fn best_of_n_runs_n_attempts_each_on_its_own_branch_and_one_lands() {
         .iter()
         .map(|w| w["label"].as_str().unwrap())
         .collect();
-    assert_eq!(labels, ["A1", "A2", "A3"]);
-    for l in &labels {
+    assert_eq!(labels, ["A1", "A2", "A3", "pick"]);
+    for l in ["A1", "A2", "A3"] {
         let w = t.wait_state(&format!("{run}/{l}"), "done", 30);
         assert_eq!(w["role"], "implementer");
         assert_eq!(w["sandbox"], "workspace-write");
         let stat = t.ok(&["diff", &format!("{run}/{l}"), "--stat"]);
         assert!(stat.contains("fix.txt"), "{stat}");
     }
-    let branches = git(&r, &["branch", "--list", "orch/*"]);
-    assert_eq!(branches.lines().count(), 3, "{branches}");
-    t.ok(&["land", &format!("{run}/A2")]);
-    assert!(r.join("fix.txt").is_file());
+    let pick = t.wait_state(&format!("{run}/pick"), "done", 30);
+    assert_eq!(pick["role"], "verifier");
+    assert_eq!(pick["sandbox"], "read-only");
+    // The verifier was given each attempt's branch and diff, in its own checkout.
+    let inv = t.invocations(&format!("{run}/pick"));
+    let prompt = inv[0]["prompt"].as_str().unwrap();
+    for (l, text) in [
+        ("A1", "+first"),
+        ("A2", "+second"),
+        ("A3", "+third, longer"),
+    ] {
+        assert!(
+            prompt.contains(&format!("Branch: orch/{run}/{l}")),
+            "{prompt}"
+        );
+        assert!(prompt.contains(text), "{l}'s diff in {prompt}");
+    }
+    assert!(prompt.contains("fix.txt | 1 +"), "the stat: {prompt}");
+    assert!(
+        prompt.contains("Best: A2"),
+        "the format it must answer in: {prompt}"
+    );
+    assert_eq!(
+        std::fs::canonicalize(inv[0]["cwd"].as_str().unwrap()).unwrap(),
+        std::fs::canonicalize(&r).unwrap()
+    );
+    assert_eq!(t.status(&run)["picked"], "A2");
+    let table = t.ok(&["status", &run]);
+    assert!(
+        table.contains(&format!("picked A2 · `orch land {run}` lands it")),
+        "{table}"
+    );
+
+    let out = t.ok(&["land", &run]);
+    assert!(out.contains(&format!("landed {run}/A2")), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(r.join("fix.txt")).unwrap(),
+        "second\n"
+    );
+    assert_eq!(t.worker(&format!("{run}/A2"))["landed"]["mode"], "merge");
+    assert!(t.worker(&format!("{run}/A1")).get("landed").is_none());
+    let again = t.fails(&["land", &run], 1);
+    assert!(again.contains("already landed"), "{again}");
+}
+
+#[test]
+fn the_verifier_runs_when_one_attempt_failed_and_is_skipped_when_all_did() {
+    let t = TestHome::new();
+    let r = repo(&t);
+    let run = best_of(
+        &t,
+        &r,
+        "2",
+        "Fix it\n\
+         FAKE:@A1:fail=model refused\n\
+         FAKE:@A2:write=fix.txt=two\\n\n\
+         FAKE:@pick:reply=Only A2 ended done.\\nBest: A2\n",
+    );
+    t.wait_state(&format!("{run}/A1"), "failed", 30);
+    t.wait_state(&format!("{run}/pick"), "done", 30);
+    let prompt = t.invocations(&format!("{run}/pick"))[0]["prompt"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        prompt.contains("It ended failed, not done: it is not a candidate."),
+        "{prompt}"
+    );
+    assert!(prompt.contains("+two"), "{prompt}");
+    t.ok(&["land", &run]);
+    assert_eq!(std::fs::read_to_string(r.join("fix.txt")).unwrap(), "two\n");
+
+    let all_failed = best_of(&t, &r, "2", "Fix it\nFAKE:@A1:exit=3\nFAKE:@A2:exit=3\n");
+    let pick = t.wait_state(&format!("{all_failed}/pick"), "skipped", 30);
+    assert!(
+        pick["error"]
+            .as_str()
+            .unwrap()
+            .contains("no dependency ended done (A1 failed, A2 failed)"),
+        "{pick}"
+    );
+    let err = t.fails(&["land", &all_failed], 1);
+    assert!(
+        err.contains(&format!(
+            "{all_failed}/pick ended skipped and named no attempt"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn land_run_refuses_until_the_verifier_names_a_known_attempt() {
+    let t = TestHome::new();
+    let r = repo(&t);
+    let gate = t.path().join("gate");
+    let held = best_of(
+        &t,
+        &r,
+        "2",
+        &format!("Fix it\nFAKE:@pick:wait-for={}\n", gate.display()),
+    );
+    t.wait_state(&format!("{held}/pick"), "running", 30);
+    let err = t.fails(&["land", &held], 1);
+    assert!(
+        err.contains(&format!("{held}/pick is still running"))
+            && err.contains(&format!("orch wait {held}/pick")),
+        "{err}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    t.wait_state(&format!("{held}/pick"), "done", 30);
+
+    let before = head(&r);
+    for (reply, want) in [
+        (
+            "Neither passes the tests.\\nBest: none",
+            "found no attempt fit to land",
+        ),
+        (
+            "Best: A7",
+            "named A7, which is not one of the attempts (A1, A2)",
+        ),
+        ("A2 looks best to me.", "has no `Best: LABEL` line"),
+    ] {
+        let run = best_of(
+            &t,
+            &r,
+            "2",
+            &format!("Fix it\nFAKE:@A2:write=fix.txt=x\\n\nFAKE:@pick:reply={reply}\n"),
+        );
+        t.wait_state(&format!("{run}/pick"), "done", 30);
+        let err = t.fails(&["land", &run], 1);
+        assert!(err.contains(want), "{reply}: {err}");
+        assert!(
+            err.contains(&format!("orch land {run}/A1")),
+            "says how to land one yourself: {err}"
+        );
+        assert!(t.status(&run).get("picked").is_none());
+        assert_eq!(head(&r), before, "nothing landed");
+    }
+    // A run that is no best-of-N: name a worker.
+    let plain = writer(&t, &r, &["--label", "w"], "Edit\nFAKE:write=w.txt=w\\n");
+    let err = t.fails(&["land", run_of(&plain)], 2);
+    assert!(err.contains("has no pick worker"), "{err}");
 }
 
 #[test]

@@ -83,6 +83,7 @@ pub fn spec(label: &str, cd: &Path) -> WorkerSpec {
         profile: None,
         codex_args: Vec::new(),
         after: Vec::new(),
+        after_any_done: false,
         output_schema: None,
         retries: 0,
         force_writer: false,

@@ -8,7 +8,7 @@ use crate::store::Home;
 
 pub fn run(args: LandArgs) -> Result<i32> {
     let home = Home::from_env()?;
-    let w = home.resolve_worker(&args.worker)?;
+    let w = crate::ops::pick::resolve(&home, &args.worker)?;
     let mode = if args.squash {
         Mode::Squash
     } else if args.rebase {

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::cli::args::RunArgs;
 use crate::model::error::UserError;
-use crate::ops::start::{PipelineRequest, Started, load_pipeline, start_pipeline};
+use crate::ops::start::{PipelineRequest, Started, check_worktrees, load_pipeline, start_pipeline};
 use crate::store::Home;
 
 pub fn run(args: RunArgs) -> Result<i32> {
@@ -36,6 +36,9 @@ pub fn run(args: RunArgs) -> Result<i32> {
                 "needs --trust-pipeline"
             };
             crate::outln!("{allowed}: {r}");
+        }
+        if let Err(e) = check_worktrees(&home, &loaded.plan) {
+            crate::outln!("would be refused: {e:#}");
         }
         crate::sys::output::text(&loaded.plan.dry_run_text());
         return Ok(0);

@@ -130,6 +130,13 @@ pub fn render(status: &RunStatus, color: bool) -> String {
                 .unwrap_or_default(),
             State::Running if w.offline => w.error.clone().unwrap_or_default(),
             s if s.is_final() && s != State::Done => w.error.clone().unwrap_or_default(),
+            State::Done if w.label == crate::ops::pick::PICK && status.picked.is_some() => {
+                format!(
+                    "picked {} · `orch land {}` lands it",
+                    status.picked.as_deref().unwrap_or_default(),
+                    status.run
+                )
+            }
             _ => w.last_activity.clone().unwrap_or_default(),
         };
         let row = vec![

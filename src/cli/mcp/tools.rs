@@ -637,7 +637,8 @@ enum LandMode {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct LandParams {
-    /// RUN/LABEL, or LABEL in the latest run.
+    /// RUN/LABEL, LABEL in the latest run, or a best-of-N run (the attempt its pick
+    /// worker named).
     worker: String,
     /// merge (default; a fast-forward when the target has not moved), squash or rebase.
     mode: Option<LandMode>,
@@ -649,7 +650,7 @@ struct LandParams {
 
 fn land(home: &Home, v: Value) -> Result<Answer> {
     let p: LandParams = args("land", v)?;
-    let w = home.resolve_worker(&p.worker)?;
+    let w = ops::pick::resolve(home, &p.worker)?;
     let mode = match p.mode.unwrap_or(LandMode::Merge) {
         LandMode::Merge => ops::land::Mode::Merge,
         LandMode::Squash => ops::land::Mode::Squash,

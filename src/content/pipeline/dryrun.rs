@@ -77,6 +77,12 @@ fn worker_line(w: &PlannedWorker) -> String {
     if w.output_schema {
         line.push_str(", output schema");
     }
+    if w.worktree {
+        line.push_str(", own worktree");
+    }
+    if w.after_any_done {
+        line.push_str(", once one is done");
+    }
     line.push(']');
     line
 }

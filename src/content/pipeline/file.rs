@@ -150,6 +150,12 @@ pub(super) struct RawWorker {
     pub(super) model: Option<Spanned<String>>,
     pub(super) output_schema: Option<bool>,
     pub(super) each: Option<Spanned<String>>,
+    /// `worktree = true` (or a string such as `"{{worktrees}}"` that renders to `true`
+    /// or `false`): a writer gets a git worktree and branch of its own.
+    pub(super) worktree: Option<Spanned<toml::Value>>,
+    /// `after_any_done = true`: start once every worker waited for has ended, if one
+    /// ended done (best-of-N's picker); skipped only when none did.
+    pub(super) after_any_done: Option<bool>,
 }
 
 /// A pipeline file's text, to turn byte spans into `file:line`.

@@ -43,6 +43,26 @@
 //!   task = "Review {{item}} only; the others ({{items}}) belong to other workers."
 //! ```
 //!
+//! Writers that should not wait for each other get a git worktree each:
+//!
+//! ```toml
+//!   [[stage.worker]]
+//!   label = "attempt"
+//!   role = "implementer"
+//!   worktree = "{{worktrees}}"  # true or false, or a string that renders to one;
+//!                               # ignored for read-only workers (nothing to commit)
+//!   task = "…"
+//!
+//!   [[stage.worker]]
+//!   label = "pick"
+//!   role = "verifier"
+//!   template = "pick"
+//!   after_any_done = true       # start once all have ended and one ended done
+//!   task = "…"
+//! ```
+//!
+//! A worker that waits for a worktree worker is given its branch, worktree and diff.
+//!
 //! `{{item}}` (this copy's item) and `{{items}}` (all of them, comma-separated) work in
 //! every field of that worker and nowhere else. The base label stands for all copies:
 //! `after = ["section"]` waits for every copy, and `{{out:section}}` becomes one line per
@@ -117,6 +137,11 @@ pub struct PlannedWorker {
     pub item: Option<String>,
     /// The stage's `timeout = "30m"`, in seconds.
     pub timeout_secs: Option<u64>,
+    /// `worktree = true` on a writer: its own git worktree and branch (read-only
+    /// workers have nothing to commit and run where they are).
+    pub worktree: bool,
+    /// `after_any_done = true`: see `WorkerSpec::after_any_done`.
+    pub after_any_done: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -127,6 +127,27 @@ impl Expander<'_> {
             }
         }
 
+        let worktree = match &w.worktree {
+            None => false,
+            Some(v) => {
+                let text = match v.get_ref() {
+                    toml::Value::Boolean(b) => b.to_string(),
+                    toml::Value::String(t) => self.subst(&Spanned::new(v.span(), t.clone()))?,
+                    other => other.to_string(),
+                };
+                match text.trim() {
+                    "true" => sandbox.writes(),
+                    "false" => false,
+                    other => {
+                        return Err(PipelineError::Invalid {
+                            at: self.at(v.span()),
+                            message: format!("worktree must be true or false, not {other:?}"),
+                        });
+                    }
+                }
+            }
+        };
+
         Ok(PlannedWorker {
             label: w.label.get_ref().clone(),
             role,
@@ -142,6 +163,8 @@ impl Expander<'_> {
             inputs,
             item: None,
             timeout_secs: None,
+            worktree,
+            after_any_done: w.after_any_done.unwrap_or(false),
         })
     }
 

@@ -28,6 +28,7 @@
 //!   fails like codex does on HTTP 429 `usage_limit_reached`: an `error` event and
 //!   `turn.failed` with "You’ve hit your usage limit. … try again in N seconds.", exit 1
 //! - `FAKE:usage-limit-text=T` the same, once, with message T (codex's own wording)
+//! - `FAKE:@LABEL:D`      directive `FAKE:D` for worker LABEL only (ORCH_WORKER RUN/LABEL)
 //! - `FAKE:offline=SECS`  first report `Reconnecting... waiting for network` every 0.2 s
 //!   for SECS seconds (`forever`: until a signal), as codex does without a network
 //!
@@ -94,8 +95,23 @@ fn main() {
         signal_hook::flag::register(sig, stop.clone()).expect("signal handler");
     }
 
-    let mut prompt = String::new();
-    let _ = std::io::stdin().read_to_string(&mut prompt);
+    let mut raw = String::new();
+    let _ = std::io::stdin().read_to_string(&mut raw);
+    // `FAKE:@LABEL:…` is a directive for that worker alone (ORCH_WORKER ends `/LABEL`):
+    // workers of one task that share a prompt (best-of-N) can still behave apart.
+    let me = std::env::var("ORCH_WORKER").unwrap_or_default();
+    let me = me.rsplit('/').next().unwrap_or("").to_string();
+    let prompt: String = raw
+        .lines()
+        .filter_map(|l| match l.trim().strip_prefix("FAKE:@") {
+            Some(rest) => {
+                let (label, directive) = rest.split_once(':')?;
+                (label == me).then(|| format!("FAKE:{directive}"))
+            }
+            None => Some(l.to_string()),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let directive = |name: &str| -> Option<String> {
         prompt.lines().find_map(|l| {
             let l = l.trim();
