@@ -601,8 +601,16 @@ fn other_path_names(file: &str, text: &str) -> Vec<(String, String)> {
 
 /// Literals joined onto paths that are not under ORCH_HOME (a git top level, a
 /// program found on PATH, the share roots of `content/`, codex's own CODEX_HOME that
-/// `sys::codex::login` reads and `orch mcp install` edits, with its skills folder).
-const NOT_ORCH_HOME: &[&str] = &[".git", ".codex", "config.toml", "skills", "SKILL.md"];
+/// `sys::codex::login` reads (config.toml, auth.json) and `orch mcp install` edits, with
+/// its skills folder).
+const NOT_ORCH_HOME: &[&str] = &[
+    ".git",
+    ".codex",
+    "config.toml",
+    "auth.json",
+    "skills",
+    "SKILL.md",
+];
 
 #[test]
 fn store_doc_names_every_path_of_the_on_disk_protocol() {

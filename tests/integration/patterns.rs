@@ -636,16 +636,20 @@ fn a_queued_writer_starts_when_the_writer_ahead_ends_with_no_command_looking() {
     let t = TestHome::new();
     let tree = t.subdir("tree");
     let tree = tree.as_str();
+    // The first writer holds the slot until the gate opens (not for a fixed time: on a
+    // loaded machine the second spawn may take longer than any sleep).
+    let gate = t.path().join("gate");
     let a = t.spawn(&[
         "--cd",
         tree,
         "--sandbox",
         "workspace-write",
-        "w1\nFAKE:sleep=0.5",
+        &format!("w1\nFAKE:wait-for={}", gate.display()),
     ]);
     // Another run: the writer slot is per working tree, across runs.
     let b = t.spawn(&["--cd", tree, "--sandbox", "workspace-write", "w2"]);
     assert_eq!(t.worker(&b)["state"], "queued");
+    std::fs::write(&gate, "").unwrap();
     // Only the files: no orch command runs the scheduler meanwhile.
     let exit = t.worker_dir(&b).join("exit.json");
     eventually(20, "the queued writer to run by itself", || {

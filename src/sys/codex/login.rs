@@ -196,6 +196,26 @@ pub fn requirement(
     }
 }
 
+/// Whether `CODEX_HOME/auth.json` holds a credential, as codex's file store writes it
+/// after `codex login` (ChatGPT tokens, or an API key); `codex logout` deletes it. When
+/// the file is missing (or codex keeps credentials in the OS keyring) only `codex login
+/// status` can tell.
+pub fn auth_file_has_credential(codex_home: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(codex_home.join("auth.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    let key = v["OPENAI_API_KEY"]
+        .as_str()
+        .is_some_and(|k| !k.trim().is_empty());
+    let tokens = ["refresh_token", "access_token"]
+        .iter()
+        .any(|t| v["tokens"][t].as_str().is_some_and(|s| !s.is_empty()));
+    key || tokens
+}
+
 /// Asks `codex login status` (at most `timeout`), with the spawner's environment.
 pub fn status(program: &Path, env: &[(OsString, OsString)], timeout: Duration) -> Status {
     let mut child = match Command::new(program)
@@ -279,6 +299,10 @@ pub fn missing_credential(
             if get(env, "CODEX_API_KEY").is_some() {
                 return None;
             }
+            // The common case without starting codex (a node program: ~0.3 s per spawn).
+            if crate::sys::codex::config::codex_home(env).is_some_and(|h| auth_file_has_credential(&h)) {
+                return None;
+            }
             match status(program, env, Duration::from_secs(5)) {
                 Status::LoggedIn | Status::Unknown(_) => None,
                 Status::NotLoggedIn(said) => Some(format!(
@@ -301,6 +325,42 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A `codex` that says `Not logged in`, as the real one does without auth.json.
+    fn not_logged_in_codex(dir: &Path) -> PathBuf {
+        let p = dir.join("codex");
+        std::fs::write(&p, "#!/bin/sh\necho 'Not logged in' >&2\nexit 1\n").unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_credential_in_auth_json_is_enough_and_codex_is_not_asked() {
+        let d = tempfile::tempdir().unwrap();
+        let env = env_with_config(d.path(), "");
+        let codex = not_logged_in_codex(d.path());
+        assert!(
+            missing_credential(&codex, &[], None, &env).is_some(),
+            "no auth.json: codex is asked, and says not logged in"
+        );
+        std::fs::write(
+            d.path().join("auth.json"),
+            r#"{"OPENAI_API_KEY":null,"tokens":{"id_token":"x","access_token":"a","refresh_token":"r"},"last_refresh":"2026-12-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(missing_credential(&codex, &[], None, &env), None);
+        std::fs::write(
+            d.path().join("auth.json"),
+            r#"{"OPENAI_API_KEY":"sk-test"}"#,
+        )
+        .unwrap();
+        assert_eq!(missing_credential(&codex, &[], None, &env), None);
+        // An auth.json without a credential proves nothing: codex is asked.
+        std::fs::write(d.path().join("auth.json"), r#"{"OPENAI_API_KEY":null}"#).unwrap();
+        assert!(missing_credential(&codex, &[], None, &env).is_some());
+        std::fs::write(d.path().join("auth.json"), "not json").unwrap();
+        assert!(missing_credential(&codex, &[], None, &env).is_some());
     }
 
     #[test]
