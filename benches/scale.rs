@@ -422,6 +422,14 @@ fn many_windows(n: usize, reps: usize) -> (Duration, Duration) {
     )
     .unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    // A logged-in user's CODEX_HOME (orch checks for a credential before it starts work).
+    let codex_home = tmp.path().join("codex-home");
+    std::fs::create_dir_all(&codex_home).unwrap();
+    std::fs::write(
+        codex_home.join("auth.json"),
+        r#"{"OPENAI_API_KEY":null,"tokens":{"access_token":"a","refresh_token":"r"}}"#,
+    )
+    .unwrap();
     let tmux = |args: &[&str]| {
         let mut c = Command::new("tmux");
         c.arg("-S").arg(&socket).args(args);
@@ -446,7 +454,9 @@ fn many_windows(n: usize, reps: usize) -> (Duration, Duration) {
         let home = Home::open(tmp.path().join(format!("home{rep}"))).unwrap();
         let _ = tmux(&["new-session", "-d", "-s", "keep"]).status();
         let mut c = orch(&home.root);
-        c.env("ORCH_TMUX_SOCKET", &socket).env("ORCH_CODEX", &fake);
+        c.env("ORCH_TMUX_SOCKET", &socket)
+            .env("ORCH_CODEX", &fake)
+            .env("CODEX_HOME", &codex_home);
         if n == 6 {
             c.args(["fanout", "--lens"])
                 .arg(

@@ -231,11 +231,15 @@ pub fn status(program: &Path, env: &[(OsString, OsString)], timeout: Duration) -
         Err(e) => return Status::Unknown(format!("cannot run `codex login status`: {e}")),
     };
     let deadline = Instant::now() + timeout;
+    // Short naps first: the answer usually comes within milliseconds (or ~0.1-0.5 s
+    // from the real codex), and each nap past it is paid by every spawn.
+    let mut nap = Duration::from_millis(1);
     let code = loop {
         match child.try_wait() {
             Ok(Some(s)) => break s.code(),
             Ok(None) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(20));
             }
             Ok(None) => {
                 let _ = child.kill();
