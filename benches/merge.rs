@@ -346,6 +346,15 @@ fn main() {
              N`, a marker after the place, the five-level SonarQube scale); the table below \
              is from after those fixes, so **in-sample**.",
         ),
+        (
+            "holdout4",
+            "The round-4 held-out set: eight cases in formats no other case uses \
+             (CodeRabbit walkthrough and inline threads, codex `/review` text, exported \
+             Copilot and Gemini review threads, an LLM review pasted from an issue \
+             thread, Copilot's overview with suppressed comments, golangci-lint, eslint \
+             unix, ruff, mypy, hadolint, terse human nits; see `SOURCES.md`), committed \
+             before any round-4 change and not scored while tuning.",
+        ),
     ] {
         out.push_str(&quote_set_section(set, note, &opts));
     }
