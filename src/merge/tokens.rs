@@ -155,15 +155,22 @@ static STOP: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|
 /// Claim tokens, stemmed, deduplicated and sorted (interned ids for speed).
 pub fn stem(word: &str) -> String {
     let w = word.to_lowercase();
+    // "queries" / "query", "retried" / "retry": the plural and past of a word in -y
+    // keep its -y, so that they meet the word itself.
+    let w = match w.strip_suffix("ies").or_else(|| w.strip_suffix("ied")) {
+        Some(s) if s.chars().count() >= 3 => format!("{s}y"),
+        _ => w,
+    };
     let mut w = w.as_str();
+    let mut stripped = false;
     for suf in [
-        "ations", "ation", "ings", "ing", "ments", "ment", "ness", "edly", "ed", "ies", "es", "ly",
-        "s",
+        "ations", "ation", "ings", "ing", "ments", "ment", "ness", "edly", "ed", "es", "ly", "s",
     ] {
         if let Some(s) = w.strip_suffix(suf)
             && s.chars().count() >= 3
         {
             w = s;
+            stripped = true;
             // "scanning" / "scan", "stopped" / "stop": undouble the final consonant.
             let b = w.as_bytes();
             if matches!(suf, "ing" | "ings" | "ed" | "edly")
@@ -175,6 +182,14 @@ pub fn stem(word: &str) -> String {
             }
             break;
         }
+    }
+    // "close" / "closed", "parse" / "parsed": a final silent e goes, as the suffixes
+    // above take it with them.
+    if !stripped
+        && let Some(s) = w.strip_suffix('e')
+        && s.chars().count() >= 3
+    {
+        w = s;
     }
     w.chars().take(5).collect()
 }
