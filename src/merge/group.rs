@@ -425,8 +425,75 @@ mod tests {
     fn stemmer_undoubles_and_splits_camel_case() {
         assert_eq!(stem("scanning"), stem("scan"));
         assert_eq!(stem("stopped"), stem("stop"));
-        assert!(tokens("idleTimeoutMillis").contains(&"idle".to_string()));
+        assert_eq!(tokens("idleTimeoutMillis"), tokens("idle timeout millis"));
         assert_eq!(tokens("unchecked"), tokens("checked"));
+    }
+
+    #[test]
+    fn stemmer_keeps_y_and_drops_a_silent_e() {
+        assert_eq!(stem("queries"), stem("query"));
+        assert_eq!(stem("retried"), stem("retries"));
+        assert_eq!(stem("retry"), stem("retries"));
+        assert_eq!(stem("close"), stem("closed"));
+        assert_eq!(stem("parse"), stem("parsed"));
+        assert_ne!(stem("close"), stem("clone"));
+    }
+
+    #[test]
+    fn concept_phrases_name_their_kind_as_whole_words() {
+        let leak = classes("leak");
+        assert_eq!(classes("the temp file is never removed"), leak);
+        assert_eq!(classes("the statement is not closed on error"), leak);
+        assert_eq!(classes("use try-with-resources here"), leak);
+        // The phrase's own words stay: "not released" still meets "release".
+        assert!(tokens("the connection is not released").contains(&stem("release")));
+        // Not inside another word.
+        assert_eq!(classes("the flag was not closedown-safe"), 0);
+        assert_eq!(classes("the cast may truncate the value"), classes("overflow"));
+        assert_eq!(classes("a port above 65535 silently wraps"), classes("overflow"));
+        // A bare "wrap" is a fix, not a defect.
+        assert_eq!(classes("wrap the upload in try/finally"), 0);
+        assert_eq!(
+            classes("construct SQL queries directly from user-controlled data"),
+            classes("SQL injection")
+        );
+    }
+
+    #[test]
+    fn paraphrases_of_one_defect_at_one_place_merge() {
+        let mut int = Interner::default();
+        let pairs = [
+            (
+                "the temp file is never removed when the upload fails",
+                "leaks the temporary file on the failure path",
+            ),
+            (
+                "Worker ignores the caller's context",
+                "the context given to Start is dropped",
+            ),
+            (
+                "this `if` has identical blocks",
+                "both branches of the check do the same thing",
+            ),
+            (
+                "casting `u32` to `u16` may truncate the value",
+                "a port above 65535 silently wraps (`as u16`)",
+            ),
+        ];
+        for (a, b) in pairs {
+            let items = [
+                item(0, Some("a.rs"), Some((30, 30)), a, &mut int),
+                item(1, Some("a.rs"), Some((30, 31)), b, &mut int),
+            ];
+            assert_eq!(group(&items), vec![vec![0, 1]], "{a} / {b}");
+            // The same two claims in different files stay apart: the place is part of
+            // the evidence.
+            let apart = [
+                item(0, Some("a.rs"), Some((30, 30)), a, &mut int),
+                item(1, Some("b.rs"), Some((30, 31)), b, &mut int),
+            ];
+            assert_eq!(group(&apart).len(), 2, "{a} / {b}");
+        }
     }
 
     #[test]
