@@ -467,8 +467,14 @@ mod tests {
         assert!(tokens("the connection is never closed").contains(&stem("close")));
         // Not inside another word.
         assert_eq!(classes("the flag was not closedown-safe"), 0);
-        assert_eq!(classes("the cast may truncate the value"), classes("overflow"));
-        assert_eq!(classes("a port above 65535 silently wraps"), classes("overflow"));
+        assert_eq!(
+            classes("the cast may truncate the value"),
+            classes("overflow")
+        );
+        assert_eq!(
+            classes("a port above 65535 silently wraps"),
+            classes("overflow")
+        );
         // A bare "wrap" is a fix, not a defect.
         assert_eq!(classes("wrap the upload in try/finally"), 0);
         assert_eq!(

@@ -270,7 +270,15 @@ const DEFECT_CLASSES: &[(&str, &[&str])] = &[
     ),
     (
         "#leak",
-        &["leak", "leaks", "leaked", "leaking", "unlink", "unclosed", "unreleased"],
+        &[
+            "leak",
+            "leaks",
+            "leaked",
+            "leaking",
+            "unlink",
+            "unclosed",
+            "unreleased",
+        ],
     ),
     (
         "#memory",
@@ -316,7 +324,14 @@ const DEFECT_CLASSES: &[(&str, &[&str])] = &[
         // A narrowing that loses the high bits: clippy's "may truncate", a reviewer's
         // "silently wraps" (the phrase is in PHRASES; a bare "wrap" is a fix: "wrap it
         // in a transaction").
-        &["overflow", "overflows", "oob", "truncate", "truncates", "truncation"],
+        &[
+            "overflow",
+            "overflows",
+            "oob",
+            "truncate",
+            "truncates",
+            "truncation",
+        ],
     ),
     (
         "#inverted",
