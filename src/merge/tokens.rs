@@ -478,12 +478,18 @@ const CONCEPTS: &[(&str, &str)] = &[
 /// [`CONCEPTS`] after it, where the phrase stands as whole words in `text` (already
 /// lower-cased).
 fn rewrite_phrases(text: &str) -> String {
+    static TABLE: LazyLock<Vec<(&'static str, String)>> = LazyLock::new(|| {
+        PHRASES
+            .iter()
+            .map(|(p, w)| (*p, w.to_string()))
+            .chain(CONCEPTS.iter().map(|(p, w)| (*p, format!("{p} {w}"))))
+            .collect()
+    });
     let mut out = text.to_string();
-    let tables = PHRASES
-        .iter()
-        .map(|(p, w)| (*p, w.to_string()))
-        .chain(CONCEPTS.iter().map(|(p, w)| (*p, format!("{p} {w}"))));
-    for (p, w) in tables {
+    for (p, w) in TABLE.iter() {
+        if !out.contains(p) {
+            continue;
+        }
         let mut from = 0;
         while let Some(at) = out[from..].find(p).map(|i| i + from) {
             let end = at + p.len();
@@ -492,7 +498,7 @@ fn rewrite_phrases(text: &str) -> String {
                 from = end;
                 continue;
             }
-            out.replace_range(at..end, &w);
+            out.replace_range(at..end, w);
             from = at + w.len();
         }
     }
