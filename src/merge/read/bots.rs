@@ -19,6 +19,10 @@
 //!   `**issue (bug_risk):** …`) become `#### [label] path:line — claim` with the code as
 //!   a fenced body.
 //!
+//! - PR review threads pasted as text (`Copilot · review thread · date`, `path:line`,
+//!   the quoted ` ```diff ` hunk, `**Copilot**:`, the comment) become a heading
+//!   `#### path:line` over the comment; the hunk is dropped.
+//!
 //! Which words these labels map to is in [`Severity::from_label`].
 
 use std::sync::LazyLock;
@@ -38,6 +42,12 @@ static RANGE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RABBIT_LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*_([^_|]+)_(?:\s*\|\s*_([^_|]+)_)?\s*$").unwrap());
+/// `Copilot · review thread · 2026-03-02`: the head of an exported PR review thread.
+static THREAD_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\S.*?\s+·\s+review thread(?:\s+·\s+.*)?\s*$").unwrap());
+/// `**Copilot**:` above the comment of an exported thread.
+static THREAD_AUTHOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\*\*[^*]+\*\*:\s*$").unwrap());
 /// "In `src/jobs/worker.ts`:" above CodeRabbit's inline comments on that file.
 static RABBIT_FILE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^In\s+`@?([^`\s]+)`\s*:\s*$").unwrap());
@@ -85,8 +95,49 @@ pub(super) fn rewrite(text: &str) -> String {
     // A range line whose title is on the next line (`` `55-60`: _⚠️ Potential issue_ |
     // _🟠 Major_ `` then `**Title.**`): its heading and severity, waiting for the title.
     let mut untitled: Option<(String, String)> = None;
+    // An exported review thread (`coderabbitai[bot] · review thread · date`, then
+    // `path:line`, the quoted hunk, `**author**:` and the comment): `Some(None)` after
+    // its head, `Some(Some(place))` once the place is read, until the author's line.
+    let mut thread: Option<Option<String>> = None;
+    let mut in_hunk = false;
 
     for line in text.lines() {
+        if THREAD_HEAD.is_match(line) {
+            thread = Some(None);
+            continue;
+        }
+        if let Some(place) = thread.as_mut() {
+            let t = line.trim();
+            match place {
+                None if t.is_empty() => continue,
+                None => {
+                    if let Some(f) = location::find(t, None)
+                        && f.span == (0, t.len())
+                        && f.location.start_line.is_some()
+                    {
+                        *place = Some(f.location.to_string());
+                        continue;
+                    }
+                    thread = None;
+                }
+                Some(loc) => {
+                    // The quoted hunk is dropped: the code is in the tree.
+                    if t.starts_with("```") {
+                        in_hunk = !in_hunk;
+                        continue;
+                    }
+                    if in_hunk || t.is_empty() {
+                        continue;
+                    }
+                    out.push(format!("#### {loc}"));
+                    thread = None;
+                    if THREAD_AUTHOR.is_match(t) {
+                        continue;
+                    }
+                    // No author line: the comment starts here.
+                }
+            }
+        }
         if let Some(buf) = code.as_mut() {
             if line.trim().eq_ignore_ascii_case("</code_context>") {
                 issue_code = std::mem::take(buf);
@@ -289,6 +340,27 @@ mod tests {
         );
         assert!(out.contains("#### src/a.ts:5-6 — Two."), "{out}");
         assert!(!out.contains("src/a.ts:9"), "{out}");
+    }
+
+    #[test]
+    fn exported_review_threads_become_a_heading_per_comment() {
+        let out = rewrite(
+            "Copilot · review thread · 2026-03-02\napp/x.py:88\n```diff\n+    rows = q(f\"{id}\")\n```\n**Copilot**:\nThe id is interpolated into the SQL string.\n\ngemini-code-assist[bot] · review thread\nDockerfile:1\n**gemini-code-assist[bot]**:\n![high](https://www.gstatic.com/codereviewagent/high-priority.svg)\n\nPin the base image.",
+        );
+        assert!(
+            out.contains("#### app/x.py:88\nThe id is interpolated"),
+            "{out}"
+        );
+        assert!(!out.contains("rows = q"), "{out}");
+        assert!(out.contains("#### Dockerfile:1\n"), "{out}");
+        assert!(out.contains("Severity: high"), "{out}");
+        assert!(!out.contains("review thread"), "{out}");
+        // Without an author line the comment is kept.
+        let out = rewrite("Copilot · review thread\napp/x.py:88\nThe id is interpolated.\n\nMore.");
+        assert!(
+            out.contains("#### app/x.py:88\nThe id is interpolated.\n\nMore."),
+            "{out}"
+        );
     }
 
     #[test]
