@@ -31,7 +31,7 @@ fn fixture_snapshots() {
         insta::assert_snapshot!(format!("{}.md", case.name), report.to_markdown());
         insta::assert_json_snapshot!(format!("{}.json", case.name), report.to_json());
     }
-    for set in ["tune", "holdout", "holdout2", "holdout3"] {
+    for set in ["tune", "holdout", "holdout2", "holdout3", "holdout4"] {
         for case in eval::load_set(set) {
             let report = merge::merge(&case.input, &MergeOptions::default());
             let name = case.name.replace('/', "-");

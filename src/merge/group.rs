@@ -15,6 +15,11 @@
 //!   low similarity ([`SIM_ANCHOR`]) is enough — paraphrases of one defect share few
 //!   words, but they share the place and the kind. A code name both claims mention is
 //!   not enough on its own: every finding at a line tends to name that line's code.
+//! - their line ranges overlap, their severities are at most one level apart, and
+//!   neither claim names a kind of defect: then [`SIM_OVERLAP_PLAIN`] is enough, a little
+//!   under [`SIM_OVERLAP`] — the shared lines are strong evidence, and a paraphrase
+//!   shares a word or two ("remove or fill this block" / "the block swallows the
+//!   error"). When one side names a kind and the other does not, the usual bar holds.
 //!
 //! Never on location alone: two claims that name *different* kinds of defect (an XSS
 //! and an undefined name at one line), or whose severities are two levels apart, need
@@ -48,6 +53,8 @@ pub const FREE_MIN_COMMON: usize = 2;
 pub const SIM_SAME_WORKER: f64 = 0.8;
 /// Same place, compatible severity, and both claims name the same kind of defect.
 pub const SIM_ANCHOR: f64 = 0.1;
+/// Overlapping lines, compatible severity, and neither claim names a kind of defect.
+pub const SIM_OVERLAP_PLAIN: f64 = 0.15;
 
 pub fn similarity(a: &[u32], b: &[u32]) -> f64 {
     similarity_parts(a, b).0
@@ -92,13 +99,17 @@ pub struct Item<'a> {
 /// or `None` when their locations rule it out.
 fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
     let mut anchored = false;
+    let mut overlap = false;
     let (t, common) = match (a.path, b.path) {
         (Some(p), Some(q)) if p != q => return None,
         (Some(_), Some(_)) => match (a.lines, b.lines) {
             (Some((s1, e1)), Some((s2, e2))) => {
                 anchored = true;
                 match s1.max(s2).saturating_sub(e1.min(e2)) {
-                    0 => (SIM_OVERLAP, 1),
+                    0 => {
+                        overlap = true;
+                        (SIM_OVERLAP, 1)
+                    }
                     gap if gap <= NEAR_LINES => (SIM_NEAR, 1),
                     _ => return None,
                 }
@@ -115,6 +126,13 @@ fn threshold(a: &Item<'_>, b: &Item<'_>) -> Option<(f64, usize)> {
     // kind of defect — they agree however differently they are worded.
     let t = if anchored && compatible && a.classes & b.classes != 0 {
         SIM_ANCHOR
+    } else if overlap && compatible && a.classes == 0 && b.classes == 0 {
+        // The same lines and no kind named on either side: the place is strong
+        // evidence, so a paraphrase that shares a word or two is enough ("remove or
+        // fill this block" / "the block swallows the error"). Not when one side names a
+        // kind and the other does not: a password in `ps` and an unchecked exit status
+        // share the command's name, and nothing else.
+        SIM_OVERLAP_PLAIN
     } else if a.classes != 0 && b.classes != 0 && a.classes & b.classes == 0 {
         // Both name a kind of defect, and not the same one (an XSS and an undefined
         // function at one line): distinct defects unless the claims clearly agree.
@@ -425,8 +443,114 @@ mod tests {
     fn stemmer_undoubles_and_splits_camel_case() {
         assert_eq!(stem("scanning"), stem("scan"));
         assert_eq!(stem("stopped"), stem("stop"));
-        assert!(tokens("idleTimeoutMillis").contains(&"idle".to_string()));
+        assert_eq!(tokens("idleTimeoutMillis"), tokens("idle timeout millis"));
         assert_eq!(tokens("unchecked"), tokens("checked"));
+    }
+
+    #[test]
+    fn stemmer_keeps_y_and_drops_a_silent_e() {
+        assert_eq!(stem("queries"), stem("query"));
+        assert_eq!(stem("retried"), stem("retries"));
+        assert_eq!(stem("retry"), stem("retries"));
+        assert_eq!(stem("close"), stem("closed"));
+        assert_eq!(stem("parse"), stem("parsed"));
+        assert_ne!(stem("close"), stem("clone"));
+    }
+
+    #[test]
+    fn concept_phrases_name_their_kind_as_whole_words() {
+        let leak = classes("leak");
+        assert_eq!(classes("the temp file is never removed"), leak);
+        assert_eq!(classes("the statement is not closed on error"), leak);
+        assert_eq!(classes("use try-with-resources here"), leak);
+        // The phrase's own words stay: "never closed" still meets "close".
+        assert!(tokens("the connection is never closed").contains(&stem("close")));
+        // Not inside another word.
+        assert_eq!(classes("the flag was not closedown-safe"), 0);
+        assert_eq!(
+            classes("the cast may truncate the value"),
+            classes("overflow")
+        );
+        assert_eq!(
+            classes("a port above 65535 silently wraps"),
+            classes("overflow")
+        );
+        // A bare "wrap" is a fix, not a defect.
+        assert_eq!(classes("wrap the upload in try/finally"), 0);
+        assert_eq!(
+            classes("construct SQL queries directly from user-controlled data"),
+            classes("SQL injection")
+        );
+    }
+
+    #[test]
+    fn paraphrases_of_one_defect_at_one_place_merge() {
+        let mut int = Interner::default();
+        let pairs = [
+            (
+                "the temp file is never removed when the upload fails",
+                "leaks the temporary file on the failure path",
+            ),
+            (
+                "Worker ignores the caller's context",
+                "the context given to Start is dropped",
+            ),
+            (
+                "this `if` has identical blocks",
+                "both branches of the check do the same thing",
+            ),
+            (
+                "casting `u32` to `u16` may truncate the value",
+                "a port above 65535 silently wraps (`as u16`)",
+            ),
+        ];
+        for (a, b) in pairs {
+            let items = [
+                item(0, Some("a.rs"), Some((30, 30)), a, &mut int),
+                item(1, Some("a.rs"), Some((30, 31)), b, &mut int),
+            ];
+            assert_eq!(group(&items), vec![vec![0, 1]], "{a} / {b}");
+            // The same two claims in different files stay apart: the place is part of
+            // the evidence.
+            let apart = [
+                item(0, Some("a.rs"), Some((30, 30)), a, &mut int),
+                item(1, Some("b.rs"), Some((30, 31)), b, &mut int),
+            ];
+            assert_eq!(group(&apart).len(), 2, "{a} / {b}");
+        }
+    }
+
+    #[test]
+    fn overlapping_lines_without_kinds_take_a_lower_bar() {
+        let mut int = Interner::default();
+        let (a, b) = (
+            "Either remove or fill this block of code.",
+            "the `catch (SQLException e) {}` block swallows the error, so a failed insert is \
+             reported to the client as success; easy to fix by rethrowing.",
+        );
+        let s = similarity(&int.ids(a), &int.ids(b));
+        assert!((SIM_OVERLAP_PLAIN..SIM_OVERLAP).contains(&s), "{s}");
+        let at = |l: (u32, u32), int: &mut Interner| {
+            [
+                item(0, Some("a.java"), Some((112, 112)), a, int),
+                item(1, Some("a.java"), Some(l), b, int),
+            ]
+        };
+        assert_eq!(group(&at((112, 112), &mut int)).len(), 1);
+        // Near but not overlapping: the usual bar.
+        assert_eq!(group(&at((115, 115), &mut int)).len(), 2);
+        // One side names a kind the other does not: the usual bar too.
+        let kind = [
+            item(0, Some("a.java"), Some((112, 112)), a, &mut int),
+            item(
+                1,
+                Some("a.java"),
+                Some((112, 112)),
+                &format!("{b} (a leak)"),
+                &mut int,
+            ),
+        ];
+        assert_eq!(group(&kind).len(), 2);
     }
 
     #[test]

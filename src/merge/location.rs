@@ -90,8 +90,21 @@ const KNOWN_EXT: &[&str] = &[
     "rst", "adoc", "tf", "hcl",
 ];
 
-pub(crate) const PATH: &str =
-    r"/?(?:[A-Za-z0-9_.\-]+/)*[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}";
+/// Files whose name has no extension, as build and container tools name them.
+const BARE_NAMES: &[&str] = &[
+    "Dockerfile",
+    "Containerfile",
+    "Makefile",
+    "GNUmakefile",
+    "Jenkinsfile",
+    "Justfile",
+    "Gemfile",
+    "Rakefile",
+    "Procfile",
+    "Vagrantfile",
+];
+
+pub(crate) const PATH: &str = r"/?(?:[A-Za-z0-9_.\-]+/)*(?:[A-Za-z0-9_\-][A-Za-z0-9_.\-]*\.[A-Za-z][A-Za-z0-9]{0,7}|(?:Dockerfile|Containerfile|GNUmakefile|Makefile|Jenkinsfile|Justfile|Gemfile|Rakefile|Procfile|Vagrantfile)\b)";
 const DASH: &str = r"\s*(?:-|–|—|to)\s*";
 
 static LINES_OF: LazyLock<Regex> = LazyLock::new(|| {
@@ -147,6 +160,10 @@ fn plausible_path(text: &str, start: usize, path: &str) -> bool {
         return false;
     }
     if path.contains('/') {
+        return true;
+    }
+    // Spelled as the tools spell them: "the makefile" in prose is no place.
+    if BARE_NAMES.contains(&path) {
         return true;
     }
     let ext = path.rsplit('.').next().unwrap_or("");
@@ -410,6 +427,19 @@ mod tests {
 
     fn loc(text: &str) -> Option<String> {
         find(text, None).map(|f| f.location.to_string())
+    }
+
+    #[test]
+    fn extensionless_build_files_are_paths() {
+        let f = find(
+            "Dockerfile:12 DL3002 warning: Last USER should not be root",
+            None,
+        )
+        .unwrap();
+        assert_eq!(f.location.to_string(), "Dockerfile:12");
+        let f = find("see `docker/Dockerfile` line 3", None).unwrap();
+        assert_eq!(f.location.to_string(), "docker/Dockerfile:3");
+        assert!(find("the makefile is fine as it is", None).is_none());
     }
 
     #[test]

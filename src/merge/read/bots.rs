@@ -5,7 +5,10 @@
 //!   other summary (`🧹 Nitpick comments (2)`) a section heading.
 //! - CodeRabbit's range lines under a file summary, `` `14-16`: **Title.** ``, become
 //!   a heading per finding `#### path:14-16 — Title.`; its label line
-//!   `_⚠️ Potential issue_ | _🔴 Critical_` becomes `Severity: critical`.
+//!   `_⚠️ Potential issue_ | _🔴 Critical_` becomes `Severity: critical`. When the label
+//!   stands on the range line (`` `55-60`: _⚠️ Potential issue_ | _🟠 Major_ ``), the
+//!   bold line after it is the title. "In `path`:" above inline comments names their
+//!   file, as a summary does.
 //! - Gemini Code Assist's badge image (`![high](…/high-priority.svg)`) becomes a
 //!   severity for the block that follows.
 //! - codex's GitHub review comments: the badge title
@@ -15,6 +18,10 @@
 //! - Sourcery's comment blocks (`<location>`, `<code_context>`, `<issue_to_address>` with
 //!   `**issue (bug_risk):** …`) become `#### [label] path:line — claim` with the code as
 //!   a fenced body.
+//!
+//! - PR review threads pasted as text (`Copilot · review thread · date`, `path:line`,
+//!   the quoted ` ```diff ` hunk, `**Copilot**:`, the comment) become a heading
+//!   `#### path:line` over the comment; the hunk is dropped.
 //!
 //! Which words these labels map to is in [`Severity::from_label`].
 
@@ -35,6 +42,15 @@ static RANGE_LINE: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RABBIT_LABEL: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^\s*_([^_|]+)_(?:\s*\|\s*_([^_|]+)_)?\s*$").unwrap());
+/// `Copilot · review thread · 2026-03-02`: the head of an exported PR review thread.
+static THREAD_HEAD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*\S.*?\s+·\s+review thread(?:\s+·\s+.*)?\s*$").unwrap());
+/// `**Copilot**:` above the comment of an exported thread.
+static THREAD_AUTHOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\*\*[^*]+\*\*:\s*$").unwrap());
+/// "In `src/jobs/worker.ts`:" above CodeRabbit's inline comments on that file.
+static RABBIT_FILE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^In\s+`@?([^`\s]+)`\s*:\s*$").unwrap());
 static GEMINI_BADGE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)^\s*!\[(critical|high|medium|low)[^\]]*\]\(https?://[^)]*codereviewagent[^)]*\)\s*$",
@@ -76,8 +92,52 @@ pub(super) fn rewrite(text: &str) -> String {
     let mut issue_code: Vec<String> = Vec::new();
     let mut in_issue = false;
     let mut last_location_line: Option<usize> = None;
+    // A range line whose title is on the next line (`` `55-60`: _⚠️ Potential issue_ |
+    // _🟠 Major_ `` then `**Title.**`): its heading and severity, waiting for the title.
+    let mut untitled: Option<(String, String)> = None;
+    // An exported review thread (`coderabbitai[bot] · review thread · date`, then
+    // `path:line`, the quoted hunk, `**author**:` and the comment): `Some(None)` after
+    // its head, `Some(Some(place))` once the place is read, until the author's line.
+    let mut thread: Option<Option<String>> = None;
+    let mut in_hunk = false;
 
     for line in text.lines() {
+        if THREAD_HEAD.is_match(line) {
+            thread = Some(None);
+            continue;
+        }
+        if let Some(place) = thread.as_mut() {
+            let t = line.trim();
+            match place {
+                None if t.is_empty() => continue,
+                None => {
+                    if let Some(f) = location::find(t, None)
+                        && f.span == (0, t.len())
+                        && f.location.start_line.is_some()
+                    {
+                        *place = Some(f.location.to_string());
+                        continue;
+                    }
+                    thread = None;
+                }
+                Some(loc) => {
+                    // The quoted hunk is dropped: the code is in the tree.
+                    if t.starts_with("```") {
+                        in_hunk = !in_hunk;
+                        continue;
+                    }
+                    if in_hunk || t.is_empty() {
+                        continue;
+                    }
+                    out.push(format!("#### {loc}"));
+                    thread = None;
+                    if THREAD_AUTHOR.is_match(t) {
+                        continue;
+                    }
+                    // No author line: the comment starts here.
+                }
+            }
+        }
         if let Some(buf) = code.as_mut() {
             if line.trim().eq_ignore_ascii_case("</code_context>") {
                 issue_code = std::mem::take(buf);
@@ -88,6 +148,24 @@ pub(super) fn rewrite(text: &str) -> String {
             continue;
         }
         let t = line.trim();
+        if !t.is_empty()
+            && let Some((head, word)) = untitled.take()
+        {
+            let title = t
+                .strip_prefix("**")
+                .and_then(|x| x.strip_suffix("**"))
+                .unwrap_or(t);
+            out.push(format!("{head} {title}"));
+            out.push(format!("Severity: {word}"));
+            continue;
+        }
+        if let Some(c) = RABBIT_FILE.captures(t)
+            && let Some(f) = location::find(&c[1], None)
+        {
+            file = Some(f.location.path.clone());
+            out.push(format!("### {}", f.location.path));
+            continue;
+        }
         if t.eq_ignore_ascii_case("<code_context>") {
             code = Some(Vec::new());
             continue;
@@ -124,7 +202,11 @@ pub(super) fn rewrite(text: &str) -> String {
                 file = Some(f.location.path.clone());
                 out.push(format!("### {}", f.location.path));
             } else {
-                file = None;
+                // A counted section (`🧹 Nitpick comments (2)`) ends the file's comments;
+                // a detail of one comment (`🤖 Prompt for AI Agents`) does not.
+                if title.trim_end().ends_with(')') {
+                    file = None;
+                }
                 let words: String = title
                     .chars()
                     .filter(|c| c.is_alphabetic() || c.is_whitespace())
@@ -140,6 +222,13 @@ pub(super) fn rewrite(text: &str) -> String {
             };
             let title = c.get(3).map_or("", |m| m.as_str());
             let rest = c.get(4).map_or("", |m| m.as_str());
+            if title.is_empty()
+                && let Some(l) = RABBIT_LABEL.captures(rest)
+                && let Some(word) = rabbit_severity(&l[1], l.get(2).map(|m| m.as_str()))
+            {
+                untitled = Some((format!("#### {path}:{range} —"), word));
+                continue;
+            }
             out.push(
                 format!("#### {path}:{range} — {title} {rest}")
                     .trim_end()
@@ -229,6 +318,49 @@ mod tests {
             "![high](https://www.gstatic.com/codereviewagent/high-priority.svg)\n\n**a.py:5**\n",
         );
         assert_eq!(g.trim(), "**[high] a.py:5**");
+    }
+
+    #[test]
+    fn coderabbit_label_on_the_range_line_takes_the_next_bold_title() {
+        let out = rewrite(
+            "In `src/jobs/export.ts`:\n\n`55-60`: _⚠️ Potential issue_ | _🟠 Major_\n\n**Temp file is not removed on failure.**\n\nBody.",
+        );
+        assert!(out.contains("### src/jobs/export.ts"), "{out}");
+        assert!(
+            out.contains(
+                "#### src/jobs/export.ts:55-60 — Temp file is not removed on failure.\nSeverity: Major"
+            ),
+            "{out}"
+        );
+        assert!(out.ends_with("Body."), "{out}");
+        // A comment's detail block does not end the file's comments; a counted section
+        // does.
+        let out = rewrite(
+            "<summary>src/a.ts (2)</summary>\n`1-2`: **One.**\n<summary>🤖 Prompt for AI Agents</summary>\n`5-6`: **Two.**\n<summary>🧹 Nitpick comments (1)</summary>\n`9-9`: **Three.**",
+        );
+        assert!(out.contains("#### src/a.ts:5-6 — Two."), "{out}");
+        assert!(!out.contains("src/a.ts:9"), "{out}");
+    }
+
+    #[test]
+    fn exported_review_threads_become_a_heading_per_comment() {
+        let out = rewrite(
+            "Copilot · review thread · 2026-03-02\napp/x.py:88\n```diff\n+    rows = q(f\"{id}\")\n```\n**Copilot**:\nThe id is interpolated into the SQL string.\n\ngemini-code-assist[bot] · review thread\nDockerfile:1\n**gemini-code-assist[bot]**:\n![high](https://www.gstatic.com/codereviewagent/high-priority.svg)\n\nPin the base image.",
+        );
+        assert!(
+            out.contains("#### app/x.py:88\nThe id is interpolated"),
+            "{out}"
+        );
+        assert!(!out.contains("rows = q"), "{out}");
+        assert!(out.contains("#### Dockerfile:1\n"), "{out}");
+        assert!(out.contains("Severity: high"), "{out}");
+        assert!(!out.contains("review thread"), "{out}");
+        // Without an author line the comment is kept.
+        let out = rewrite("Copilot · review thread\napp/x.py:88\nThe id is interpolated.\n\nMore.");
+        assert!(
+            out.contains("#### app/x.py:88\nThe id is interpolated.\n\nMore."),
+            "{out}"
+        );
     }
 
     #[test]

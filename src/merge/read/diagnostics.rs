@@ -40,6 +40,13 @@ static EFM: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .unwrap()
 });
+/// hadolint's tty lines: `Dockerfile:12 DL3002 warning: Last USER should not be root`.
+static HADOLINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(?P<path>{PATH}):(?P<l>\d+)\s+(?P<rule>[A-Z]{{2,}}\d+)\s+(?P<sev>error|warning|info|style)\s*:\s*(?P<msg>\S.*)$"
+    ))
+    .unwrap()
+});
 static ESLINT_FILE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(&format!(r"^\s*(?P<path>{PATH})\s*$")).unwrap());
 static ESLINT_ROW: LazyLock<Regex> = LazyLock::new(|| {
@@ -107,6 +114,18 @@ fn rewrite_lines(lines: &[&str]) -> (Vec<String>, usize) {
         if let Some(c) = EFM.captures(line) {
             let sev = c.name("sev").map(|s| level(s.as_str()));
             out.extend(item(sev, &c["path"], &c["l"], &c["msg"], &[]));
+            found += 1;
+            i += 1;
+            continue;
+        }
+        if let Some(c) = HADOLINT.captures(line) {
+            // "style" is hadolint's lowest level, below info.
+            let sev = match &c["sev"] {
+                "style" => Severity::Low,
+                w => level(w),
+            };
+            let rule = [format!("rule `{}`", &c["rule"])];
+            out.extend(item(Some(sev), &c["path"], &c["l"], &c["msg"], &rule));
             found += 1;
             i += 1;
             continue;
@@ -185,6 +204,22 @@ mod tests {
             rewrite(t),
             "\n- [medium] src/num.rs:30 — casting `u32` to `u16` may truncate the value\n  Evidence: help: see cast_possible_truncation\n\nDone."
         );
+    }
+
+    #[test]
+    fn hadolint_lines() {
+        let out = rewrite(
+            "Dockerfile:12 DL3002 warning: Last USER should not be root\nDockerfile:5 DL3009 info: Delete the apt-get lists",
+        );
+        assert!(
+            out.starts_with("- [medium] Dockerfile:12 — Last USER should not be root"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Dockerfile:5 — Delete the apt-get lists"),
+            "{out}"
+        );
+        assert!(out.contains("rule `DL3009`"), "{out}");
     }
 
     #[test]

@@ -94,6 +94,28 @@ fn split_intro(p: String) -> Vec<String> {
     vec![head, lines[k..].join("\n")]
 }
 
+/// A paragraph of lines that each begin with a place ("load.rs:61 — unwrap on the env
+/// var…" / "load.rs:47 — port overflow…"), with no blank line between them: one finding
+/// per such line, as a list without bullets. A line that does not begin with a place
+/// stays with the one above it (a hard-wrapped comment).
+fn split_located_lines(p: String) -> Vec<String> {
+    let lines: Vec<&str> = p.lines().collect();
+    let starts = |l: &str| {
+        let t = l.trim_start().trim_start_matches(['`', '*']);
+        location::find(t, None).is_some_and(|f| f.span.0 == 0 && f.location.start_line.is_some())
+    };
+    let heads: Vec<usize> = (0..lines.len()).filter(|&i| starts(lines[i])).collect();
+    if heads.len() < 2 || heads[0] != 0 {
+        return vec![p];
+    }
+    let mut out = Vec::new();
+    for (k, &h) in heads.iter().enumerate() {
+        let end = heads.get(k + 1).copied().unwrap_or(lines.len());
+        out.push(lines[h..end].join("\n"));
+    }
+    out
+}
+
 /// `sources_are_places`: a researcher's paragraph that cites a URL is a finding located
 /// at that source; in a review a URL is only a link.
 pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
@@ -107,7 +129,11 @@ pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
     let mut kept = Vec::new();
     // The file the last located paragraph named: a later "Line 240: …" means that file.
     let mut last_path: Option<String> = None;
-    for p in paragraphs.into_iter().flat_map(split_intro) {
+    for p in paragraphs
+        .into_iter()
+        .flat_map(split_intro)
+        .flat_map(split_located_lines)
+    {
         let is_text = !p.starts_with(['#', '|', '>', '-', '*', '<'])
             && !p.starts_with("```")
             && p.split_whitespace().count() >= 6;
@@ -207,6 +233,28 @@ mod tests {
         };
         read_leftovers(&mut q, false);
         assert!(q.findings.is_empty(), "in a review a link is not a place");
+    }
+
+    #[test]
+    fn lines_that_each_begin_with_a_place_are_one_finding_each() {
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: "load.rs:61 — unwrap on the env var will crash the binary on a machine\nwithout APP_TIMEOUT.\nload.rs:47 — port overflow: 70000 becomes 4464 without a warning.\nload.rs:12 — doc says YAML, it's TOML.".into(),
+        };
+        read_leftovers(&mut p, false);
+        assert_eq!(p.findings.len(), 3, "{:#?}", p.findings);
+        assert!(p.findings[0].claim.ends_with("without APP_TIMEOUT."));
+        assert_eq!(
+            p.findings[1].location.as_ref().unwrap().to_string(),
+            "load.rs:47"
+        );
+        // A place inside a line is no head: one paragraph, one finding.
+        let mut q = Parsed {
+            findings: Vec::new(),
+            note: "The retry at load.rs:61 drains the body, so retries send nothing,\nand load.rs:47 is where it is read.".into(),
+        };
+        read_leftovers(&mut q, false);
+        assert_eq!(q.findings.len(), 1, "{:#?}", q.findings);
     }
 
     #[test]
