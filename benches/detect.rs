@@ -27,6 +27,10 @@ use orch::store::{Home, RunDir};
 mod factory;
 use factory::new_run;
 
+#[path = "support/report.rs"]
+mod report;
+use report::{replace_section, sh};
+
 const SECTION: &str = "## Finish detection";
 
 fn main() {
@@ -84,7 +88,7 @@ fn main() {
     print!("{md}");
     if let Some(path) = write_to {
         let old = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(&path, replace_section(&old, &md)).expect("write the report");
+        std::fs::write(&path, replace_section(&old, SECTION, &md)).expect("write the report");
         eprintln!("wrote {}", path.display());
     }
 }
@@ -261,14 +265,6 @@ fn cpu_ticks(pid: u32) -> u64 {
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
-fn sh(cmd: &str) -> String {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -279,29 +275,4 @@ fn cpu_model() -> String {
                 .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown CPU".into())
-}
-
-/// Replaces the section from `## Finish detection` to the next `## ` heading.
-fn replace_section(doc: &str, section: &str) -> String {
-    let Some(start) = doc.find(&format!("{SECTION}\n")) else {
-        let mut out = if doc.is_empty() {
-            "# Benchmarks\n\n".to_string()
-        } else {
-            doc.trim_end().to_string() + "\n\n"
-        };
-        out.push_str(section);
-        return out;
-    };
-    let after = start + SECTION.len();
-    let end = doc[after..]
-        .find("\n## ")
-        .map_or(doc.len(), |i| after + i + 1);
-    format!("{}{}{}", &doc[..start], section, {
-        let tail = &doc[end..];
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!("\n{tail}")
-        }
-    })
 }

@@ -31,6 +31,10 @@ use orch::store::Home;
 mod factory;
 use factory::{new_run, spec};
 
+#[path = "support/report.rs"]
+mod report;
+use report::{replace_section, sh};
+
 const SECTION: &str = "## Scale";
 
 fn main() {
@@ -167,7 +171,7 @@ fn main() {
     print!("{md}");
     if let Some(path) = write_to {
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
-        std::fs::write(&path, replace_section(&doc, &md)).unwrap();
+        std::fs::write(&path, replace_section(&doc, SECTION, &md)).unwrap();
         eprintln!("wrote the {SECTION} section of {}", path.display());
     }
 }
@@ -552,34 +556,4 @@ fn cpu_ticks(pid: u32) -> u64 {
     let rest = &stat[stat.rfind(')').unwrap() + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-fn sh(cmd: &str) -> String {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-/// Replaces the section from `## Scale` to the next `## ` heading (or appends it).
-fn replace_section(doc: &str, section: &str) -> String {
-    let Some(start) = doc.find(&format!("{SECTION}\n")) else {
-        return format!("{}\n\n{section}", doc.trim_end());
-    };
-    let after = start + SECTION.len();
-    let end = doc[after..]
-        .find("\n## ")
-        .map_or(doc.len(), |i| after + i + 1);
-    let tail = &doc[end..];
-    format!(
-        "{}{}{}",
-        &doc[..start],
-        section,
-        if tail.is_empty() {
-            String::new()
-        } else {
-            format!("\n{tail}")
-        }
-    )
 }

@@ -378,26 +378,11 @@ fn top_all_shows_every_active_run_and_not_the_ended_ones() {
     assert!(ui.shows("orch exited").contains("orch exited 0"));
 }
 
-fn git(dir: &std::path::Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-}
-
 #[test]
 fn top_shows_the_log_the_diff_and_the_merge_in_the_pager() {
     let t = TestHome::new();
-    let repo = PathBuf::from(t.subdir("repo"));
-    git(&repo, &["init", "-q", "-b", "main"]);
-    git(&repo, &["config", "user.name", "Test User"]);
-    git(&repo, &["config", "user.email", "user@example.com"]);
-    std::fs::write(repo.join("a.txt"), "one\n").unwrap();
-    git(&repo, &["add", "-A"]);
-    git(&repo, &["commit", "-q", "-m", "init"]);
+    // A repository with one commit (a.txt: "one").
+    let repo = crate::worktree::repo(&t);
     let a = t.spawn(&[
         "--worktree",
         "--sandbox",
