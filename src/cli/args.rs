@@ -160,8 +160,9 @@ Examples:
     /// Let codex drive orch: the stdio MCP server codex starts, and its registration
     #[command(
         after_help = "Without a subcommand, serves MCP on stdin/stdout (what codex \
-runs). Tools: spawn, fanout, run, status, wait, result, logs, merge, send, diff, land, \
-stop; each returns a short text and, as structured content, the command's --json output.
+runs). Tools: spawn, fanout, best_of_n, run, status, wait, result, logs, merge, send, \
+diff, land, stop; each returns a short text and, as structured content, the command's --json \
+output.
 
 `orch mcp install` registers server \"orch\" in $CODEX_HOME/config.toml (default ~/.codex) \
 with default_tools_approval_mode = \"approve\": codex calls orch's tools without asking, \

@@ -114,9 +114,24 @@ fn tools_list_offers_every_tool_with_its_arguments() {
     assert_eq!(
         names,
         [
-            "spawn", "fanout", "run", "status", "wait", "result", "logs", "merge", "send", "diff",
-            "land", "stop"
+            "spawn",
+            "fanout",
+            "best_of_n",
+            "run",
+            "status",
+            "wait",
+            "result",
+            "logs",
+            "merge",
+            "send",
+            "diff",
+            "land",
+            "stop"
         ]
+    );
+    assert_eq!(
+        tools.iter().find(|t| t["name"] == "best_of_n").unwrap()["inputSchema"]["required"],
+        json!(["prompt", "attempts"])
     );
     let tool = |n: &str| tools.iter().find(|t| t["name"] == n).unwrap().clone();
     let spawn = tool("spawn")["inputSchema"].clone();
@@ -347,6 +362,46 @@ fn send_over_mcp_steers_a_running_worker_and_its_result_answers_the_message() {
     let late = m.call("send", json!({"worker": addr, "message": "more"}));
     assert_eq!(late["isError"], true, "{late}");
     assert!(text(&late).contains("resume"), "{late}");
+}
+
+/// Best-of-N over MCP: attempts in worktrees, the verifier's pick, `land` with the run.
+#[test]
+fn best_of_n_over_mcp_lands_the_attempt_the_verifier_picked() {
+    let t = TestHome::new();
+    let r = crate::worktree::repo(&t);
+    let mut m = Mcp::start(&t);
+    let s = m.ok(
+        "best_of_n",
+        json!({
+            "prompt": "Fix it\nFAKE:@A1:write=fix.txt=first\\n\nFAKE:@A2:write=fix.txt=second\\n\nFAKE:@pick:reply=A2 is smaller.\\n\\nBest: A2\n",
+            "attempts": 2,
+            "cd": r.to_str().unwrap(),
+        }),
+    );
+    let run = s["structuredContent"]["run"].as_str().unwrap().to_string();
+    assert_eq!(
+        s["structuredContent"]["workers"],
+        json!([
+            format!("{run}/A1"),
+            format!("{run}/A2"),
+            format!("{run}/pick")
+        ]),
+        "{s}"
+    );
+    let w = m.ok("wait", json!({"targets": [run], "timeout_secs": 60}));
+    assert_eq!(w["structuredContent"]["timed_out"], false, "{w}");
+    let l = m.ok("land", json!({"worker": run}));
+    assert!(text(&l).starts_with(&format!("landed {run}/A2 (")), "{l}");
+    assert_eq!(
+        crate::worktree::git(&r, &["show", "main:fix.txt"]),
+        "second\n"
+    );
+    let bad = m.call(
+        "best_of_n",
+        json!({"prompt": "x", "attempts": 9, "cd": r.to_str().unwrap()}),
+    );
+    assert_eq!(bad["isError"], true, "{bad}");
+    assert!(text(&bad).contains("2 to 4"), "{bad}");
 }
 
 /// A model sometimes writes a list as one string: lenses as the CLI's `--lens` takes

@@ -131,6 +131,16 @@ pub fn table() -> Vec<ToolDef> {
             read_only: false,
         },
         ToolDef {
+            name: "best_of_n",
+            description: "Best-of-N (orch fanout --attempts): N implementers (2-4) of one task, \
+                each in its own git worktree and branch, all at once, then a read-only verifier \
+                `pick` that compares their diffs and names the best. `wait` for the run, read \
+                pick's `result`, then `land` with the run id lands its choice.",
+            schema: schema::<BestOfNParams>,
+            handler: best_of_n,
+            read_only: false,
+        },
+        ToolDef {
             name: "run",
             description: "Start a pipeline (orch run): a named pipeline (e.g. review, \
                 fix-verify) or a file, with its variables; its stages start as their turn \
@@ -394,6 +404,44 @@ fn fanout(home: &Home, v: Value) -> Result<Answer> {
             "started run {} with {}; `wait` for the run, then `merge` it",
             started.run,
             started.workers.join(", ")
+        ),
+        serde_json::to_value(&started)?,
+    ))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct BestOfNParams {
+    /// The task every attempt gets.
+    prompt: String,
+    /// How many attempts: 2 to 4.
+    attempts: u32,
+    /// The git checkout they start from (default: the server's folder, which is codex's).
+    cd: Option<PathBuf>,
+    /// The commit or branch the attempts start from (default: the checkout's HEAD).
+    base: Option<String>,
+}
+
+fn best_of_n(home: &Home, v: Value) -> Result<Answer> {
+    let p: BestOfNParams = args("best_of_n", v)?;
+    let req = ops::start::FanoutRequest {
+        task: p.prompt,
+        attempts: Some(p.attempts),
+        cd: p.cd,
+        worktree: Some(ops::worktree::WorktreeRequest {
+            base: p.base,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let run = ops::start::fanout(home, &req)?;
+    let started = Started::run(home, run);
+    Ok(Answer::ok(
+        format!(
+            "started run {} with {}; `wait` for the run, then `land` {} lands pick's choice",
+            started.run,
+            started.workers.join(", "),
+            started.run
         ),
         serde_json::to_value(&started)?,
     ))
