@@ -16,6 +16,8 @@
 //!    [`diagnostics`] (rustc/clippy blocks, errorformat lines, eslint's stylish output),
 //!    [`threads`] (GitHub alert blocks and quoted comments, GitLab thread headers,
 //!    Gerrit mail), [`diff`] (comments under quoted `@@` hunks),
+//!    [`file_lines`] (`L14: nit`, `line 27 — …`, `  27  text` under a line naming the
+//!    file, or under an intro such as "Dockerfile review:"),
 //!    [`bold_location`] (`**path:line**` blocks, `` `path` lines 10-12 ``, lines led by
 //!    a location), [`conventional`] (`issue (blocking): …`),
 //!    [`label_line`] (`**Critical:** path — claim`, `High: path:line — claim`),
@@ -37,6 +39,7 @@ mod bots;
 mod conventional;
 mod diagnostics;
 mod diff;
+mod file_lines;
 mod footnotes;
 mod heading;
 mod json;
@@ -92,6 +95,7 @@ const REWRITERS: &[(&str, Rewrite)] = &[
     ("diagnostics", diagnostics::rewrite),
     ("threads", threads::rewrite),
     ("diff", diff::rewrite),
+    ("file_lines", file_lines::rewrite),
     ("bold_location", bold_location::rewrite),
     ("conventional", conventional::rewrite),
     ("label_line", label_line::rewrite),

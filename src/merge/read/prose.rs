@@ -4,7 +4,13 @@
 //! names a place in the code with a line (`client/http.go:71`, `` `a.go` line 57 ``).
 //! Once one paragraph has been read that way the message is a prose review, and a
 //! later paragraph that states a defect ("isn't mentioned", "is missing", "leaks") is
-//! a finding too, without a location. Intros and sign-offs stay in the note.
+//! a finding too, without a location. A paragraph right after a located one that opens
+//! with "Same line, separate problem: …" (or "same spot", "same place") is a finding at
+//! that place. Intros and sign-offs stay in the note.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use super::super::location;
 use super::super::severity::Severity;
@@ -116,6 +122,19 @@ fn split_located_lines(p: String) -> Vec<String> {
     out
 }
 
+/// A paragraph that opens by pointing back at the place of the finding before it
+/// ("Same line, separate problem: …", "Also on the same line: …", "Same spot — …").
+static SAME_PLACE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^(?:also,?\s+)?(?:on\s+)?(?:the\s+|that\s+)?same\s+(?:line|lines|spot|place)\b(?:,\s*[^:—–.,]{1,40}?\s*(?::|—|–))?[\s,:—–]*(?P<rest>\S.*)$").unwrap()
+});
+
+/// The rest of a paragraph that opens with "Same line, …".
+fn same_place(p: &str) -> Option<&str> {
+    SAME_PLACE
+        .captures(p)
+        .map(|c| c.name("rest").unwrap().as_str())
+}
+
 /// `sources_are_places`: a researcher's paragraph that cites a URL is a finding located
 /// at that source; in a review a URL is only a link.
 pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
@@ -129,6 +148,8 @@ pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
     let mut kept = Vec::new();
     // The file the last located paragraph named: a later "Line 240: …" means that file.
     let mut last_path: Option<String> = None;
+    // The place of the last located paragraph, for a "Same line, …" right after it.
+    let mut last_place: Option<location::Found> = None;
     for p in paragraphs
         .into_iter()
         .flat_map(split_intro)
@@ -153,7 +174,15 @@ pub(super) fn read_leftovers(parsed: &mut Parsed, sources_are_places: bool) {
         {
             last_path = Some(f.location.path.clone());
         }
-        if is_text && let Some(f) = located {
+        let same = last_place
+            .take()
+            .filter(|_| found.is_none())
+            .and_then(|f| Some((f, same_place(&p)?)));
+        if is_text && let Some((f, rest)) = same {
+            last_place = Some(f.clone());
+            parsed.findings.push(finding(rest, Some(f)));
+        } else if is_text && let Some(f) = located {
+            last_place = Some(f.clone());
             prose_review = true;
             if !location::is_url(&f.location.path) {
                 last_path = Some(f.location.path.clone());
@@ -255,6 +284,31 @@ mod tests {
         };
         read_leftovers(&mut q, false);
         assert_eq!(q.findings.len(), 1, "{:#?}", q.findings);
+    }
+
+    #[test]
+    fn same_line_takes_the_place_of_the_finding_before_it() {
+        let mut p = Parsed {
+            findings: Vec::new(),
+            note: "invoices.py line 88: the query is built from `customer_id`, so it's injectable.\n\nSame line, separate problem: the pagination math skips an invoice between pages.\n\nAlso on the same line: the page size is never bounded by the server.".into(),
+        };
+        read_leftovers(&mut p, false);
+        assert_eq!(p.findings.len(), 3, "{:#?}", p.findings);
+        for f in &p.findings {
+            assert_eq!(f.location.as_ref().unwrap().to_string(), "invoices.py:88");
+        }
+        assert_eq!(
+            p.findings[1].claim,
+            "the pagination math skips an invoice between pages."
+        );
+        assert!(p.findings[2].claim.starts_with("the page size"));
+        // Not right after a located finding: no place to take.
+        let mut q = Parsed {
+            findings: Vec::new(),
+            note: "Thanks for the change, it reads well overall.\n\nSame line, separate problem: the pagination math skips an invoice.".into(),
+        };
+        read_leftovers(&mut q, false);
+        assert!(q.findings.is_empty(), "{:#?}", q.findings);
     }
 
     #[test]
