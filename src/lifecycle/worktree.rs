@@ -68,7 +68,7 @@ pub fn commit_work(w: &WorkerDir, wt: &WorktreeSpec, ended: State) -> Result<Opt
         .lines()
         .map(|l| l.trim().trim_start_matches('#').trim())
         .find(|l| !l.is_empty())
-        .map(|l| clip(l, 72))
+        .map(|l| crate::model::text::clip(l, 72))
         .unwrap_or_else(|| format!("work of orch worker {}", w.address()));
     let how = if ended == State::Done {
         format!("when worker {} ended done", w.address())
@@ -83,14 +83,6 @@ pub fn commit_work(w: &WorkerDir, wt: &WorktreeSpec, ended: State) -> Result<Opt
         w.run, w.label
     );
     git::commit_all(&wt.path, &message)
-}
-
-fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() > max {
-        format!("{}…", text.chars().take(max - 1).collect::<String>())
-    } else {
-        text.to_string()
-    }
 }
 
 /// The most of one branch's diff a dependent's input carries; a longer diff is cut

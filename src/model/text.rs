@@ -56,6 +56,22 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
 }
 
 /// `999`, `12.3k`, `4.5M`.
+/// `text` cut to `max` characters, the last of them `…` when anything was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        let cut: String = text.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        text.to_string()
+    }
+}
+
+/// `text` on one line (runs of white space, newlines included, made one space), then
+/// [`clip`]ped to `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    clip(&text.split_whitespace().collect::<Vec<_>>().join(" "), max)
+}
+
 pub fn tokens_short(n: u64) -> String {
     match n {
         0..1000 => n.to_string(),

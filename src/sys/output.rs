@@ -31,7 +31,8 @@ pub fn all_closed() -> bool {
 
 /// The width of the terminal on stdout (`COLUMNS` when the terminal does not say).
 pub fn terminal_columns() -> Option<usize> {
-    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout())
+    // crossterm, which the dashboard draws with, asks the terminal the same way.
+    if let Ok((w, _)) = crossterm::terminal::size()
         && w > 0
     {
         return Some(w as usize);

@@ -352,17 +352,12 @@ fn review_fix_verify_runs_to_the_end() {
     let t = TestHome::new();
     let tree = crate::worktree::repo(&t);
     let run = t
-        .cmd()
-        .args(["run", "review-fix-verify", "--var", "target=src/ FAKE:x"])
-        .current_dir(&tree)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let run = String::from_utf8(run.stdout).unwrap().trim().to_string();
+        .ok_in(
+            &tree,
+            &["run", "review-fix-verify", "--var", "target=src/ FAKE:x"],
+        )
+        .trim()
+        .to_string();
     for l in ["review", "fix", "verify"] {
         t.wait_state(&format!("{run}/{l}"), "done", 30);
     }
@@ -399,20 +394,21 @@ fn split_by_sections_runs_one_worker_per_section_then_the_verifier() {
                 FAKE:@section-1:write=s1.txt=one\\n\n\
                 FAKE:@section-2:write=s2.txt=two\\n\n\
                 FAKE:@section-3:write=s3.txt=three\\n";
-    let out = t
-        .cmd()
-        .args(["run", "split-by-sections", "--var", task])
-        .arg("--var")
-        .arg(format!("sections={}", sections.join(",")))
-        .current_dir(&tree)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let sections_var = format!("sections={}", sections.join(","));
+    let run = t
+        .ok_in(
+            &tree,
+            &[
+                "run",
+                "split-by-sections",
+                "--var",
+                task,
+                "--var",
+                &sections_var,
+            ],
+        )
+        .trim()
+        .to_string();
     let verify = format!("{run}/consistency");
     t.wait_state(&verify, "done", 60);
     let verify_prompt = t.invocations(&verify)[0]["prompt"]
@@ -555,18 +551,13 @@ fn the_best_of_n_pipeline_lands_the_attempt_its_verifier_picked() {
                 FAKE:@attempt-1:write=fix.txt=one\\n\n\
                 FAKE:@attempt-2:write=fix.txt=two\\n\n\
                 FAKE:@pick:reply=attempt-2 is cleaner.\\nBest: attempt-2";
-    let out = t
-        .cmd()
-        .args(["run", "best-of-n", "--var", task, "--var", "attempts=1,2"])
-        .current_dir(&tree)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let run = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let run = t
+        .ok_in(
+            &tree,
+            &["run", "best-of-n", "--var", task, "--var", "attempts=1,2"],
+        )
+        .trim()
+        .to_string();
     t.wait_state(&format!("{run}/pick"), "done", 60);
     assert_eq!(t.status(&run)["picked"], "attempt-2");
     let landed = t.ok(&["land", &run]);

@@ -76,7 +76,13 @@ impl TestHome {
 
     /// Runs orch and asserts success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
+        self.ok_in(self.tmp.path(), args)
+    }
+
+    /// Runs orch in folder `dir` (as a user in their checkout) and asserts success;
+    /// returns stdout.
+    pub fn ok_in(&self, dir: &std::path::Path, args: &[&str]) -> String {
+        let out = self.cmd().args(args).current_dir(dir).output().unwrap();
         assert!(
             out.status.success(),
             "orch {args:?} failed ({:?}):\nstdout: {}\nstderr: {}",

@@ -192,7 +192,7 @@ fn fit_last_column(rows: &mut [Vec<String>], painted: &mut [Vec<String>], column
         .sum();
     let room = columns.saturating_sub(used).max(MIN_ACTIVITY);
     for (r, p) in rows.iter_mut().zip(painted.iter_mut()) {
-        r[last] = clip(&r[last], room);
+        r[last] = text::clip(&r[last], room);
         p[last] = r[last].clone();
     }
 }
@@ -232,13 +232,4 @@ fn money_line(status: &RunStatus) -> String {
         }
     }
     out
-}
-
-fn clip(text: &str, max: usize) -> String {
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > max {
-        format!("{}…", flat.chars().take(max - 1).collect::<String>())
-    } else {
-        flat
-    }
 }

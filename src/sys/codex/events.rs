@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::model::text::one_line;
 use crate::store::Tokens;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -118,16 +119,6 @@ fn parse_item(v: &Value) -> Item {
         exit_code: v.get("exit_code").and_then(Value::as_i64),
         status: s(v, "status"),
         changes,
-    }
-}
-
-fn one_line(text: &str, max: usize) -> String {
-    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > max {
-        let cut: String = flat.chars().take(max.saturating_sub(1)).collect();
-        format!("{cut}…")
-    } else {
-        flat
     }
 }
 
