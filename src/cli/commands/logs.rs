@@ -51,19 +51,17 @@ pub fn run(args: LogsArgs) -> Result<i32> {
     let stdout = std::io::stdout();
     let mut last_pass = false;
     let mut shown_any = false;
-    let mut said_queued = false;
+    // Said once, on stderr: a queued worker has nothing to follow yet.
+    if state::state_of(&w) == crate::lifecycle::state::State::Queued {
+        let why = crate::ops::status::waiting_for(&home, &w)
+            .map(|r| format!(": {}", crate::ops::status::waits_for(&r)))
+            .unwrap_or_default();
+        eprintln!(
+            "orch: {} is queued{why}; following it once it starts",
+            w.address()
+        );
+    }
     loop {
-        // Said once, on stderr: a queued worker has nothing to follow yet.
-        if !said_queued && state::state_of(&w) == crate::lifecycle::state::State::Queued {
-            said_queued = true;
-            let why = crate::ops::status::waiting_for(&home, &w)
-                .map(|r| format!(": {}", crate::ops::status::waits_for(&r)))
-                .unwrap_or_default();
-            eprintln!(
-                "orch: {} is queued{why}; following it once it starts",
-                w.address()
-            );
-        }
         if let Ok(mut f) = File::open(&path) {
             f.seek(SeekFrom::Start(pos))?;
             let mut reader = BufReader::new(f);
