@@ -599,12 +599,14 @@ fn other_path_names(file: &str, text: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Literals joined onto paths that are not under ORCH_HOME (a git top level, a
+/// Literals joined onto paths that are not under ORCH_HOME (a git top level and its
+/// `.git/HEAD`, a
 /// program found on PATH, the share roots of `content/`, codex's own CODEX_HOME that
 /// `sys::codex::login` reads (config.toml, auth.json) and `orch mcp install` edits, with
 /// its skills folder).
 const NOT_ORCH_HOME: &[&str] = &[
     ".git",
+    "HEAD",
     ".codex",
     "config.toml",
     "auth.json",

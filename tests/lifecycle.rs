@@ -294,6 +294,7 @@ fn one_writer_per_working_tree_within_a_run() {
     let run = f.run(RUN);
     let repo = f.tree("repo");
     std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     let tree = writer::working_tree(&repo);
     assert_eq!(

@@ -32,7 +32,7 @@ pub fn working_tree(dir: &Path) -> PathBuf {
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let mut cur = Some(dir.as_path());
     while let Some(d) = cur {
-        if d.join(".git").exists() {
+        if crate::sys::git::is_top(d) {
             return d.to_path_buf();
         }
         cur = d.parent();

@@ -69,7 +69,7 @@ impl Origin {
 pub fn working_tree(cwd: &Path) -> PathBuf {
     let cwd = absolute(cwd);
     cwd.ancestors()
-        .find(|d| std::fs::symlink_metadata(d.join(".git")).is_ok())
+        .find(|d| crate::sys::git::is_top(d))
         .unwrap_or(&cwd)
         .to_path_buf()
 }
@@ -162,6 +162,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tree = tmp.path().join("repo");
         std::fs::create_dir_all(tree.join(".git")).unwrap();
+        std::fs::write(tree.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         std::fs::create_dir_all(tree.join("src")).unwrap();
         std::fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
         std::os::unix::fs::symlink(tmp.path().join("elsewhere"), tree.join("link")).unwrap();

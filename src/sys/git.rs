@@ -87,6 +87,20 @@ fn line(s: String) -> String {
 }
 
 /// The top level of the git work tree holding `dir`; a clear error when there is none.
+/// Whether `dir` is the top of a git work tree as git itself finds one without being
+/// asked: a `.git` file (a linked worktree or submodule) or a `.git` folder holding
+/// `HEAD`. An empty `.git` folder is not one: codex's workspace-write sandbox leaves
+/// `/tmp/.git` (with `/tmp/.codex` and `/tmp/.agents`) as mount points, and every
+/// folder under /tmp would otherwise belong to one "tree".
+pub fn is_top(dir: &Path) -> bool {
+    let git = dir.join(".git");
+    match std::fs::symlink_metadata(&git) {
+        Ok(m) if m.is_dir() => git.join("HEAD").exists(),
+        Ok(_) => true,
+        Err(_) => false,
+    }
+}
+
 pub fn toplevel(dir: &Path) -> Result<PathBuf> {
     let out = output(dir, &["rev-parse", "--show-toplevel"], &[])?;
     if !out.status.success() {
@@ -429,6 +443,24 @@ pub fn check_installed() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_git_folder_is_not_a_work_tree_but_a_git_file_or_a_head_is() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path();
+        std::fs::create_dir(top.join(".git")).unwrap();
+        assert!(
+            !is_top(top),
+            "an empty .git, as codex's sandbox leaves in /tmp"
+        );
+        std::fs::write(top.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
+        assert!(is_top(top));
+        let linked = top.join("linked");
+        std::fs::create_dir(&linked).unwrap();
+        std::fs::write(linked.join(".git"), "gitdir: /elsewhere\n").unwrap();
+        assert!(is_top(&linked), "a linked worktree's .git file");
+        assert!(!is_top(&top.join("nowhere")));
+    }
 
     #[test]
     fn worktree_list_porcelain_is_read_with_branches_and_prunable_entries() {

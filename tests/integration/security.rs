@@ -279,6 +279,7 @@ fn a_planted_pipeline_file_is_ignored_by_name_and_loaded_only_by_path() {
     let t = TestHome::new();
     let repo = t.path().join("repo");
     std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
     std::fs::write(repo.join("triangulated-review"), PLANTED).unwrap();
     std::fs::write(repo.join("mine"), PLANTED).unwrap();
     let run = |args: &[&str]| t.cmd().args(args).current_dir(&repo).output().unwrap();
@@ -347,6 +348,7 @@ fn a_path_pipeline_reaching_outside_the_tree_needs_the_flag() {
     let repo = t.path().join("repo");
     let outside = t.path().join("outside");
     std::fs::create_dir_all(repo.join(".git")).unwrap();
+    std::fs::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
     std::fs::create_dir_all(repo.join("sub")).unwrap();
     std::fs::create_dir_all(&outside).unwrap();
     let file = |cd: &Path| {
