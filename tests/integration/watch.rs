@@ -227,6 +227,20 @@ fn watch_runs_the_hook_once_per_worker_across_a_restart() {
     eventually(20, "both hooks", || {
         (hook_lines(&file).len() == 2).then_some(())
     });
+    // Delivery is at least once: a watcher killed after a hook ended but before it
+    // recorded the delivery runs that hook again (store::delivered). Stop the first
+    // watcher only once both are recorded, so "once" is what is tested here.
+    let record = t.home.join("watch/delivered.json");
+    eventually(20, "both deliveries recorded", || {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&record).ok()?).ok()?;
+        let done: usize = v["subscribers"]
+            .as_object()?
+            .values()
+            .map(|s| s["delivered"].as_array().map_or(0, Vec::len))
+            .sum();
+        (done == 2).then_some(())
+    });
     assert!(first.running());
     drop(first);
     // Workers end while no watcher runs.
